@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import { decodeCheckpoint, contentHash, Round, Task, type Checkpoint } from '../protocol/index.ts';
+
+/** A coordinator answered with an error: carries its HTTP status and error code. */
+export class CoordinatorError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CoordinatorError';
+  }
+}
+
+const ErrorReply = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+
+/** Typed REST calls to a coordinator; every answer is parsed, the coordinator is not trusted either. */
+export class CoordinatorApi {
+  constructor(
+    readonly baseUrl: string,
+    private readonly adminToken?: string,
+  ) {}
+
+  private async call<S extends z.ZodType>(schema: S, path: string, init: RequestInit = {}, admin = false): Promise<z.infer<S>> {
+    const headers = new Headers(init.headers);
+    if (admin && this.adminToken) headers.set('authorization', `Bearer ${this.adminToken}`);
+    if (init.body && typeof init.body === 'string') headers.set('content-type', 'application/json');
+    const res = await fetch(new URL(path, this.baseUrl), { ...init, headers });
+    const text = await res.text();
+    let body: unknown;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw new CoordinatorError(res.status, 'BAD_REPLY', `coordinator sent non-JSON (${res.status}) for ${path}`);
+    }
+    if (!res.ok) {
+      const e = ErrorReply.safeParse(body);
+      throw new CoordinatorError(res.status, e.success ? e.data.error.code : 'HTTP_ERROR', e.success ? e.data.error.message : `HTTP ${res.status} for ${path}`);
+    }
+    const r = schema.safeParse(body);
+    if (!r.success) throw new CoordinatorError(res.status, 'BAD_REPLY', `unexpected reply for ${path}: ${r.error.issues[0]?.message}`);
+    return r.data;
+  }
+
+  getTask(task: number) {
+    return this.call(Task, `/v1/tasks/${task}`);
+  }
+  listTasks() {
+    return this.call(z.object({ tasks: z.array(Task) }), '/v1/tasks').then((r) => r.tasks);
+  }
+  createTask(body: unknown) {
+    return this.call(Task, '/v1/tasks', { method: 'POST', body: JSON.stringify(body) }, true);
+  }
+  openRound(task: number, body: unknown = {}) {
+    return this.call(Round, `/v1/tasks/${task}/rounds`, { method: 'POST', body: JSON.stringify(body) }, true);
+  }
+  getRound(task: number, round: number) {
+    return this.call(Round, `/v1/tasks/${task}/rounds/${round}`);
+  }
+  /** The newest round, or null when the task has none yet. */
+  async currentRound(task: number): Promise<Round | null> {
+    try {
+      return await this.call(Round, `/v1/tasks/${task}/rounds/current`);
+    } catch (e) {
+      if (e instanceof CoordinatorError && e.code === 'NO_ROUND') return null;
+      throw e;
+    }
+  }
+  register(task: number, address: string, signature: string) {
+    return this.call(z.object({ address: z.string(), created: z.boolean() }), `/v1/tasks/${task}/clients`, { method: 'POST', body: JSON.stringify({ address, signature }) });
+  }
+  uploadUpdate(task: number, round: number, headers: Record<string, string>, body: Uint8Array) {
+    return this.call(z.object({ jobId: z.string(), updateHash: z.string() }), `/v1/tasks/${task}/rounds/${round}/updates`, {
+      method: 'PUT',
+      headers: { ...headers, 'content-type': 'application/octet-stream' },
+      body,
+    });
+  }
+  /** Downloads a checkpoint and checks that its bytes hash to the name it was asked by. */
+  async getCheckpoint(hash: string): Promise<{ bytes: Uint8Array; checkpoint: Checkpoint }> {
+    const res = await fetch(new URL(`/v1/checkpoints/${hash}`, this.baseUrl));
+    if (!res.ok) throw new CoordinatorError(res.status, 'CHECKPOINT_UNAVAILABLE', `checkpoint ${hash}: HTTP ${res.status}`);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const got = await contentHash(bytes);
+    if (got !== hash) throw new CoordinatorError(res.status, 'CHECKPOINT_HASH_MISMATCH', `checkpoint ${hash} arrived with hash ${got}`);
+    return { bytes, checkpoint: decodeCheckpoint(bytes) };
+  }
+}

@@ -1,0 +1,55 @@
+import { z } from 'zod';
+
+/** Coordinator settings, parsed from the environment (a trust boundary like any other). */
+export const CoordinatorEnv = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().default('127.0.0.1'),
+  REDIS_URL: z.string().url().optional(),
+  DATA_DIR: z.string().default('.data'),
+  ADMIN_TOKEN: z.string().min(8, 'ADMIN_TOKEN must have at least 8 characters').optional(),
+  /** Namespace of every Redis key, so several deployments (or tests) can share one Redis. */
+  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('fl'),
+  CHAIN_ID: z.coerce.number().int().positive().default(31337),
+  /** Run the update worker inside the coordinator process (set 0 when workers run separately). */
+  IN_PROCESS_WORKER: z.enum(['0', '1']).default('1'),
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
+  SCHEDULER_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+export type CoordinatorEnv = z.infer<typeof CoordinatorEnv>;
+
+export interface CoordinatorConfig {
+  port: number;
+  host: string;
+  redisUrl: string;
+  dataDir: string;
+  adminToken: string | undefined;
+  prefix: string;
+  chainId: number;
+  inProcessWorker: boolean;
+  workerConcurrency: number;
+  schedulerIntervalMs: number;
+  logLevel: CoordinatorEnv['LOG_LEVEL'];
+}
+
+/** Parses env into config; throws a readable message listing every bad variable. */
+export function parseEnv(env: NodeJS.ProcessEnv, redisUrl?: string): CoordinatorConfig {
+  const r = CoordinatorEnv.safeParse(env);
+  if (!r.success) {
+    throw new Error(`invalid environment: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  const e = r.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    redisUrl: redisUrl ?? e.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    dataDir: e.DATA_DIR,
+    adminToken: e.ADMIN_TOKEN,
+    prefix: e.REDIS_PREFIX,
+    chainId: e.CHAIN_ID,
+    inProcessWorker: e.IN_PROCESS_WORKER === '1',
+    workerConcurrency: e.WORKER_CONCURRENCY,
+    schedulerIntervalMs: e.SCHEDULER_INTERVAL_MS,
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,23 @@
+import type { Redis } from 'ioredis';
+import type { Eip712Domain } from '../protocol/index.ts';
+import type { Logger } from './logger.ts';
+import type { ContentStore } from './store/content-store.ts';
+import type { RedisKeys } from './store/redis-keys.ts';
+import type { RoundRepo } from './store/round-repo.ts';
+import type { TaskRepo } from './store/task-repo.ts';
+import type { UpdateQueue } from './queue/update-queue.ts';
+
+/** What the use-cases need, passed explicitly: no module-level singletons, so tests run many side by side. */
+export interface CoordinatorContext {
+  redis: Redis;
+  prefix: string;
+  keys: RedisKeys;
+  tasks: TaskRepo;
+  rounds: RoundRepo;
+  store: ContentStore;
+  queue: UpdateQueue;
+  domain: Eip712Domain;
+  log: Logger;
+  /** Injected clock, so deadline logic is testable without sleeping. */
+  now: () => number;
+}

@@ -1,0 +1,100 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { z } from 'zod';
+import { RoundNo, TaskId } from '../../protocol/index.ts';
+import type { CoordinatorContext } from '../context.ts';
+import { AppError, notFound } from '../errors.ts';
+import { createTask } from '../use-cases/create-task.ts';
+import { openRound } from '../use-cases/open-round.ts';
+import { parseOr400 } from '../use-cases/parse.ts';
+import { registerClient } from '../use-cases/register-client.ts';
+import { submitHttpUpdate } from '../use-cases/submit-http-update.ts';
+import { requireAdmin } from './admin-auth.ts';
+import { errorMiddleware } from './error-middleware.ts';
+import { buildOpenApi } from './openapi.ts';
+import { readRawBody } from './raw-body.ts';
+
+export interface AppOptions {
+  adminToken: string | undefined;
+}
+
+type Handler = (req: Request, res: Response) => Promise<void>;
+/** Express 5 forwards rejected promises to the error middleware; this keeps handlers typed and short. */
+const route = (h: Handler) => (req: Request, res: Response, next: NextFunction) => h(req, res).catch(next);
+
+const TaskParams = z.object({ task: TaskId });
+const RoundParams = z.object({ task: TaskId, round: RoundNo });
+const HashParams = z.object({ hash: z.string().regex(/^0x[0-9a-f]{64}$/, 'a lowercase 0x-prefixed 32-byte hex hash') });
+
+/** The REST API: thin routes over the use-cases. */
+export function createApp(ctx: CoordinatorContext, opts: AppOptions): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  const admin = requireAdmin(opts.adminToken);
+  const json = express.json({ limit: '1mb' });
+  const openapi = buildOpenApi();
+
+  app.get('/v1/health', route(async (_req, res) => {
+    const redis = await ctx.redis.ping().then(() => 'up', () => 'down');
+    res.status(redis === 'up' ? 200 : 503).json({ status: redis === 'up' ? 'ok' : 'degraded', redis });
+  }));
+  app.get('/v1/openapi.json', (_req, res) => void res.json(openapi));
+
+  app.post('/v1/tasks', admin, json, route(async (req, res) => {
+    res.status(201).json(await createTask(ctx, req.body));
+  }));
+  app.get('/v1/tasks', route(async (_req, res) => {
+    res.json({ tasks: await ctx.tasks.list() });
+  }));
+  app.get('/v1/tasks/:task', route(async (req, res) => {
+    const { task } = parseOr400(TaskParams, req.params, 'path');
+    const t = await ctx.tasks.get(task);
+    if (!t) throw notFound(`task ${task}`);
+    res.json(t);
+  }));
+  app.post('/v1/tasks/:task/clients', json, route(async (req, res) => {
+    const { task } = parseOr400(TaskParams, req.params, 'path');
+    const r = await registerClient(ctx, task, req.body);
+    res.status(r.created ? 201 : 200).json(r);
+  }));
+  app.post('/v1/tasks/:task/rounds', admin, json, route(async (req, res) => {
+    const { task } = parseOr400(TaskParams, req.params, 'path');
+    res.status(201).json(await openRound(ctx, task, req.body ?? {}));
+  }));
+  app.get('/v1/tasks/:task/rounds/current', route(async (req, res) => {
+    const { task } = parseOr400(TaskParams, req.params, 'path');
+    const t = await ctx.tasks.get(task);
+    if (!t) throw notFound(`task ${task}`);
+    if (t.lastRound === 0) throw new AppError('NO_ROUND', 404, `task ${task} has no round yet`);
+    res.json(await ctx.rounds.get(task, t.lastRound));
+  }));
+  app.get('/v1/tasks/:task/rounds/:round', route(async (req, res) => {
+    const { task, round } = parseOr400(RoundParams, req.params, 'path');
+    const r = await ctx.rounds.get(task, round);
+    if (!r) throw notFound(`round ${round} of task ${task}`);
+    res.json(r);
+  }));
+  app.put('/v1/tasks/:task/rounds/:round/updates', route(async (req, res) => {
+    const { task, round } = parseOr400(RoundParams, req.params, 'path');
+    const t = await ctx.tasks.get(task);
+    if (!t) throw notFound(`task ${task}`);
+    if (!/^application\/octet-stream\b/.test(req.headers['content-type'] ?? '')) {
+      throw new AppError('UNSUPPORTED_MEDIA_TYPE', 415, 'send the delta as application/octet-stream');
+    }
+    const body = await readRawBody(req, t.params * 4);
+    res.status(202).json(await submitHttpUpdate(ctx, task, round, req.headers, body));
+  }));
+  app.get('/v1/checkpoints/:hash', route(async (req, res) => {
+    const { hash } = parseOr400(HashParams, req.params, 'path');
+    const bytes = await ctx.store.get('checkpoints', hash);
+    if (!bytes) throw notFound(`checkpoint ${hash}`);
+    res.setHeader('content-type', 'application/octet-stream');
+    res.setHeader('etag', `"${hash}"`);
+    // Content-addressed: the bytes behind a hash never change.
+    res.setHeader('cache-control', 'public, max-age=31536000, immutable');
+    res.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  }));
+
+  app.use((req, _res, next) => next(new AppError('NOT_FOUND', 404, `no route ${req.method} ${req.path}`)));
+  app.use(errorMiddleware(ctx.log));
+  return app;
+}

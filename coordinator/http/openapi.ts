@@ -1,0 +1,98 @@
+import { z } from 'zod';
+import {
+  CreateTaskBody,
+  ErrorBody,
+  HttpUpdateHeaders,
+  OpenRoundBody,
+  RegisterClientBody,
+  Round,
+  Task,
+} from '../../protocol/index.ts';
+
+/**
+ * The OpenAPI 3.1 document, generated from the same zod schemas the routes parse with. OpenAPI 3.1
+ * schemas are JSON Schema 2020-12, which zod 4 emits itself (z.toJSONSchema), so no adapter library
+ * is needed (zod-to-openapi 9.1 could not attach its .openapi() method to zod 4.6 schemas).
+ */
+const components = { Task, Round, Error: ErrorBody, CreateTaskBody, OpenRoundBody, RegisterClientBody } as const;
+
+function schema(s: z.ZodType, io: 'input' | 'output') {
+  const js = z.toJSONSchema(s, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as Record<string, unknown>;
+  delete js.$schema;
+  return js;
+}
+
+const ref = (name: keyof typeof components) => ({ $ref: `#/components/schemas/${name}` });
+const json = (s: object, description: string) => ({ description, content: { 'application/json': { schema: s } } });
+const err = (description: string) => json(ref('Error'), description);
+const binary = { type: 'string', contentMediaType: 'application/octet-stream' };
+const pathParam = (name: string, description: string) => ({ name, in: 'path', required: true, description, schema: { type: 'integer', minimum: 1 } });
+const taskParam = pathParam('task', 'task id');
+const roundParam = pathParam('round', 'round number');
+const admin = [{ adminToken: [] }];
+
+export function buildOpenApi(): object {
+  const schemas: Record<string, object> = {};
+  for (const [name, s] of Object.entries(components)) {
+    // Request bodies are described as clients send them (defaults optional), responses as sent back.
+    schemas[name] = schema(s, name.endsWith('Body') ? 'input' : 'output');
+  }
+  const headerSchema = schema(HttpUpdateHeaders, 'input') as { properties: Record<string, object> };
+  const updateHeaders = Object.entries(headerSchema.properties).map(([name, s]) => ({ name, in: 'header', required: true, schema: s }));
+
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Verifiable federated-learning coordinator', version: '1' },
+    components: { schemas, securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: "the coordinator's ADMIN_TOKEN" } } },
+    paths: {
+      '/v1/health': { get: { summary: 'Liveness and Redis reachability', responses: { 200: { description: 'healthy' }, 503: { description: 'Redis unreachable' } } } },
+      '/v1/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1' } } } },
+      '/v1/tasks': {
+        post: {
+          summary: 'Create a task and its genesis checkpoint', security: admin,
+          requestBody: { required: true, content: { 'application/json': { schema: ref('CreateTaskBody') } } },
+          responses: { 201: json(ref('Task'), 'created'), 400: err('invalid body'), 401: err('missing or wrong admin token') },
+        },
+        get: { summary: 'List tasks', responses: { 200: json({ type: 'object', properties: { tasks: { type: 'array', items: ref('Task') } } }, 'all tasks') } },
+      },
+      '/v1/tasks/{task}': { get: { summary: 'Get a task', parameters: [taskParam], responses: { 200: json(ref('Task'), 'the task'), 400: err('bad id'), 404: err('no such task') } } },
+      '/v1/tasks/{task}/clients': {
+        post: {
+          summary: 'Register a client wallet; the body carries its EIP-712 Registration{task, client} signature',
+          parameters: [taskParam],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('RegisterClientBody') } } },
+          responses: { 201: { description: 'registered' }, 200: { description: 'already registered' }, 400: err('invalid body or signature'), 404: err('no such task') },
+        },
+      },
+      '/v1/tasks/{task}/rounds': {
+        post: {
+          summary: 'Open the next round on the newest checkpoint', security: admin, parameters: [taskParam],
+          requestBody: { content: { 'application/json': { schema: ref('OpenRoundBody') } } },
+          responses: { 201: json(ref('Round'), 'opened'), 400: err('invalid body'), 401: err('missing or wrong admin token'), 404: err('no such task'), 409: err('a round is still running') },
+        },
+      },
+      '/v1/tasks/{task}/rounds/current': { get: { summary: 'The newest round', parameters: [taskParam], responses: { 200: json(ref('Round'), 'the round'), 404: err('no such task, or no round yet') } } },
+      '/v1/tasks/{task}/rounds/{round}': {
+        get: { summary: 'Round status: state, deadline, counts, accepted updates, rejections with reasons', parameters: [taskParam, roundParam], responses: { 200: json(ref('Round'), 'the round'), 404: err('no such round') } },
+      },
+      '/v1/tasks/{task}/rounds/{round}/updates': {
+        put: {
+          summary: 'Upload a delta (little-endian float32, manifest order) with its signed metadata in headers',
+          parameters: [taskParam, roundParam, ...updateHeaders],
+          requestBody: { required: true, content: { 'application/octet-stream': { schema: binary } } },
+          responses: {
+            202: json({ type: 'object', properties: { jobId: { type: 'string' }, updateHash: { type: 'string' } } }, 'queued: the worker accepts or rejects it; see the round status'),
+            400: err('bad headers, length or hash'), 404: err('no such task or round'), 413: err('body larger than the model'), 415: err('not application/octet-stream'),
+          },
+        },
+      },
+      '/v1/checkpoints/{hash}': {
+        get: {
+          summary: 'Download a checkpoint by its keccak256',
+          parameters: [{ name: 'hash', in: 'path', required: true, schema: { type: 'string', pattern: '^0x[0-9a-f]{64}$' } }],
+          responses: { 200: { description: 'checkpoint bytes (see protocol/checkpoint-format.ts)', content: { 'application/octet-stream': { schema: binary } } }, 400: err('malformed hash'), 404: err('unknown hash') },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,71 @@
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import { bullPrefix, UPDATE_QUEUE, UpdateJob, type Rejection } from '../../protocol/index.ts';
+import type { CoordinatorContext } from '../context.ts';
+import { UpdateRejected } from '../errors.ts';
+import { processUpdate, type ProcessOutcome } from '../use-cases/process-update.ts';
+
+export interface UpdateWorker {
+  close(): Promise<void>;
+  /** Resolves once the worker is connected and taking jobs. */
+  ready(): Promise<void>;
+}
+
+/**
+ * The queue's consumer: a thin shell over processUpdate. Refusals are recorded on the round and
+ * made unrecoverable (BullMQ must not retry them); any other error is a fault and is retried.
+ */
+export function startUpdateWorker(ctx: CoordinatorContext, redisUrl: string, concurrency: number): UpdateWorker {
+  // BullMQ's blocking commands need their own connection, which must retry forever.
+  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const worker = new Worker<unknown, ProcessOutcome>(
+    UPDATE_QUEUE,
+    async (job: Job<unknown, ProcessOutcome>) => {
+      const jobId = job.id as string;
+      try {
+        const out = await processUpdate(ctx, jobId, job.data);
+        if (out.status === 'accepted') ctx.log.debug({ jobId, task: out.task, round: out.round }, 'update accepted');
+        return out;
+      } catch (e) {
+        if (!(e instanceof UpdateRejected)) throw e;
+        await recordRejection(ctx, jobId, job.data, e);
+        throw new UnrecoverableError(e.message);
+      }
+    },
+    { connection, prefix: bullPrefix(ctx.prefix), concurrency, autorun: true },
+  );
+  worker.on('error', (e) => ctx.log.error({ err: e }, 'update worker error'));
+  worker.on('failed', (job, e) => {
+    if (job && job.attemptsMade < (job.opts.attempts ?? 1) && !(e instanceof UnrecoverableError)) {
+      ctx.log.warn({ jobId: job.id, err: e.message, attempt: job.attemptsMade }, 'update job failed, will retry');
+    }
+  });
+  return {
+    async close() {
+      await worker.close();
+      connection.disconnect();
+    },
+    ready: () => worker.waitUntilReady().then(() => undefined),
+  };
+}
+
+async function recordRejection(ctx: CoordinatorContext, jobId: string, data: unknown, e: UpdateRejected) {
+  // Name the round when the payload allows it; otherwise file it under stray rejections.
+  const loose = UpdateJob.partial().safeParse(data);
+  const d = loose.success ? loose.data : {};
+  const rejection: Rejection = {
+    jobId,
+    client: typeof d.client === 'string' ? d.client : 'unknown',
+    updateHash: typeof d.updateHash === 'string' ? d.updateHash : 'unknown',
+    code: e.code,
+    reason: e.reason,
+    at: new Date(ctx.now()).toISOString(),
+  };
+  const round = d.task && d.round ? await ctx.rounds.head(d.task, d.round) : null;
+  if (round) await ctx.rounds.reject(round.task, round.round, jobId, rejection);
+  else {
+    await ctx.rounds.recordStray(rejection);
+    await ctx.redis.del(ctx.keys.work(jobId));
+  }
+  ctx.log.info({ jobId, code: e.code, reason: e.reason, task: d.task, round: d.round }, 'update rejected');
+}

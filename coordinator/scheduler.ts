@@ -1,0 +1,70 @@
+import type { Redis } from 'ioredis';
+import type { CoordinatorContext } from './context.ts';
+import { closeRound } from './use-cases/close-round.ts';
+
+export interface Scheduler {
+  /** Runs one pass now (tests call it to avoid waiting for the timer). */
+  tick(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Watches the active rounds: closes a round at its deadline, or at once when it is full, and
+ * resumes rounds a previous coordinator left 'closing'. State lives in Redis, so any replica's
+ * scheduler can do this; the close lock keeps them from doing it twice.
+ */
+export function startScheduler(ctx: CoordinatorContext, subscriber: Redis, intervalMs: number): Scheduler {
+  let running: Promise<void> | null = null;
+  let again = false;
+  let stopped = false;
+
+  const pass = async () => {
+    for (const { task, round } of await ctx.rounds.active()) {
+      if (stopped) return;
+      const head = await ctx.rounds.head(task, round);
+      if (!head) continue;
+      const due = head.state === 'closing' || head.accepted >= head.cfg.maxClients || ctx.now() >= head.deadlineMs;
+      if (!due) continue;
+      try {
+        const out = await closeRound(ctx, task, round);
+        if (out.status === 'aggregated' || out.status === 'failed') ctx.log.debug({ task, round, out }, 'round closed');
+      } catch (e) {
+        // Leave the round 'closing': the next pass retries, nothing is lost.
+        ctx.log.error({ err: e, task, round }, 'closing round failed; will retry');
+      }
+    }
+  };
+  const tick = async () => {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      try {
+        do {
+          again = false;
+          await pass();
+        } while (again && !stopped);
+      } catch (e) {
+        ctx.log.error({ err: e }, 'scheduler pass failed');
+      } finally {
+        running = null;
+      }
+    })();
+    return running;
+  };
+
+  const timer = setInterval(() => void tick(), intervalMs);
+  subscriber.subscribe(ctx.keys.roundEvents).catch((e) => ctx.log.error({ err: e }, 'scheduler subscribe failed'));
+  subscriber.on('message', () => void tick());
+  void tick();
+  return {
+    tick,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+      subscriber.disconnect();
+    },
+  };
+}

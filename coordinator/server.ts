@@ -1,0 +1,96 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
+import { DEFAULT_DOMAIN } from '../protocol/index.ts';
+import type { CoordinatorConfig } from './config.ts';
+import type { CoordinatorContext } from './context.ts';
+import { createApp } from './http/app.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { createUpdateQueue } from './queue/update-queue.ts';
+import { startUpdateWorker, type UpdateWorker } from './queue/update-worker.ts';
+import { startScheduler, type Scheduler } from './scheduler.ts';
+import { fsContentStore } from './store/fs-content-store.ts';
+import { scriptRunner } from './store/lua-scripts.ts';
+import { redisKeys } from './store/redis-keys.ts';
+import { roundRepo } from './store/round-repo.ts';
+import { taskRepo } from './store/task-repo.ts';
+
+export interface RunningCoordinator {
+  url: string;
+  port: number;
+  ctx: CoordinatorContext;
+  scheduler: Scheduler;
+  worker: UpdateWorker | null;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  log?: Logger;
+  now?: () => number;
+  /** Listen for HTTP (default true); a pure worker process sets false. */
+  http?: boolean;
+  /** Run the round scheduler (default true). */
+  scheduler?: boolean;
+}
+
+/** Builds the context every use-case runs against (Redis, store, queue producer). */
+export function createContext(config: CoordinatorConfig, log: Logger, now: () => number = Date.now): CoordinatorContext {
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
+  redis.on('error', (e) => log.warn({ err: e.message }, 'redis connection error'));
+  const keys = redisKeys(config.prefix);
+  const scripts = scriptRunner(redis);
+  return {
+    redis,
+    prefix: config.prefix,
+    keys,
+    tasks: taskRepo(redis, keys),
+    rounds: roundRepo(redis, keys, scripts),
+    store: fsContentStore(config.dataDir),
+    queue: createUpdateQueue(redis, config.prefix),
+    domain: { ...DEFAULT_DOMAIN, chainId: config.chainId },
+    log,
+    now,
+  };
+}
+
+/** Starts the coordinator: HTTP API, scheduler and (unless disabled) an in-process update worker. */
+export async function startCoordinator(config: CoordinatorConfig, opts: StartOptions = {}): Promise<RunningCoordinator> {
+  const log = opts.log ?? createLogger(config.logLevel);
+  const ctx = createContext(config, log, opts.now);
+  await ctx.redis.ping();
+  const worker = config.inProcessWorker ? startUpdateWorker(ctx, config.redisUrl, config.workerConcurrency) : null;
+  if (worker) await worker.ready();
+  const scheduler = startScheduler(ctx, new Redis(config.redisUrl), opts.scheduler === false ? 2 ** 31 - 1 : config.schedulerIntervalMs);
+
+  let server: Server | null = null;
+  let port = 0;
+  if (opts.http !== false) {
+    const app = createApp(ctx, { adminToken: config.adminToken });
+    server = await new Promise<Server>((resolve, reject) => {
+      const s = app.listen(config.port, config.host, () => resolve(s));
+      s.once('error', reject);
+    });
+    port = (server.address() as AddressInfo).port;
+    log.info({ url: `http://${config.host}:${port}`, worker: !!worker }, 'coordinator listening');
+  }
+  let stopped = false;
+  return {
+    url: `http://${config.host}:${port}`,
+    port,
+    ctx,
+    scheduler,
+    worker,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      if (server) {
+        server.closeAllConnections?.();
+        await new Promise<void>((r) => server!.close(() => r()));
+      }
+      await scheduler.stop();
+      await worker?.close();
+      await ctx.queue.close();
+      ctx.redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,15 @@
+import type { Hex32 } from '../../protocol/index.ts';
+
+/** What a content-addressed store holds; each kind is its own namespace. */
+export type ContentKind = 'checkpoints' | 'updates' | 'manifests';
+
+/**
+ * Bytes addressed by their keccak256. The file store is the single-machine default; an S3 or IPFS
+ * backend implements the same three calls. put() is idempotent: equal bytes, equal key, one copy.
+ */
+export interface ContentStore {
+  put(kind: ContentKind, bytes: Uint8Array): Promise<Hex32>;
+  /** The bytes, verified against their hash on read; null when absent. */
+  get(kind: ContentKind, hash: string): Promise<Uint8Array | null>;
+  has(kind: ContentKind, hash: string): Promise<boolean>;
+}

@@ -1,0 +1,22 @@
+--[[
+  Accepts one validated update into an open round, atomically.
+  KEYS[1] round hash         (fields: state, deadlineMs, maxClients, accepted)
+  KEYS[2] accepted hash      (client -> accepted-update JSON)
+  KEYS[3] work blob key      (the delta the worker took from the client's key)
+  KEYS[4] accepted blob key  (where the delta is kept until aggregation)
+  ARGV[1] client address (lowercase)
+  ARGV[2] accepted-update JSON
+  ARGV[3] now, ms since epoch
+  Returns: 'accepted' | 'closed' | 'late' | 'duplicate' | 'full' | 'missing'
+  Why a script: the state check, the one-per-client check, the count and the blob move must happen
+  together, or two workers could both accept a client's second update, or fold into a closing round.
+]]
+if redis.call('HGET', KEYS[1], 'state') ~= 'open' then return 'closed' end
+if tonumber(ARGV[3]) > tonumber(redis.call('HGET', KEYS[1], 'deadlineMs')) then return 'late' end
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 'duplicate' end
+if redis.call('HLEN', KEYS[2]) >= tonumber(redis.call('HGET', KEYS[1], 'maxClients')) then return 'full' end
+if redis.call('EXISTS', KEYS[3]) == 0 then return 'missing' end
+redis.call('RENAME', KEYS[3], KEYS[4])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'accepted', 1)
+return 'accepted'

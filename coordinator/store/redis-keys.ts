@@ -1,0 +1,28 @@
+/** Every coordinator-owned Redis key, in one place. Clients may write only blob keys (see protocol/queue-layout.ts). */
+export function redisKeys(prefix: string) {
+  return {
+    taskSeq: `${prefix}:task:seq`,
+    tasks: `${prefix}:tasks`,
+    /** Hash: def (immutable task JSON), checkpointHash, lastRound, openRound. */
+    task: (task: number) => `${prefix}:task:${task}`,
+    clients: (task: number) => `${prefix}:task:${task}:clients`,
+    /** Hash: cfg (immutable round JSON), state, deadlineMs, maxClients, checkpointHash, failureReason, closedAt. */
+    round: (task: number, round: number) => `${prefix}:round:${task}:${round}`,
+    /** Hash client -> accepted-update JSON: one field per client is what makes "one update per client" atomic. */
+    accepted: (task: number, round: number) => `${prefix}:round:${task}:${round}:accepted`,
+    /** Hash job id -> rejection JSON: keyed by job so a retried job records its rejection once. */
+    rejections: (task: number, round: number) => `${prefix}:round:${task}:${round}:rejections`,
+    /** Rejections of payloads too malformed to name a round (capped list). */
+    strayRejections: `${prefix}:rejections:stray`,
+    /** Set of "task:round" that are open or closing: what the scheduler watches. */
+    activeRounds: `${prefix}:rounds:active`,
+    /** A blob the worker has taken from the client's key (clients cannot touch it any more). */
+    work: (jobId: string) => `${prefix}:work:${jobId}`,
+    /** An accepted delta, kept until the round is aggregated and archived. */
+    acceptedBlob: (task: number, round: number, client: string) => `${prefix}:acc:${task}:${round}:${client}`,
+    closeLock: (task: number, round: number) => `${prefix}:lock:close:${task}:${round}`,
+    /** Pub/sub channel the worker pings when a round may be ready to close. */
+    roundEvents: `${prefix}:events:rounds`,
+  };
+}
+export type RedisKeys = ReturnType<typeof redisKeys>;

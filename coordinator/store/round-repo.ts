@@ -1,0 +1,141 @@
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { AcceptedUpdate, Rejection, Round, RoundStateName, StrategyConfig, TrainingConfig } from '../../protocol/index.ts';
+import type { RedisKeys } from './redis-keys.ts';
+import type { ScriptRunner } from './lua-scripts.ts';
+
+/** The immutable settings of a round, fixed when it opens. */
+export const RoundCfg = z.object({
+  openedAt: z.string(),
+  deadline: z.string(),
+  minClients: z.number().int(),
+  maxClients: z.number().int(),
+  training: TrainingConfig,
+  strategy: StrategyConfig,
+});
+export type RoundCfg = z.infer<typeof RoundCfg>;
+
+export type AcceptResult = 'accepted' | 'closed' | 'late' | 'duplicate' | 'full' | 'missing';
+
+export interface RoundRepo {
+  open(task: number, cfg: RoundCfg, deadlineMs: number): Promise<{ round: number; baseHash: string } | { alreadyOpen: number }>;
+  get(task: number, round: number): Promise<Round | null>;
+  /** Just the fields the worker and scheduler need, without the update lists. */
+  head(task: number, round: number): Promise<RoundHead | null>;
+  accepted(task: number, round: number): Promise<AcceptedUpdate[]>;
+  acceptedFor(task: number, round: number, client: string): Promise<AcceptedUpdate | null>;
+  accept(task: number, round: number, client: string, jobId: string, record: AcceptedUpdate, nowMs: number): Promise<AcceptResult>;
+  reject(task: number, round: number, jobId: string, rejection: Rejection): Promise<boolean>;
+  recordStray(rejection: Rejection): Promise<void>;
+  strayRejections(): Promise<Rejection[]>;
+  beginClose(task: number, round: number): Promise<string | null>;
+  finish(task: number, round: number, outcome: 'aggregated' | 'failed', value: string): Promise<boolean>;
+  active(): Promise<{ task: number; round: number }[]>;
+}
+
+export interface RoundHead {
+  task: number;
+  round: number;
+  state: z.infer<typeof RoundStateName>;
+  cfg: RoundCfg;
+  baseHash: string;
+  deadlineMs: number;
+  accepted: number;
+  rejected: number;
+}
+
+export function roundRepo(redis: Redis, keys: RedisKeys, scripts: ScriptRunner): RoundRepo {
+  const head = async (task: number, round: number): Promise<RoundHead | null> => {
+    const h = await redis.hgetall(keys.round(task, round));
+    if (!h.cfg) return null;
+    return {
+      task,
+      round,
+      state: RoundStateName.parse(h.state),
+      cfg: RoundCfg.parse(JSON.parse(h.cfg)),
+      baseHash: h.baseHash as string,
+      deadlineMs: Number(h.deadlineMs),
+      accepted: Number(h.accepted ?? 0),
+      rejected: Number(h.rejected ?? 0),
+    };
+  };
+  const accepted = async (task: number, round: number) => {
+    const all = await redis.hgetall(keys.accepted(task, round));
+    return Object.keys(all)
+      .sort()
+      .map((client) => AcceptedUpdate.parse(JSON.parse(all[client] as string)));
+  };
+  return {
+    async open(task, cfg, deadlineMs) {
+      const r = (await scripts.run(
+        'openRound',
+        [keys.task(task), keys.activeRounds],
+        [keys.round(task, 0).slice(0, -1), JSON.stringify(cfg), deadlineMs, cfg.maxClients, task],
+      )) as [number, string | number];
+      if (r[0] === 0) return { alreadyOpen: Number(r[1]) };
+      return { round: Number(r[0]), baseHash: String(r[1]) };
+    },
+    head,
+    accepted,
+    async get(task, round) {
+      const h = await head(task, round);
+      if (!h) return null;
+      const [raw, acc, rej] = await Promise.all([redis.hmget(keys.round(task, round), 'checkpointHash', 'failureReason', 'closedAt'), accepted(task, round), redis.hvals(keys.rejections(task, round))]);
+      const rejections = rej.map((j) => Rejection.parse(JSON.parse(j))).sort((a, b) => a.at.localeCompare(b.at));
+      return Round.parse({
+        task,
+        round,
+        state: h.state,
+        openedAt: h.cfg.openedAt,
+        deadline: h.cfg.deadline,
+        baseHash: h.baseHash,
+        minClients: h.cfg.minClients,
+        maxClients: h.cfg.maxClients,
+        training: h.cfg.training,
+        strategy: h.cfg.strategy,
+        received: h.accepted + h.rejected,
+        accepted: h.accepted,
+        rejected: h.rejected,
+        acceptedUpdates: acc,
+        rejections,
+        checkpointHash: raw[0] ?? null,
+        failureReason: raw[1] ?? null,
+        closedAt: raw[2] ?? null,
+      });
+    },
+    async acceptedFor(task, round, client) {
+      const j = await redis.hget(keys.accepted(task, round), client.toLowerCase());
+      return j ? AcceptedUpdate.parse(JSON.parse(j)) : null;
+    },
+    async accept(task, round, client, jobId, record, nowMs) {
+      return (await scripts.run(
+        'acceptUpdate',
+        [keys.round(task, round), keys.accepted(task, round), keys.work(jobId), keys.acceptedBlob(task, round, client)],
+        [client, JSON.stringify(record), nowMs],
+      )) as AcceptResult;
+    },
+    async reject(task, round, jobId, rejection) {
+      const r = await scripts.run('recordRejection', [keys.round(task, round), keys.rejections(task, round), keys.work(jobId)], [jobId, JSON.stringify(rejection)]);
+      return r === 1;
+    },
+    async recordStray(rejection) {
+      await redis.multi().lpush(keys.strayRejections, JSON.stringify(rejection)).ltrim(keys.strayRejections, 0, 9999).exec();
+    },
+    async strayRejections() {
+      return (await redis.lrange(keys.strayRejections, 0, -1)).map((j) => Rejection.parse(JSON.parse(j)));
+    },
+    async beginClose(task, round) {
+      return (await scripts.run('beginClose', [keys.round(task, round)], [])) as string | null;
+    },
+    async finish(task, round, outcome, value) {
+      const r = await scripts.run('finishRound', [keys.round(task, round), keys.task(task), keys.activeRounds], [outcome, value, new Date().toISOString(), `${task}:${round}`, round]);
+      return r === 1;
+    },
+    async active() {
+      return (await redis.smembers(keys.activeRounds))
+        .map((m) => m.split(':').map(Number) as [number, number])
+        .sort((a, b) => a[0] - b[0] || a[1] - b[1])
+        .map(([task, round]) => ({ task, round }));
+    },
+  };
+}

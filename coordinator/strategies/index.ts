@@ -1,0 +1,41 @@
+import type { StrategyConfig } from '../../protocol/index.ts';
+import { FedAdamStrategy } from './fedadam.ts';
+import { FedAvgStrategy } from './fedavg.ts';
+import { KrumStrategy } from './krum.ts';
+import { MedianStrategy } from './median.ts';
+import type { Strategy } from './strategy.ts';
+import { StrategyError } from './strategy-error.ts';
+import { TrimmedMeanStrategy } from './trimmed-mean.ts';
+
+export * from './strategy.ts';
+export * from './strategy-error.ts';
+export * from './aggregate-math.ts';
+export { FedAvgStrategy } from './fedavg.ts';
+export { FedAdamStrategy, FEDADAM_STATE, type FedAdamConfig } from './fedadam.ts';
+export { MedianStrategy } from './median.ts';
+export { TrimmedMeanStrategy, type TrimmedMeanConfig } from './trimmed-mean.ts';
+export { KrumStrategy, type KrumConfig } from './krum.ts';
+export { streamWeightedMean, type StreamedMean } from './streaming-mean.ts';
+export { collectDeltas } from './collect-deltas.ts';
+export { copyServerState } from './server-state.ts';
+
+/** The strategy a task's (already schema-parsed) config names. */
+export function createStrategy(config: StrategyConfig): Strategy {
+  switch (config.name) {
+    case 'fedavg':
+      return new FedAvgStrategy();
+    case 'fedadam':
+      return new FedAdamStrategy(config);
+    case 'median':
+      return new MedianStrategy();
+    case 'trimmed-mean':
+      return new TrimmedMeanStrategy(config);
+    case 'krum':
+      return new KrumStrategy(config);
+    default: {
+      // Exhaustiveness: adding a strategy to the schema without a case here is a compile error.
+      const unknown: never = config;
+      throw new StrategyError('BAD_CONFIG', `unknown strategy ${(unknown as { name: string }).name}`);
+    }
+  }
+}

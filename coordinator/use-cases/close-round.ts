@@ -1,0 +1,86 @@
+import { decodeCheckpoint, decodeDelta, encodeCheckpoint, weightManifest, type Hex32 } from '../../protocol/index.ts';
+import type { CoordinatorContext } from '../context.ts';
+import { createStrategy } from '../strategies/index.ts';
+import type { ClientDelta } from '../strategies/strategy.ts';
+
+export type CloseOutcome =
+  | { status: 'aggregated'; checkpointHash: Hex32; accepted: number }
+  | { status: 'failed'; reason: string }
+  | { status: 'busy' }
+  | { status: 'not-closing'; state: string | null };
+
+/** Short lock, renewed while we work: a coordinator that dies frees the round within seconds. */
+const LOCK_MS = 15_000;
+
+/**
+ * Closes a round and aggregates it. Idempotent and resumable: a coordinator that dies half-way
+ * leaves the round 'closing' with its accepted deltas still in Redis, and the next run redoes the
+ * same deterministic aggregation (same inputs in the same order, same checkpoint bytes and hash).
+ * A Redis lock keeps two coordinator replicas from aggregating the same round at once.
+ */
+export async function closeRound(ctx: CoordinatorContext, task: number, round: number): Promise<CloseOutcome> {
+  const lockKey = ctx.keys.closeLock(task, round);
+  const token = `${process.pid}-${Math.random()}`;
+  if ((await ctx.redis.set(lockKey, token, 'PX', LOCK_MS, 'NX')) !== 'OK') return { status: 'busy' };
+  const renew = setInterval(() => {
+    ctx.redis
+      .eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0", 1, lockKey, token, LOCK_MS)
+      .catch(() => {});
+  }, LOCK_MS / 3);
+  try {
+    const state = await ctx.rounds.beginClose(task, round);
+    if (state !== 'closing') return { status: 'not-closing', state };
+    const head = await ctx.rounds.head(task, round);
+    const t = await ctx.tasks.get(task);
+    if (!head || !t) throw new Error(`round ${task}/${round} vanished while closing`);
+
+    const accepted = await ctx.rounds.accepted(task, round);
+    if (accepted.length < head.cfg.minClients) {
+      const reason = `quorum not met: ${accepted.length} accepted, ${head.cfg.minClients} required by ${head.cfg.deadline}`;
+      await ctx.rounds.finish(task, round, 'failed', reason);
+      await dropAcceptedBlobs(ctx, task, round, accepted.map((a) => a.client));
+      ctx.log.warn({ task, round, reason }, 'round failed');
+      return { status: 'failed', reason };
+    }
+
+    const baseBytes = await ctx.store.get('checkpoints', head.baseHash);
+    if (!baseBytes) throw new Error(`base checkpoint ${head.baseHash} is missing from the store`);
+    const base = decodeCheckpoint(baseBytes);
+    const manifest = weightManifest(t.modelSpec);
+    const started = performance.now();
+
+    // Deltas stream from Redis one at a time in ascending client order (the auditor's order too).
+    async function* deltas(): AsyncGenerator<ClientDelta> {
+      for (const a of accepted) {
+        const buf = await ctx.redis.getBuffer(ctx.keys.acceptedBlob(task, round, a.client));
+        if (!buf) throw new Error(`accepted delta of ${a.client} in round ${task}/${round} is missing`);
+        yield { id: a.updateHash, delta: decodeDelta(manifest, new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)), numSamples: a.numSamples };
+      }
+    }
+    const strategy = createStrategy(head.cfg.strategy);
+    const result = await strategy.aggregate({ base: base.weights, serverState: base.serverState, deltas, count: accepted.length });
+
+    // Archive every accepted delta, content-addressed, before the round is marked done: the auditor
+    // re-aggregates from these. Redis keeps them until then, so a crash here loses nothing.
+    for await (const d of deltas()) {
+      const h = await ctx.store.put('updates', new Uint8Array(d.delta.buffer, d.delta.byteOffset, d.delta.byteLength));
+      if (h !== d.id) throw new Error(`archived delta hashes to ${h}, accepted as ${d.id}`);
+    }
+    const checkpointHash = await ctx.store.put(
+      'checkpoints',
+      encodeCheckpoint({ task, round, parentHash: head.baseHash as Hex32, strategy: strategy.name, modelSpec: t.modelSpec, weights: result.weights, serverState: result.serverState }),
+    );
+    await ctx.rounds.finish(task, round, 'aggregated', checkpointHash);
+    await dropAcceptedBlobs(ctx, task, round, accepted.map((a) => a.client));
+    ctx.log.info({ task, round, accepted: accepted.length, used: result.used.length, checkpointHash, ms: Math.round(performance.now() - started) }, 'round aggregated');
+    return { status: 'aggregated', checkpointHash, accepted: accepted.length };
+  } finally {
+    clearInterval(renew);
+    // Release only our own lock (compare-and-delete).
+    await ctx.redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, lockKey, token);
+  }
+}
+
+async function dropAcceptedBlobs(ctx: CoordinatorContext, task: number, round: number, clients: string[]) {
+  if (clients.length) await ctx.redis.del(...clients.map((c) => ctx.keys.acceptedBlob(task, round, c)));
+}

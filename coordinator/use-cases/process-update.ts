@@ -1,0 +1,97 @@
+import { blobKey, contentHash, decodeDelta, firstNonFinite, l2Norm, recoverUpdateSigner, UpdateJob, weightManifest } from '../../protocol/index.ts';
+import type { CoordinatorContext } from '../context.ts';
+import { UpdateRejected } from '../errors.ts';
+
+export type ProcessOutcome = { status: 'accepted'; round: number; task: number; accepted: number } | { status: 'already-accepted' };
+
+/**
+ * Validates one queued update and accepts it into its round. Trusts nothing in the job: the payload
+ * is parsed again, the signature recovered, the blob re-hashed. Throws UpdateRejected for refusals
+ * (the caller records them and never retries) and plain errors for transient faults (retried).
+ * Safe to run twice for the same job: a retry after a crash neither double-counts nor loses it.
+ */
+export async function processUpdate(ctx: CoordinatorContext, jobId: string, data: unknown): Promise<ProcessOutcome> {
+  const parsed = UpdateJob.safeParse(data);
+  if (!parsed.success) {
+    throw new UpdateRejected('BAD_PAYLOAD', parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '));
+  }
+  const job = parsed.data;
+  const task = await ctx.tasks.get(job.task);
+  if (!task) throw new UpdateRejected('UNKNOWN_TASK', `task ${job.task} does not exist`);
+  const round = await ctx.rounds.head(job.task, job.round);
+  if (!round) throw new UpdateRejected('UNKNOWN_ROUND', `round ${job.round} of task ${job.task} does not exist`);
+
+  // A retry of a job that was accepted before a crash: done already, count nothing.
+  const prior = await ctx.rounds.acceptedFor(job.task, job.round, job.client);
+  if (prior && prior.jobId === jobId) return { status: 'already-accepted' };
+
+  if (round.state !== 'open') throw new UpdateRejected('ROUND_CLOSED', `round ${job.round} is ${round.state}`);
+  if (ctx.now() > round.deadlineMs) throw new UpdateRejected('ROUND_CLOSED', `round ${job.round} passed its deadline ${round.cfg.deadline}`);
+  if (!(await ctx.tasks.isClient(job.task, job.client))) throw new UpdateRejected('UNKNOWN_CLIENT', `${job.client} is not registered for task ${job.task}`);
+
+  let signer: string;
+  try {
+    signer = recoverUpdateSigner(ctx.domain, { task: job.task, round: job.round, baseHash: job.baseHash, updateHash: job.updateHash, numSamples: job.numSamples }, job.signature);
+  } catch {
+    throw new UpdateRejected('BAD_SIGNATURE', 'signature is malformed');
+  }
+  if (signer !== job.client) throw new UpdateRejected('BAD_SIGNATURE', `update is signed by ${signer}, not by ${job.client}`);
+  if (job.baseHash !== round.baseHash) throw new UpdateRejected('WRONG_BASE', `update is on base ${job.baseHash}, the round's base is ${round.baseHash}`);
+  if (job.numSamples < task.limits.minSamples || job.numSamples > task.limits.maxSamples) {
+    throw new UpdateRejected('BAD_SAMPLES', `numSamples ${job.numSamples} is outside [${task.limits.minSamples}, ${task.limits.maxSamples}]`);
+  }
+  if (prior) throw new UpdateRejected('DUPLICATE', `${job.client} already has an accepted update in round ${job.round}`);
+
+  // Take the blob out of the client-writable key first: after the move the client cannot change it
+  // between our hash check and the accept. On a retry the blob may already sit in the work key.
+  const work = ctx.keys.work(jobId);
+  const expectedBytes = task.params * 4;
+  const moved = await ctx.redis.eval(
+    // Inline because it is two lines: move src to dst if src exists; report whether dst now exists.
+    "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('RENAME', KEYS[1], KEYS[2]) end return redis.call('STRLEN', KEYS[2])",
+    2,
+    blobKey(ctx.prefix, job.client, job.updateHash),
+    work,
+  );
+  const size = Number(moved);
+  if (size === 0) throw new UpdateRejected('BLOB_MISSING', 'no delta under the update\'s blob key (expired, never written, or taken by another job)');
+  if (size > expectedBytes) throw new UpdateRejected('OVERSIZED', `delta has ${size} bytes; the model needs ${expectedBytes}`);
+  if (size !== expectedBytes) throw new UpdateRejected('BAD_LENGTH', `delta has ${size} bytes; the model needs ${expectedBytes}`);
+  const buf = await ctx.redis.getBuffer(work);
+  if (!buf) throw new Error(`work blob ${work} vanished`);
+  const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  const hash = await contentHash(bytes);
+  if (hash !== job.updateHash) throw new UpdateRejected('HASH_MISMATCH', `delta hashes to ${hash}, the signed hash is ${job.updateHash}`);
+  const delta = decodeDelta(weightManifest(task.modelSpec), bytes);
+  const bad = firstNonFinite(delta);
+  if (bad >= 0) throw new UpdateRejected('NON_FINITE', `delta value ${bad} is ${delta[bad]}`);
+  const norm = l2Norm(delta);
+  if (task.limits.maxNorm > 0 && norm > task.limits.maxNorm) throw new UpdateRejected('NORM_TOO_LARGE', `delta norm ${norm.toFixed(4)} exceeds ${task.limits.maxNorm}`);
+
+  const r = await ctx.rounds.accept(
+    job.task,
+    job.round,
+    job.client,
+    jobId,
+    { jobId, client: job.client, updateHash: job.updateHash, numSamples: job.numSamples, norm, at: new Date(ctx.now()).toISOString() },
+    ctx.now(),
+  );
+  switch (r) {
+    case 'accepted': {
+      const head = await ctx.rounds.head(job.task, job.round);
+      const accepted = head?.accepted ?? 0;
+      // Wake the scheduler when the round is full, so it closes now instead of at its next tick.
+      if (head && accepted >= head.cfg.maxClients) await ctx.redis.publish(ctx.keys.roundEvents, `${job.task}:${job.round}`);
+      return { status: 'accepted', task: job.task, round: job.round, accepted };
+    }
+    case 'duplicate':
+      throw new UpdateRejected('DUPLICATE', `${job.client} already has an accepted update in round ${job.round}`);
+    case 'full':
+      throw new UpdateRejected('ROUND_FULL', `round ${job.round} already has maxClients updates`);
+    case 'closed':
+    case 'late':
+      throw new UpdateRejected('ROUND_CLOSED', `round ${job.round} closed while the update was checked`);
+    case 'missing':
+      throw new Error(`work blob ${work} vanished before accept`);
+  }
+}

@@ -1,0 +1,172 @@
+import { z } from 'zod';
+import { ModelSpec, PRESET_MODELS } from './model-spec.ts';
+
+/** Wire schemas shared by coordinator and clients; every type is inferred from its schema. */
+
+export const Address = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{40}$/, 'an 0x-prefixed 20-byte hex address')
+  .transform((a) => a.toLowerCase() as `0x${string}`);
+export const Hash32 = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{64}$/, 'an 0x-prefixed 32-byte hex hash')
+  .transform((h) => h.toLowerCase() as `0x${string}`);
+export const Signature = z.string().regex(/^0x[0-9a-fA-F]{130}$/, 'an 0x-prefixed 65-byte signature');
+export const TaskId = z.coerce.number().int().min(1).max(2 ** 40);
+export const RoundNo = z.coerce.number().int().min(1).max(2 ** 40);
+
+export const PresetName = z.enum(Object.keys(PRESET_MODELS) as [keyof typeof PRESET_MODELS, ...(keyof typeof PRESET_MODELS)[]]);
+
+export const TrainingConfig = z.object({
+  localEpochs: z.number().int().min(1).max(100).default(1),
+  batchSize: z.number().int().min(1).max(4096).default(32),
+  learningRate: z.number().positive().max(10).default(0.01),
+  optimizer: z.enum(['sgd', 'adam']).default('sgd'),
+});
+export type TrainingConfig = z.infer<typeof TrainingConfig>;
+
+export const StrategyConfig = z.discriminatedUnion('name', [
+  z.object({ name: z.literal('fedavg') }),
+  z.object({
+    name: z.literal('fedadam'),
+    serverLr: z.number().positive().max(10).default(0.01),
+    beta1: z.number().min(0).max(0.9999).default(0.9),
+    beta2: z.number().min(0).max(0.99999).default(0.99),
+    tau: z.number().positive().max(1).default(1e-3),
+  }),
+  z.object({ name: z.literal('median') }),
+  z.object({ name: z.literal('trimmed-mean'), trimFraction: z.number().min(0).max(0.49).default(0.1) }),
+  z.object({ name: z.literal('krum'), byzantine: z.number().int().min(0).max(1000).default(1), select: z.number().int().min(1).max(10000).default(1) }),
+]);
+export type StrategyConfig = z.infer<typeof StrategyConfig>;
+
+export const UpdateLimits = z.object({
+  /** Updates whose L2 norm exceeds this are rejected (0 = no limit). */
+  maxNorm: z.number().min(0).default(0),
+  minSamples: z.number().int().min(1).default(1),
+  maxSamples: z.number().int().min(1).max(1e9).default(10_000_000),
+});
+
+export const CreateTaskBody = z
+  .object({
+    name: z.string().min(1).max(120),
+    model: z.union([PresetName, ModelSpec]),
+    training: TrainingConfig.default(TrainingConfig.parse({})),
+    strategy: StrategyConfig.default({ name: 'fedavg' }),
+    limits: UpdateLimits.default(UpdateLimits.parse({})),
+    /** Seed of the deterministic initial weights. */
+    seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
+  })
+  .strict();
+export type CreateTaskBody = z.input<typeof CreateTaskBody>;
+
+export const Task = z.object({
+  id: TaskId,
+  name: z.string(),
+  modelSpec: ModelSpec,
+  params: z.number().int(),
+  training: TrainingConfig,
+  strategy: StrategyConfig,
+  limits: UpdateLimits,
+  seed: z.number().int(),
+  createdAt: z.string(),
+  genesisHash: Hash32,
+  /** Newest checkpoint: the genesis one until a round aggregates. */
+  checkpointHash: Hash32,
+  /** Number of the newest round opened (0 = none yet). */
+  lastRound: z.number().int().min(0),
+  eip712: z.object({ name: z.string(), version: z.string(), chainId: z.number().int() }),
+});
+export type Task = z.infer<typeof Task>;
+
+export const OpenRoundBody = z
+  .object({
+    durationSeconds: z.number().positive().max(7 * 86400).default(300),
+    minClients: z.number().int().min(1).max(100_000).default(1),
+    maxClients: z.number().int().min(1).max(100_000).default(1000),
+    /** Optional per-round override of the task's training settings. */
+    training: TrainingConfig.partial().optional(),
+  })
+  .strict()
+  .refine((b) => b.minClients <= b.maxClients, { message: 'minClients must not exceed maxClients', path: ['minClients'] });
+export type OpenRoundBody = z.input<typeof OpenRoundBody>;
+
+export const RoundStateName = z.enum(['open', 'closing', 'aggregated', 'failed']);
+export type RoundStateName = z.infer<typeof RoundStateName>;
+
+export const Rejection = z.object({
+  jobId: z.string(),
+  client: z.string(),
+  updateHash: z.string(),
+  code: z.string(),
+  reason: z.string(),
+  at: z.string(),
+});
+export type Rejection = z.infer<typeof Rejection>;
+
+export const AcceptedUpdate = z.object({
+  jobId: z.string(),
+  client: Address,
+  updateHash: Hash32,
+  numSamples: z.number().int(),
+  norm: z.number(),
+  at: z.string(),
+});
+export type AcceptedUpdate = z.infer<typeof AcceptedUpdate>;
+
+export const Round = z.object({
+  task: TaskId,
+  round: RoundNo,
+  state: RoundStateName,
+  openedAt: z.string(),
+  deadline: z.string(),
+  baseHash: Hash32,
+  minClients: z.number().int(),
+  maxClients: z.number().int(),
+  training: TrainingConfig,
+  strategy: StrategyConfig,
+  received: z.number().int(),
+  accepted: z.number().int(),
+  rejected: z.number().int(),
+  acceptedUpdates: z.array(AcceptedUpdate),
+  rejections: z.array(Rejection),
+  checkpointHash: Hash32.nullable(),
+  failureReason: z.string().nullable(),
+  closedAt: z.string().nullable(),
+});
+export type Round = z.infer<typeof Round>;
+
+export const RegisterClientBody = z
+  .object({
+    address: Address,
+    /** EIP-712 signature of Registration{task, client} by the address: proves the caller holds the key. */
+    signature: Signature,
+  })
+  .strict();
+
+/** The job payload: metadata and signature only; the delta sits in its own Redis key. */
+export const UpdateJob = z
+  .object({
+    task: TaskId,
+    round: RoundNo,
+    client: Address,
+    baseHash: Hash32,
+    updateHash: Hash32,
+    numSamples: z.number().int().min(0).max(1e12),
+    signature: Signature,
+    via: z.enum(['queue', 'http']),
+    submittedAt: z.number().int().nonnegative(),
+  })
+  .strict();
+export type UpdateJob = z.infer<typeof UpdateJob>;
+
+/** Metadata of an HTTP upload, sent in headers next to the raw delta body. */
+export const HttpUpdateHeaders = z.object({
+  'x-fl-client': Address,
+  'x-fl-base-hash': Hash32,
+  'x-fl-update-hash': Hash32,
+  'x-fl-num-samples': z.coerce.number().int().min(0).max(1e12),
+  'x-fl-signature': Signature,
+});
+
+export const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }) });
