@@ -3,7 +3,7 @@
  * model, deterministic delta generation, and the task/round/client set-up done through the use-cases.
  */
 import { randomBytes } from 'node:crypto';
-import { Wallet, type HDNodeWallet } from 'ethers';
+import { Wallet, type BaseWallet, type HDNodeWallet } from 'ethers';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { CoordinatorConfig } from '../coordinator/config.ts';
@@ -57,7 +57,7 @@ export function benchConfig(redisUrl: string, prefix: string, dataDir: string, w
     chainId: 31337,
     inProcessWorker: true,
     workerConcurrency,
-    schedulerIntervalMs: 50,
+    schedulerIntervalMs: 250, // the production default (SCHEDULER_INTERVAL_MS)
     logLevel: 'silent',
   };
 }
@@ -156,7 +156,7 @@ export interface PreparedUpdate {
 /** Hashes and signs one client's delta for a round (the client-side work, kept out of timed regions). */
 export async function prepareUpdate(
   domain: Eip712Domain,
-  wallet: HDNodeWallet,
+  wallet: BaseWallet,
   task: number,
   round: number,
   baseHash: string,

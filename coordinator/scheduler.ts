@@ -13,7 +13,7 @@ export interface Scheduler {
  * resumes rounds a previous coordinator left 'closing'. State lives in Redis, so any replica's
  * scheduler can do this; the close lock keeps them from doing it twice.
  */
-export function startScheduler(ctx: CoordinatorContext, subscriber: Redis, intervalMs: number): Scheduler {
+export function startScheduler(ctx: CoordinatorContext, subscriber: Redis | null, intervalMs: number | null): Scheduler {
   let running: Promise<void> | null = null;
   let again = false;
   let stopped = false;
@@ -54,17 +54,20 @@ export function startScheduler(ctx: CoordinatorContext, subscriber: Redis, inter
     return running;
   };
 
-  const timer = setInterval(() => void tick(), intervalMs);
-  subscriber.subscribe(ctx.keys.roundEvents).catch((e) => ctx.log.error({ err: e }, 'scheduler subscribe failed'));
-  subscriber.on('message', () => void tick());
-  void tick();
+  // With no interval the scheduler is manual: only tick() runs it (tests, and one-shot tools).
+  const timer = intervalMs === null ? null : setInterval(() => void tick(), intervalMs);
+  if (subscriber) {
+    subscriber.subscribe(ctx.keys.roundEvents).catch((e) => ctx.log.error({ err: e }, 'scheduler subscribe failed'));
+    subscriber.on('message', () => void tick());
+  }
+  if (timer) void tick();
   return {
     tick,
     async stop() {
       stopped = true;
-      clearInterval(timer);
+      if (timer) clearInterval(timer);
       await running;
-      subscriber.disconnect();
+      subscriber?.disconnect();
     },
   };
 }

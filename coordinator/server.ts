@@ -29,7 +29,7 @@ export interface StartOptions {
   now?: () => number;
   /** Listen for HTTP (default true); a pure worker process sets false. */
   http?: boolean;
-  /** Run the round scheduler (default true). */
+  /** Run the round scheduler on its timer (default true); false leaves it manual (scheduler.tick()). */
   scheduler?: boolean;
 }
 
@@ -60,7 +60,7 @@ export async function startCoordinator(config: CoordinatorConfig, opts: StartOpt
   await ctx.redis.ping();
   const worker = config.inProcessWorker ? startUpdateWorker(ctx, config.redisUrl, config.workerConcurrency) : null;
   if (worker) await worker.ready();
-  const scheduler = startScheduler(ctx, new Redis(config.redisUrl), opts.scheduler === false ? 2 ** 31 - 1 : config.schedulerIntervalMs);
+  const scheduler = opts.scheduler === false ? startScheduler(ctx, null, null) : startScheduler(ctx, new Redis(config.redisUrl), config.schedulerIntervalMs);
 
   let server: Server | null = null;
   let port = 0;

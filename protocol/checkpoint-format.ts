@@ -99,7 +99,7 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   const take = (n: number) => {
     if (off + n * 4 > bytes.length) throw new ProtocolError('BAD_CHECKPOINT', 'truncated tensor data');
     // Copy so the result does not alias (and pin) the caller's buffer.
-    const t = decodeFloat32(bytes.slice(off, off + n * 4), n);
+    const t = decodeFloat32(Uint8Array.prototype.slice.call(bytes, off, off + n * 4), n);
     off += n * 4;
     return t;
   };

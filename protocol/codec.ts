@@ -26,7 +26,8 @@ export function decodeFloat32(bytes: Uint8Array, expectedLength?: number): Float
   }
   if (LITTLE_ENDIAN) {
     if (bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, n);
-    return new Float32Array(bytes.slice().buffer, 0, n);
+    // Uint8Array's own slice: Buffer#slice would return a view into Node's shared pool, not a copy.
+    return new Float32Array(Uint8Array.prototype.slice.call(bytes).buffer, 0, n);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Float32Array(n);

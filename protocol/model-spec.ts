@@ -8,8 +8,8 @@ import { Prng } from './prng.ts';
  */
 const activation = z.enum(['linear', 'relu', 'tanh', 'sigmoid', 'softmax']);
 
-export const DenseLayer = z.object({ type: z.literal('dense'), units: z.number().int().min(1).max(65536), activation: activation.default('linear') });
-export const Conv2dLayer = z.object({
+export const DenseLayer = z.strictObject({ type: z.literal('dense'), units: z.number().int().min(1).max(65536), activation: activation.default('linear') });
+export const Conv2dLayer = z.strictObject({
   type: z.literal('conv2d'),
   filters: z.number().int().min(1).max(4096),
   kernelSize: z.number().int().min(1).max(15),
@@ -17,15 +17,15 @@ export const Conv2dLayer = z.object({
   padding: z.enum(['valid', 'same']).default('valid'),
   activation: activation.default('relu'),
 });
-export const MaxPool2dLayer = z.object({ type: z.literal('maxPooling2d'), poolSize: z.number().int().min(1).max(8) });
-export const FlattenLayer = z.object({ type: z.literal('flatten') });
-export const DropoutLayer = z.object({ type: z.literal('dropout'), rate: z.number().min(0).max(0.95) });
+export const MaxPool2dLayer = z.strictObject({ type: z.literal('maxPooling2d'), poolSize: z.number().int().min(1).max(8) });
+export const FlattenLayer = z.strictObject({ type: z.literal('flatten') });
+export const DropoutLayer = z.strictObject({ type: z.literal('dropout'), rate: z.number().min(0).max(0.95) });
 
 export const LayerSpec = z.discriminatedUnion('type', [DenseLayer, Conv2dLayer, MaxPool2dLayer, FlattenLayer, DropoutLayer]);
 export type LayerSpec = z.infer<typeof LayerSpec>;
 
 export const ModelSpec = z
-  .object({
+  .strictObject({
     inputShape: z.array(z.number().int().min(1).max(4096)).min(1).max(3),
     classes: z.number().int().min(2).max(10000),
     layers: z.array(LayerSpec).min(1).max(64),

@@ -2,7 +2,8 @@
 export class Prng {
   private state: number;
   constructor(seed: number) {
-    this.state = seed >>> 0 || 0x9e3779b9;
+    // mulberry32 is fine from state 0, so every seed in [0, 2^32) is its own stream.
+    this.state = seed >>> 0;
   }
   /** mulberry32: tiny, fast, good enough for data splits and weight init (not for cryptography). */
   next(): number {

@@ -17,7 +17,7 @@ export const RoundNo = z.coerce.number().int().min(1).max(2 ** 40);
 
 export const PresetName = z.enum(Object.keys(PRESET_MODELS) as [keyof typeof PRESET_MODELS, ...(keyof typeof PRESET_MODELS)[]]);
 
-export const TrainingConfig = z.object({
+export const TrainingConfig = z.strictObject({
   localEpochs: z.number().int().min(1).max(100).default(1),
   batchSize: z.number().int().min(1).max(4096).default(32),
   learningRate: z.number().positive().max(10).default(0.01),
@@ -26,21 +26,21 @@ export const TrainingConfig = z.object({
 export type TrainingConfig = z.infer<typeof TrainingConfig>;
 
 export const StrategyConfig = z.discriminatedUnion('name', [
-  z.object({ name: z.literal('fedavg') }),
-  z.object({
+  z.strictObject({ name: z.literal('fedavg') }),
+  z.strictObject({
     name: z.literal('fedadam'),
     serverLr: z.number().positive().max(10).default(0.01),
     beta1: z.number().min(0).max(0.9999).default(0.9),
     beta2: z.number().min(0).max(0.99999).default(0.99),
     tau: z.number().positive().max(1).default(1e-3),
   }),
-  z.object({ name: z.literal('median') }),
-  z.object({ name: z.literal('trimmed-mean'), trimFraction: z.number().min(0).max(0.49).default(0.1) }),
-  z.object({ name: z.literal('krum'), byzantine: z.number().int().min(0).max(1000).default(1), select: z.number().int().min(1).max(10000).default(1) }),
+  z.strictObject({ name: z.literal('median') }),
+  z.strictObject({ name: z.literal('trimmed-mean'), trimFraction: z.number().min(0).max(0.49).default(0.1) }),
+  z.strictObject({ name: z.literal('krum'), byzantine: z.number().int().min(0).max(1000).default(1), select: z.number().int().min(1).max(10000).default(1) }),
 ]);
 export type StrategyConfig = z.infer<typeof StrategyConfig>;
 
-export const UpdateLimits = z.object({
+export const UpdateLimits = z.strictObject({
   /** Updates whose L2 norm exceeds this are rejected (0 = no limit). */
   maxNorm: z.number().min(0).default(0),
   minSamples: z.number().int().min(1).default(1),

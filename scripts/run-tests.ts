@@ -7,7 +7,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const suite = process.argv[2] ?? 'all';
-const dirs = suite === 'all' ? ['test/unit', 'test/integration'] : [`test/${suite}`];
+const dirs = suite === 'all' ? ['test/unit', 'test/integration', 'test/e2e'] : [`test/${suite}`];
 
 function collect(dir: string): string[] {
   let out: string[] = [];
@@ -26,7 +26,7 @@ if (files.length === 0) {
 }
 const r = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...process.argv.slice(3), ...files],
+  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=300000', '--test-reporter=spec', ...process.argv.slice(3), ...files],
   { stdio: 'inherit' },
 );
 process.exit(r.status ?? 1);

@@ -14,7 +14,10 @@ const DIGITS = 10;
 
 let cache: Dataset | undefined;
 
-/** Loads all 10,000 digits, ordered by class (all 0s, then all 1s, ...), features [28, 28, 1]. */
+/**
+ * Loads all 10,000 digits, ordered by class (all 0s, then all 1s, ...), features [28, 28, 1].
+ * Parsed once per process and shared: treat the result as read-only (subset() copies).
+ */
 export function loadMnist(): Dataset {
   if (cache) return cache;
   const root = dirname(createRequire(import.meta.url).resolve('mnist/package.json'));

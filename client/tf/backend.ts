@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmConv2dBackpropFilter } from './conv2d-backprop-filter.ts';
+import { registerWasmConv2dBackpropInput } from './conv2d-backprop-input.ts';
 
 /**
  * Picks the fastest TensorFlow.js backend this machine can run:
@@ -55,10 +56,23 @@ async function tryWasm(): Promise<string> {
     const main = createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm');
     setWasmPaths(`${dirname(main)}/`);
   } catch {
-    // Already initialised (setWasmPaths refuses then) or not resolvable: the default paths stand.
+    // Refused after an aborted init, or not resolvable: the loader's default paths stand.
   }
   registerWasmConv2dBackpropFilter();
-  if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend failed to initialise');
+  registerWasmConv2dBackpropInput();
+  // The Emscripten glue adds process handlers that rethrow every uncaught exception and unhandled
+  // rejection from inside its minified source, so Node prints a megabyte-long line instead of the
+  // real error. Node's defaults already crash on both; we drop the glue's handlers.
+  const events = ['uncaughtException', 'unhandledRejection'];
+  const listeners = (e: string) => process.listeners(e as 'uncaughtException') as ((...a: unknown[]) => void)[];
+  const before = events.map((e) => new Set(listeners(e)));
+  try {
+    if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend failed to initialise');
+  } finally {
+    events.forEach((e, i) => {
+      for (const l of listeners(e)) if (!before[i]!.has(l)) process.removeListener(e, l);
+    });
+  }
   return 'wasm';
 }
 

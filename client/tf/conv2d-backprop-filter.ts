@@ -100,4 +100,3 @@ export function registerWasmConv2dBackpropFilter(): boolean {
   return true;
 }
 
-export { conv2dBackpropFilterWasm };

@@ -1,4 +1,5 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import { bullPrefix, UPDATE_QUEUE, UpdateJob, type Rejection } from '../../protocol/index.ts';
 import type { CoordinatorContext } from '../context.ts';
@@ -32,7 +33,7 @@ export function startUpdateWorker(ctx: CoordinatorContext, redisUrl: string, con
         throw new UnrecoverableError(e.message);
       }
     },
-    { connection, prefix: bullPrefix(ctx.prefix), concurrency, autorun: true },
+    { connection, prefix: bullPrefix(ctx.prefix), concurrency, autorun: true, name: `${hostname()}:${process.pid}` },
   );
   worker.on('error', (e) => ctx.log.error({ err: e }, 'update worker error'));
   worker.on('failed', (job, e) => {

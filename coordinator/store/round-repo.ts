@@ -78,29 +78,41 @@ export function roundRepo(redis: Redis, keys: RedisKeys, scripts: ScriptRunner):
     head,
     accepted,
     async get(task, round) {
-      const h = await head(task, round);
-      if (!h) return null;
-      const [raw, acc, rej] = await Promise.all([redis.hmget(keys.round(task, round), 'checkpointHash', 'failureReason', 'closedAt'), accepted(task, round), redis.hvals(keys.rejections(task, round))]);
-      const rejections = rej.map((j) => Rejection.parse(JSON.parse(j))).sort((a, b) => a.at.localeCompare(b.at));
+      // One MULTI: counters and lists come from the same instant, so accepted/rejected always
+      // equal the lengths of the lists shown beside them.
+      const res = await redis.multi().hgetall(keys.round(task, round)).hgetall(keys.accepted(task, round)).hvals(keys.rejections(task, round)).exec();
+      if (!res) throw new Error('round read was aborted');
+      for (const [err] of res) if (err) throw err;
+      const h = res[0]![1] as Record<string, string>;
+      const accAll = res[1]![1] as Record<string, string>;
+      const rej = res[2]![1] as string[];
+      if (!h.cfg) return null;
+      const cfg = RoundCfg.parse(JSON.parse(h.cfg));
+      const acc = Object.keys(accAll)
+        .sort()
+        .map((client) => AcceptedUpdate.parse(JSON.parse(accAll[client] as string)));
+      const rejections = rej.map((j) => Rejection.parse(JSON.parse(j))).sort((a, b) => a.at.localeCompare(b.at) || a.jobId.localeCompare(b.jobId));
+      const accepted = Number(h.accepted ?? 0);
+      const rejected = Number(h.rejected ?? 0);
       return Round.parse({
         task,
         round,
         state: h.state,
-        openedAt: h.cfg.openedAt,
-        deadline: h.cfg.deadline,
+        openedAt: cfg.openedAt,
+        deadline: cfg.deadline,
         baseHash: h.baseHash,
-        minClients: h.cfg.minClients,
-        maxClients: h.cfg.maxClients,
-        training: h.cfg.training,
-        strategy: h.cfg.strategy,
-        received: h.accepted + h.rejected,
-        accepted: h.accepted,
-        rejected: h.rejected,
+        minClients: cfg.minClients,
+        maxClients: cfg.maxClients,
+        training: cfg.training,
+        strategy: cfg.strategy,
+        received: accepted + rejected,
+        accepted,
+        rejected,
         acceptedUpdates: acc,
         rejections,
-        checkpointHash: raw[0] ?? null,
-        failureReason: raw[1] ?? null,
-        closedAt: raw[2] ?? null,
+        checkpointHash: h.checkpointHash ?? null,
+        failureReason: h.failureReason ?? null,
+        closedAt: h.closedAt ?? null,
       });
     },
     async acceptedFor(task, round, client) {

@@ -25,6 +25,8 @@ export async function submitHttpUpdate(
   }
   const hash = await contentHash(body);
   if (hash !== h['x-fl-update-hash']) throw new AppError('HASH_MISMATCH', 400, `body hashes to ${hash}, header says ${h['x-fl-update-hash']}`);
+  // Only registered wallets may park bytes in Redis; the worker re-checks everything else.
+  if (!(await ctx.tasks.isClient(task, h['x-fl-client']))) throw new AppError('UNKNOWN_CLIENT', 403, `${h['x-fl-client']} is not registered for task ${task}`);
   await ctx.redis.set(blobKey(ctx.prefix, h['x-fl-client'], hash), Buffer.from(body.buffer, body.byteOffset, body.byteLength), 'EX', BLOB_TTL_SECONDS);
   const jobId = await ctx.queue.add({
     task,

@@ -86,18 +86,60 @@ describe('tfjs backend', () => {
     }
   });
 
-  test('the kernel leaks no backend memory', async () => {
+  test('the filter kernel leaks no backend memory', async () => {
     const c = CASES[3]!;
     const info = backend_util.computeConv2DInfo(c.x, c.filter, c.strides, 1, c.pad);
     const rng = new Prng(3);
     const xData = randomData(rng, c.x.reduce((a, b) => a * b, 1));
     const dyData = randomData(rng, info.outShape.reduce((a, b) => a * b, 1));
     await filterGrad('wasm', c, xData, dyData);
-    const before = tf.memory().numTensors;
-    const dataIdsBefore = tf.engine().backend.numDataIds();
+    const tensors = tf.memory().numTensors;
+    const dataIds = tf.engine().backend.numDataIds();
     await filterGrad('wasm', c, xData, dyData);
-    assert.equal(tf.memory().numTensors, before);
-    assert.equal(tf.engine().backend.numDataIds(), dataIdsBefore);
+    assert.equal(tf.memory().numTensors, tensors);
+    assert.equal(tf.engine().backend.numDataIds(), dataIds);
+  });
+
+  test('wasm Conv2DBackpropInput (stride-1 fast path and strided fallback) matches the cpu kernel', async () => {
+    const rng = new Prng(11);
+    try {
+      for (const c of CASES) {
+        const info = backend_util.computeConv2DInfo(c.x, c.filter, c.strides, 1, c.pad);
+        const wData = randomData(rng, c.filter.reduce((a, b) => a * b, 1));
+        const dyData = randomData(rng, info.outShape.reduce((a, b) => a * b, 1));
+        const results = [];
+        for (const backend of ['cpu', 'wasm']) {
+          await tf.setBackend(backend);
+          const nchw = c.dataFormat === 'NCHW';
+          const [n, h, w, ci] = c.x;
+          const dyShape = nchw ? [n, info.outChannels, info.outHeight, info.outWidth] : [n, info.outHeight, info.outWidth, info.outChannels];
+          const filter = tf.tensor(wData, c.filter);
+          const dy = tf.tensor(dyData, dyShape);
+          const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, {
+            strides: c.strides,
+            pad: c.pad,
+            dataFormat: c.dataFormat ?? 'NHWC',
+            inputShape: nchw ? [n, ci, h, w] : c.x,
+          }) as Tensor;
+          results.push({ shape: dx.shape, values: (await dx.data()) as Float32Array });
+          tf.dispose([filter, dy, dx]);
+        }
+        const [want, got] = results as [(typeof results)[0], (typeof results)[0]];
+        const label = JSON.stringify(c);
+        assert.deepEqual(got.shape, want.shape, label);
+        let maxDiff = 0;
+        for (let i = 0; i < want.values.length; i++) maxDiff = Math.max(maxDiff, Math.abs(want.values[i]! - got.values[i]!));
+        assert.ok(maxDiff < 1e-4, `${label}: max abs diff ${maxDiff}`);
+      }
+    } finally {
+      await tf.setBackend('wasm');
+    }
+  });
+
+  test("the wasm glue's rethrowing process handlers are removed", () => {
+    const glue = (l: unknown) => /ExitStatus|^function\(reason\)\{throw reason\}$/.test(String(l));
+    assert.ok(!process.listeners('uncaughtException').some(glue), 'uncaughtException handler from the Emscripten glue is still installed');
+    assert.ok(!process.listeners('unhandledRejection').some(glue), 'unhandledRejection handler from the Emscripten glue is still installed');
   });
 });
 

@@ -1,0 +1,95 @@
+/**
+ * `npm run bench`: the coordinator's performance figures, each against a baseline measured in the same
+ * run on the same machine. stdout carries one `bench:` line per figure and one `target:` line per
+ * target; diagnostics go to stderr; everything is also written to bench/results.json.
+ * All Redis keys live under a fresh prefix and are deleted with SCAN + DEL at the end (never FLUSHALL).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureRedis } from '../coordinator/infra/redis-server.ts';
+import { deletePrefix, figureLine, note, runPrefix, targetLine, type Figure } from './common.ts';
+import { benchFold } from './fold.ts';
+import { benchIngest } from './ingest.ts';
+import { benchRss } from './rss.ts';
+import { benchStages, type StageCosts } from './stages.ts';
+
+/** Sizes, chosen to keep the whole run well under 3 minutes on a 2-core machine. */
+const SETTINGS = {
+  ingest: { n: Number(process.env.BENCH_INGEST_N ?? 40), concurrency: 4, workerConcurrency: 4, warmup: 4, baselineReps: 3 },
+  fold: { deltas: 50, params: 1_000_000, runs: 7, warmup: 2 },
+  rss: { updates: 100, concurrency: 4, workerConcurrency: 4, limitMB: 400 },
+};
+
+const started = performance.now();
+const loadAtStart = loadavg();
+const redis = await ensureRedis(process.env.REDIS_URL);
+const prefix = runPrefix();
+const prefixes = [`${prefix}-ingest`, `${prefix}-rss`];
+const dataDir = mkdtempSync(join(tmpdir(), 'fl-bench-'));
+if (loadAtStart[0]! > cpus().length * 0.5) note(`machine busy at start (1-min load ${loadAtStart[0]!.toFixed(2)} on ${cpus().length} cpus): expect noisy figures`);
+note(`redis ${redis.url}${redis.private ? ' (private)' : ''}, prefix ${prefix}, data ${dataDir}`);
+
+let cleaned = false;
+async function cleanup() {
+  if (cleaned) return;
+  cleaned = true;
+  for (const p of prefixes) {
+    const n = await deletePrefix(redis.url, p).catch((e: unknown) => {
+      note(`clean-up of ${p} failed: ${e instanceof Error ? e.message : e}`);
+      return 0;
+    });
+    note(`deleted ${n} keys under ${p}:`);
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+  await redis.stop();
+}
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => void cleanup().finally(() => process.exit(130)));
+}
+
+const figures: Figure[] = [];
+const emit = (f: Figure) => {
+  figures.push(f);
+  console.log(figureLine(f));
+};
+const diagnostics: { ingest?: unknown; workerStepMs?: StageCosts } = {};
+let failed = false;
+try {
+  // The in-memory fold first, while the process is fresh.
+  emit(await benchFold(SETTINGS.fold));
+  diagnostics.workerStepMs = await benchStages(redis.url, prefixes[0]!);
+  const ingest = await benchIngest({ redisUrl: redis.url, prefix: prefixes[0]!, dataDir: join(dataDir, 'ingest'), ...SETTINGS.ingest });
+  diagnostics.ingest = ingest.diagnostics;
+  for (const f of ingest.figures) emit(f);
+  emit(await benchRss({ redisUrl: redis.url, prefix: prefixes[1]!, dataDir: join(dataDir, 'rss'), ...SETTINGS.rss }));
+} catch (e) {
+  failed = true;
+  console.error(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
+} finally {
+  await cleanup();
+}
+
+for (const f of figures) {
+  const t = targetLine(f);
+  if (t) console.log(t);
+}
+const results = {
+  figures,
+  settings: SETTINGS,
+  method: {
+    ingest:
+      'Coordinator (HTTP API + scheduler + in-process BullMQ worker, concurrency 4) in the bench process; clients in a child process with deltas, ' +
+      'hashes and EIP-712 signatures pre-computed. Clock: parent tells the child to upload -> round accepted count (polled every 2 ms) reaches N. ' +
+      'Baseline: ioredis SET ... EX 3600 of the same N buffers from the same child, 4 in flight on one connection; best of all runs of the phase.',
+    fold: 'FedAvgStrategy.aggregate over in-memory deltas (includes its divide and add-base passes) vs a bare acc[i] += w*d[i] loop over the same arrays; warmed up, best of runs.',
+    rss: 'Round populated through the queue path and a real update worker; a child (node --import tsx bench/rss-child.ts) runs closeRound; value = its VmHWM; baseline = VmHWM of the same child only loading the modules.',
+  },
+  diagnostics,
+  machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, date: new Date().toISOString(), loadavg1mAtStart: loadAtStart[0], loadavg1mAtEnd: loadavg()[0] },
+  elapsedSeconds: Math.round((performance.now() - started) / 100) / 10,
+};
+writeFileSync(fileURLToPath(new URL('./results.json', import.meta.url)), `${JSON.stringify(results, null, 2)}\n`);
+note(`done in ${results.elapsedSeconds} s; wrote bench/results.json`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,37 @@
+import { Wallet } from 'ethers';
+import { contentHash, encodeFloat32, Prng, signRegistration, signUpdate, type Task } from '../../protocol/index.ts';
+import type { CoordinatorContext } from '../../coordinator/context.ts';
+import { queueUploader } from '../../client/upload/queue-uploader.ts';
+
+/** A registered wallet that can produce signed random deltas for a task, without TensorFlow. */
+export async function makeOwner(ctx: CoordinatorContext, task: Task, seed: number) {
+  const wallet = Wallet.createRandom();
+  const sig = await signRegistration(wallet, task.eip712, task.id);
+  // Straight through the use-case's rule (signature checked) but without HTTP.
+  const { registerClient } = await import('../../coordinator/use-cases/register-client.ts');
+  await registerClient(ctx, task.id, { address: wallet.address, signature: sig });
+  return {
+    wallet,
+    address: wallet.address.toLowerCase(),
+    /** A signed update for round/base with a seeded random delta of the task's size. */
+    async update(round: number, baseHash: string, numSamples = 10, scale = 0.01) {
+      const rng = new Prng(seed * 1000 + round);
+      const delta = new Float32Array(task.params);
+      for (let i = 0; i < delta.length; i++) delta[i] = (rng.next() * 2 - 1) * scale;
+      const bytes = encodeFloat32(delta);
+      const updateHash = await contentHash(bytes);
+      const signature = await signUpdate(wallet, task.eip712, { task: task.id, round, baseHash, updateHash, numSamples });
+      return { delta, bytes, meta: { task: task.id, round, client: wallet.address.toLowerCase(), baseHash, updateHash, numSamples, signature } };
+    },
+  };
+}
+
+/** Uploads through Redis, as a client with queue access would. */
+export async function queueUpload(redisUrl: string, prefix: string, u: Awaited<ReturnType<Awaited<ReturnType<typeof makeOwner>>['update']>>) {
+  const up = queueUploader(redisUrl, prefix);
+  try {
+    return await up.upload(u.meta, u.bytes);
+  } finally {
+    await up.close();
+  }
+}
