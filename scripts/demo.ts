@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError } from 'commander';
+import { keccak256, toUtf8Bytes } from 'ethers';
 import { CoordinatorApi } from '../client/coordinator-api.ts';
 import { loadMnist, splitTrainTest } from '../client/data/mnist.ts';
 import { initBackend } from '../client/tf/backend.ts';
@@ -78,10 +79,13 @@ async function main() {
   const exits: Promise<void>[] = [];
   for (let i = 0; i < opts.clients; i++) {
     const keyFile = join(dataDir, `client-${i}.key`);
+    // Demo keys derive from the seed (never do this with real funds): with fixed keys the clients'
+    // aggregation order is fixed too, so the same seed reproduces the same checkpoint hashes.
+    const key = keccak256(toUtf8Bytes(`fl-demo-client:${opts.seed}:${i}`));
     const args = ['--import', 'tsx', 'client/cli.ts', 'join', '--coordinator', coordinator.url, '--task', String(task.id), '--key-file', keyFile,
       '--mnist-shard', `${i}/${opts.clients}`, '--alpha', String(opts.alpha), '--split-seed', String(opts.seed), '--rounds', String(opts.rounds),
       '--upload', i % 2 === 0 ? 'queue' : 'http', '--redis-url', redis.url, '--redis-prefix', prefix, '--json'];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FL_PRIVATE_KEY: '' } });
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FL_PRIVATE_KEY: key } });
     children.push(child);
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
