@@ -28,6 +28,7 @@ export type RejectionCode =
   | 'BAD_SAMPLES'
   | 'DUPLICATE'
   | 'BLOB_MISSING'
+  | 'BAD_BLOB'
   | 'OVERSIZED'
   | 'BAD_LENGTH'
   | 'HASH_MISMATCH'

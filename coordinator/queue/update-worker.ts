@@ -37,9 +37,11 @@ export function startUpdateWorker(ctx: CoordinatorContext, redisUrl: string, con
   );
   worker.on('error', (e) => ctx.log.error({ err: e }, 'update worker error'));
   worker.on('failed', (job, e) => {
-    if (job && job.attemptsMade < (job.opts.attempts ?? 1) && !(e instanceof UnrecoverableError)) {
-      ctx.log.warn({ jobId: job.id, err: e.message, attempt: job.attemptsMade }, 'update job failed, will retry');
-    }
+    if (!job || e instanceof UnrecoverableError || e.name === 'UnrecoverableError') return;
+    if (job.attemptsMade < (job.opts.attempts ?? 1)) ctx.log.warn({ jobId: job.id, err: e.message, attempt: job.attemptsMade }, 'update job failed, will retry');
+    // Out of retries on a fault (not a refusal): the update is neither accepted nor rejected.
+    // Say so loudly; the job stays in BullMQ's failed set for an operator to retry.
+    else ctx.log.error({ jobId: job.id, err: e.message, attempts: job.attemptsMade }, 'update job failed permanently after retries');
   });
   return {
     async close() {

@@ -47,13 +47,19 @@ export async function processUpdate(ctx: CoordinatorContext, jobId: string, data
   const work = ctx.keys.work(jobId);
   const expectedBytes = task.params * 4;
   const moved = await ctx.redis.eval(
-    // Inline because it is two lines: move src to dst if src exists; report whether dst now exists.
-    "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('RENAME', KEYS[1], KEYS[2]) end return redis.call('STRLEN', KEYS[2])",
+    // Move the client's key to ours if it exists, then report our key's size. A key of another
+    // type (a hostile client can write a hash or a list there) is dropped and reported as -1.
+    `if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('RENAME', KEYS[1], KEYS[2]) end
+     local t = redis.call('TYPE', KEYS[2])['ok']
+     if t == 'none' then return 0 end
+     if t ~= 'string' then redis.call('DEL', KEYS[2]) return -1 end
+     return redis.call('STRLEN', KEYS[2])`,
     2,
     blobKey(ctx.prefix, job.client, job.updateHash),
     work,
   );
   const size = Number(moved);
+  if (size < 0) throw new UpdateRejected('BAD_BLOB', 'the blob key does not hold a string');
   if (size === 0) throw new UpdateRejected('BLOB_MISSING', 'no delta under the update\'s blob key (expired, never written, or taken by another job)');
   if (size > expectedBytes) throw new UpdateRejected('OVERSIZED', `delta has ${size} bytes; the model needs ${expectedBytes}`);
   if (size !== expectedBytes) throw new UpdateRejected('BAD_LENGTH', `delta has ${size} bytes; the model needs ${expectedBytes}`);
