@@ -3,11 +3,10 @@ import {
   getKernel,
   registerKernel,
   type Conv2DBackpropFilterAttrs,
-  type KernelBackend,
   type KernelFunc,
-  type NamedAttrMap,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
+import { runWasmKernel, type WasmBackend } from './wasm-kernel-call.ts';
 
 /**
  * The wasm backend of tfjs 4.22 has no Conv2DBackpropFilter kernel, so training any conv layer
@@ -26,14 +25,9 @@ import {
 const KERNEL_NAME = 'Conv2DBackpropFilter';
 const BACKEND = 'wasm';
 
-type Backend = Pick<KernelBackend, 'disposeData'>;
+type Backend = WasmBackend;
 
-/** Runs another kernel already registered for the wasm backend. */
-function run(name: string, backend: Backend, inputs: Record<string, TensorInfo>, attrs: object): TensorInfo {
-  const config = getKernel(name, BACKEND);
-  if (!config) throw new Error(`wasm backend has no ${name} kernel, needed by ${KERNEL_NAME}`);
-  return config.kernelFunc({ inputs, backend: backend as never, attrs: attrs as NamedAttrMap }) as TensorInfo;
-}
+const run = (name: string, backend: Backend, inputs: Record<string, TensorInfo>, attrs: object) => runWasmKernel(name, backend, inputs, attrs, KERNEL_NAME);
 
 const conv2dBackpropFilterWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const be = backend as Backend;

@@ -4,12 +4,11 @@ import {
   registerKernel,
   unregisterKernel,
   type Conv2DBackpropInputAttrs,
-  type KernelBackend,
   type KernelConfig,
   type KernelFunc,
-  type NamedAttrMap,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
+import { runWasmKernel, type WasmBackend } from './wasm-kernel-call.ts';
 
 /**
  * A faster input gradient for the wasm backend. Its own Conv2DBackpropInput is a plain loop and
@@ -25,13 +24,9 @@ import {
 const KERNEL_NAME = 'Conv2DBackpropInput';
 const BACKEND = 'wasm';
 
-type Backend = Pick<KernelBackend, 'disposeData'>;
+type Backend = WasmBackend;
 
-function run(name: string, backend: Backend, inputs: Record<string, TensorInfo>, attrs: object): TensorInfo {
-  const config = getKernel(name, BACKEND);
-  if (!config) throw new Error(`wasm backend has no ${name} kernel, needed by ${KERNEL_NAME}`);
-  return config.kernelFunc({ inputs, backend: backend as never, attrs: attrs as NamedAttrMap }) as TensorInfo;
-}
+const run = (name: string, backend: Backend, inputs: Record<string, TensorInfo>, attrs: object) => runWasmKernel(name, backend, inputs, attrs, KERNEL_NAME);
 
 function makeKernel(original: KernelFunc): KernelFunc {
   return (args) => {
