@@ -8,3 +8,5 @@ export * from './checkpoint-format.ts';
 export * from './schemas.ts';
 export * from './eip712.ts';
 export * from './queue-layout.ts';
+export * from './manifest.ts';
+export * from './rewards.ts';

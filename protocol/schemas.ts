@@ -47,6 +47,16 @@ export const UpdateLimits = z.strictObject({
   maxSamples: z.number().int().min(1).max(1e9).default(10_000_000),
 });
 
+/** Token base units as a decimal string: exact for any uint256, unlike a JSON number. */
+export const TokenAmount = z.string().regex(/^(0|[1-9][0-9]{0,77})$/, 'a non-negative integer in token base units, as a decimal string');
+
+export const RewardsConfig = z.strictObject({
+  /** Reward paid out per aggregated round, split pro rata over the contributors' scores. */
+  perRound: TokenAmount.default('0'),
+  /** Name of the scoring rule (protocol/rewards.ts SCORE_RULES). */
+  scoring: z.string().min(1).max(64).default('accepted-samples'),
+});
+
 export const CreateTaskBody = z
   .object({
     name: z.string().min(1).max(120),
@@ -54,6 +64,7 @@ export const CreateTaskBody = z
     training: TrainingConfig.default(TrainingConfig.parse({})),
     strategy: StrategyConfig.default({ name: 'fedavg' }),
     limits: UpdateLimits.default(UpdateLimits.parse({})),
+    rewards: RewardsConfig.default(RewardsConfig.parse({})),
     /** Seed of the deterministic initial weights. */
     seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
   })
@@ -68,6 +79,7 @@ export const Task = z.object({
   training: TrainingConfig,
   strategy: StrategyConfig,
   limits: UpdateLimits,
+  rewards: RewardsConfig,
   seed: z.number().int(),
   createdAt: z.string(),
   genesisHash: Hash32,
@@ -131,6 +143,12 @@ export const Round = z.object({
   acceptedUpdates: z.array(AcceptedUpdate),
   rejections: z.array(Rejection),
   checkpointHash: Hash32.nullable(),
+  /** keccak256 of the round's contributions manifest (protocol/manifest.ts), once aggregated. */
+  manifestHash: Hash32.nullable(),
+  /** Root of the (address, amount) rewards tree; all zeros when nothing was allocated. */
+  rewardsRoot: Hash32.nullable(),
+  /** Token base units allocated to the round's contributors. */
+  reward: TokenAmount.nullable(),
   failureReason: z.string().nullable(),
   closedAt: z.string().nullable(),
 });

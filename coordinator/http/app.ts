@@ -94,6 +94,17 @@ export function createApp(ctx: CoordinatorContext, opts: AppOptions): express.Ex
     res.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   }));
 
+  app.get('/v1/manifests/:hash', route(async (req, res) => {
+    const { hash } = parseOr400(HashParams, req.params, 'path');
+    const bytes = await ctx.store.get('manifests', hash);
+    if (!bytes) throw notFound(`manifest ${hash}`);
+    // Served as the exact stored bytes (canonical JSON), so a client can hash what it received.
+    res.setHeader('content-type', 'application/json');
+    res.setHeader('etag', `"${hash}"`);
+    res.setHeader('cache-control', 'public, max-age=31536000, immutable');
+    res.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  }));
+
   app.use((req, _res, next) => next(new AppError('NOT_FOUND', 404, `no route ${req.method} ${req.path}`)));
   app.use(errorMiddleware(ctx.log));
   return app;

@@ -86,6 +86,13 @@ export function buildOpenApi(): object {
           },
         },
       },
+      '/v1/manifests/{hash}': {
+        get: {
+          summary: "A round's contributions manifest by its keccak256: every update, its score and reward, and the rewards root",
+          parameters: [{ name: 'hash', in: 'path', required: true, schema: { type: 'string', pattern: '^0x[0-9a-f]{64}$' } }],
+          responses: { 200: { description: 'the manifest bytes (canonical JSON, see protocol/manifest.ts)', content: { 'application/json': { schema: { type: 'object' } } } }, 400: err('malformed hash'), 404: err('unknown hash') },
+        },
+      },
       '/v1/checkpoints/{hash}': {
         get: {
           summary: 'Download a checkpoint by its keccak256',

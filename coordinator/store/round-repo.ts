@@ -29,6 +29,8 @@ export interface RoundRepo {
   recordStray(rejection: Rejection): Promise<void>;
   strayRejections(): Promise<Rejection[]>;
   beginClose(task: number, round: number): Promise<string | null>;
+  /** Records the manifest of a closing round (before finish, so a resumed close rewrites the same values). */
+  setManifest(task: number, round: number, m: { manifestHash: string; rewardsRoot: string; reward: string }): Promise<void>;
   finish(task: number, round: number, outcome: 'aggregated' | 'failed', value: string): Promise<boolean>;
   active(): Promise<{ task: number; round: number }[]>;
 }
@@ -111,6 +113,9 @@ export function roundRepo(redis: Redis, keys: RedisKeys, scripts: ScriptRunner):
         acceptedUpdates: acc,
         rejections,
         checkpointHash: h.checkpointHash ?? null,
+        manifestHash: h.manifestHash ?? null,
+        rewardsRoot: h.rewardsRoot ?? null,
+        reward: h.reward ?? null,
         failureReason: h.failureReason ?? null,
         closedAt: h.closedAt ?? null,
       });
@@ -138,6 +143,9 @@ export function roundRepo(redis: Redis, keys: RedisKeys, scripts: ScriptRunner):
     },
     async beginClose(task, round) {
       return (await scripts.run('beginClose', [keys.round(task, round)], [])) as string | null;
+    },
+    async setManifest(task, round, m) {
+      await redis.hset(keys.round(task, round), m);
     },
     async finish(task, round, outcome, value) {
       const r = await scripts.run('finishRound', [keys.round(task, round), keys.task(task), keys.activeRounds], [outcome, value, new Date().toISOString(), `${task}:${round}`, round]);

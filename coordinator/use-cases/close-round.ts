@@ -1,10 +1,10 @@
-import { decodeCheckpoint, decodeDelta, encodeCheckpoint, weightManifest, type Hex32 } from '../../protocol/index.ts';
+import { buildManifest, decodeCheckpoint, decodeDelta, encodeCheckpoint, encodeManifest, weightManifest, type Hex32 } from '../../protocol/index.ts';
 import type { CoordinatorContext } from '../context.ts';
 import { createStrategy } from '../strategies/index.ts';
 import type { ClientDelta } from '../strategies/strategy.ts';
 
 export type CloseOutcome =
-  | { status: 'aggregated'; checkpointHash: Hex32; accepted: number }
+  | { status: 'aggregated'; checkpointHash: Hex32; manifestHash: Hex32; accepted: number }
   | { status: 'failed'; reason: string }
   | { status: 'busy' }
   | { status: 'not-closing'; state: string | null };
@@ -70,10 +70,26 @@ export async function closeRound(ctx: CoordinatorContext, task: number, round: n
       'checkpoints',
       encodeCheckpoint({ task, round, parentHash: head.baseHash as Hex32, strategy: strategy.name, modelSpec: t.modelSpec, weights: result.weights, serverState: result.serverState }),
     );
+    // The contributions manifest: who sent what, who was refused and why, and who is owed what.
+    // Its hash and rewards root are what the chain will commit; the auditor re-derives both.
+    const rejections = (await ctx.rounds.get(task, round))?.rejections ?? [];
+    const contributions = buildManifest({
+      task,
+      round,
+      baseHash: head.baseHash,
+      checkpointHash,
+      strategy: head.cfg.strategy,
+      scoringRule: t.rewards.scoring,
+      reward: BigInt(t.rewards.perRound),
+      accepted,
+      rejected: rejections,
+    });
+    const manifestHash = await ctx.store.put('manifests', encodeManifest(contributions));
+    await ctx.rounds.setManifest(task, round, { manifestHash, rewardsRoot: contributions.rewardsRoot, reward: contributions.allocated });
     await ctx.rounds.finish(task, round, 'aggregated', checkpointHash);
     await dropAcceptedBlobs(ctx, task, round, accepted.map((a) => a.client));
     ctx.log.info({ task, round, accepted: accepted.length, used: result.used.length, checkpointHash, ms: Math.round(performance.now() - started) }, 'round aggregated');
-    return { status: 'aggregated', checkpointHash, accepted: accepted.length };
+    return { status: 'aggregated', checkpointHash, manifestHash, accepted: accepted.length };
   } finally {
     clearInterval(renew);
     // Release only our own lock (compare-and-delete).

@@ -8,7 +8,7 @@ import { iidPartition } from '../../client/data/partition.ts';
 import { subset } from '../../client/data/dataset.ts';
 import { initBackend } from '../../client/tf/backend.ts';
 import { evaluate } from '../../client/tf/trainer.ts';
-import { decodeCheckpoint, contentHash } from '../../protocol/index.ts';
+import { decodeCheckpoint, decodeManifest, contentHash, verifyManifest } from '../../protocol/index.ts';
 import { ADMIN, startTestCoordinator, waitFor } from '../helpers/env.ts';
 
 // A whole federated run on a small real data set: three data owners (one through Redis, two over
@@ -23,7 +23,7 @@ describe('a federated run on iris with 3 clients', () => {
 
   test('three rounds aggregate, every update is counted once, and accuracy rises', async () => {
     const admin = new CoordinatorApi(env.c.url, ADMIN);
-    const task = await admin.createTask({ name: 'iris', model: 'iris-mlp', training: { localEpochs: 5, batchSize: 8, learningRate: 0.1, optimizer: 'sgd' }, seed: 7 });
+    const task = await admin.createTask({ name: 'iris', model: 'iris-mlp', training: { localEpochs: 5, batchSize: 8, learningRate: 0.1, optimizer: 'sgd' }, rewards: { perRound: '1000' }, seed: 7 });
     const iris = loadIris();
     const parts = iidPartition(iris.n, 3, 1);
     const clients = [0, 1, 2].map(
@@ -60,6 +60,17 @@ describe('a federated run on iris with 3 clients', () => {
       assert.equal(await contentHash(cp.bytes), done.checkpointHash);
       assert.equal(cp.checkpoint.parentHash, last);
       assert.equal(cp.checkpoint.round, r);
+      // The round's manifest: served by hash, consistent, and paying out the whole reward pro rata.
+      const res = await fetch(new URL(`/v1/manifests/${done.manifestHash}`, env.c.url));
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      assert.equal(await contentHash(bytes), done.manifestHash);
+      const m = decodeManifest(bytes);
+      assert.deepEqual(verifyManifest(m), []);
+      assert.equal(m.checkpointHash, done.checkpointHash);
+      assert.equal(m.rewardsRoot, done.rewardsRoot);
+      assert.equal(m.entries.length, 3);
+      assert.equal(m.entries.reduce((s, e) => s + BigInt(e.reward), 0n), 1000n);
+      assert.equal(done.reward, '1000');
       last = done.checkpointHash!;
       assert.equal((await admin.getTask(task.id)).checkpointHash, last);
     }

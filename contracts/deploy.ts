@@ -1,0 +1,124 @@
+/**
+ * Deploys the reward token (unless an existing one is given) and the checkpoint registry, which
+ * creates and binds its reward distributor itself. As a library: deployContracts(signer). As a CLI:
+ *
+ *   PRIVATE_KEY=0x... npm run deploy -- --rpc URL [--token ADDRESS] [--coordinator ADDRESS]
+ *
+ * builds the contracts when needed, deploys, and prints the addresses as one JSON object on stdout.
+ */
+import { parseArgs } from 'node:util';
+import { getAddress, parseUnits, type Signer } from 'ethers';
+import { z } from 'zod';
+import { attach, deploy, type CheckpointRegistry, type RewardDistributor, type RewardToken } from './artifacts.ts';
+import { buildContracts } from './build.ts';
+import { isEntryPoint } from './entry.ts';
+import { managedSigner, rpcProvider } from './provider.ts';
+
+export interface DeployOptions {
+  /** Use this ERC-20 for rewards instead of deploying a RewardToken. */
+  token?: string;
+  /** Holder of COORDINATOR_ROLE (the deployer by default). The deployer always gets the admin role. */
+  coordinator?: string;
+  /** Supply minted to the deployer when a RewardToken is deployed (1,000,000 tokens of 18 decimals). */
+  initialSupply?: bigint;
+}
+
+export interface Deployment {
+  registry: CheckpointRegistry;
+  distributor: RewardDistributor;
+  /** The reward token; typed as RewardToken, whose ABI is plain ERC-20, so it fits a given token too. */
+  token: RewardToken;
+  addresses: { registry: string; distributor: string; token: string };
+  /** Block of the registry's deployment: where an auditor starts reading events. */
+  blockNumber: number;
+}
+
+export const DEFAULT_SUPPLY = parseUnits('1000000', 18);
+
+/** Deploys everything with `signer` (wrap a wallet in a NonceManager) and waits for it to be mined. */
+export async function deployContracts(signer: Signer, opts: DeployOptions = {}): Promise<Deployment> {
+  const deployer = await signer.getAddress();
+  const provider = signer.provider;
+  if (!provider) throw new Error('deployContracts needs a signer connected to a provider');
+
+  let token: RewardToken;
+  if (opts.token) {
+    if ((await provider.getCode(opts.token)) === '0x') throw new Error(`no contract at token address ${opts.token}`);
+    token = attach('RewardToken', opts.token, signer);
+  } else {
+    token = await deploy('RewardToken', signer, opts.initialSupply ?? DEFAULT_SUPPLY);
+  }
+  // The registry only stores the token address, so it can be sent before the token is mined.
+  const registry = await deploy('CheckpointRegistry', signer, deployer, opts.coordinator ?? deployer, await token.getAddress());
+  const [receipt] = await Promise.all([registry.deploymentTransaction()?.wait(), token.waitForDeployment()]);
+  if (!receipt) throw new Error('registry deployment was not mined');
+
+  const distributor = attach('RewardDistributor', await registry.distributor(), signer);
+  const addresses = {
+    registry: await registry.getAddress(),
+    distributor: await distributor.getAddress(),
+    token: await token.getAddress(),
+  };
+  return { registry, distributor, token, addresses, blockNumber: receipt.blockNumber };
+}
+
+const Hex32Key = z.string().regex(/^0x[0-9a-fA-F]{64}$/, 'a 0x-prefixed 32-byte hex private key');
+const EthAddress = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{40}$/, 'a 0x-prefixed 20-byte hex address')
+  .transform((a) => getAddress(a.toLowerCase()));
+
+const CliEnv = z.object({ PRIVATE_KEY: Hex32Key });
+const CliArgs = z.strictObject({
+  rpc: z.string().url('--rpc must be a URL, e.g. http://127.0.0.1:8545'),
+  token: EthAddress.optional(),
+  coordinator: EthAddress.optional(),
+});
+
+const USAGE = 'usage: PRIVATE_KEY=0x... npm run deploy -- --rpc URL [--token ADDRESS] [--coordinator ADDRESS]';
+
+function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { rpc: { type: 'string' }, token: { type: 'string' }, coordinator: { type: 'string' } },
+      strict: true,
+    }));
+  } catch (e) {
+    throw new Error(`${e instanceof Error ? e.message : String(e)}\n${USAGE}`);
+  }
+  const issues = (e: z.ZodError) => e.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ');
+  const args = CliArgs.safeParse(values);
+  if (!args.success) throw new Error(`${issues(args.error)}\n${USAGE}`);
+  const envs = CliEnv.safeParse(env);
+  if (!envs.success) throw new Error(`${issues(envs.error)}\n${USAGE}`);
+  return { ...args.data, privateKey: envs.data.PRIVATE_KEY };
+}
+
+async function main() {
+  let cli: ReturnType<typeof parseCli>;
+  try {
+    cli = parseCli(process.argv.slice(2), process.env);
+  } catch (e) {
+    console.error(`deploy: ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(1);
+  }
+  await buildContracts({ quiet: true });
+  const provider = rpcProvider(cli.rpc);
+  try {
+    const signer = managedSigner(cli.privateKey, provider);
+    const d = await deployContracts(signer, { token: cli.token, coordinator: cli.coordinator });
+    const { chainId } = await provider.getNetwork();
+    console.log(JSON.stringify({ chainId: Number(chainId), ...d.addresses, blockNumber: d.blockNumber }));
+  } finally {
+    provider.destroy();
+  }
+}
+
+if (isEntryPoint(import.meta.url)) {
+  main().catch((e: unknown) => {
+    console.error(`deploy: ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(1);
+  });
+}

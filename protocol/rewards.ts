@@ -1,0 +1,254 @@
+import { StandardMerkleTree } from '@openzeppelin/merkle-tree';
+import { ProtocolError } from './errors.ts';
+import type { Hex32 } from './hash.ts';
+
+/**
+ * Contribution scores and pro-rata rewards: pure integer maths plus the Merkle tree that the
+ * reward distributor checks claims against. The coordinator uses it to commit a round and the
+ * auditor re-runs exactly the same code on the round's manifest (protocol/manifest.ts) to check
+ * every score, every amount, their sum and the rewards root.
+ *
+ * All amounts are bigints in token base units (never JS numbers, which lose precision past 2^53).
+ */
+
+/** The largest amount a uint256 leaf (and the Solidity distributor) can hold. */
+export const UINT256_MAX = (1n << 256n) - 1n;
+
+// ---------------------------------------------------------------------------------------------
+// Scoring
+// ---------------------------------------------------------------------------------------------
+
+/** What a score rule sees of one manifest entry (a ManifestEntry minus its score and reward). */
+export interface ScoreInput {
+  status: 'accepted' | 'rejected';
+  /** Lowercase address; null only for a rejection that could not name its sender. */
+  client: string | null;
+  updateHash: string | null;
+  numSamples: number;
+}
+
+/**
+ * A contribution score: a non-negative integer. It must be a pure function of the entry, so the
+ * auditor re-derives the same score from the manifest alone.
+ */
+export type ScoreRule = (entry: ScoreInput) => bigint;
+
+/** Default rule: the sample count of an accepted update, 0 for a rejected one. */
+export const acceptedSamples: ScoreRule = (e) => (e.status === 'accepted' ? BigInt(e.numSamples) : 0n);
+
+export const DEFAULT_SCORE_RULE = 'accepted-samples';
+
+/**
+ * Score rules by the name a manifest records in `scoring.rule`. Frozen: a new rule is added here,
+ * in code, so that coordinator and auditor (both importing this module) agree on what a name means.
+ * Changing what an existing name computes would make old manifests fail their audit: add a new
+ * name instead.
+ */
+export const SCORE_RULES: Readonly<Record<string, ScoreRule>> = Object.freeze({
+  [DEFAULT_SCORE_RULE]: acceptedSamples,
+});
+
+/** The rule registered under a name; throws ProtocolError UNKNOWN_SCORE_RULE otherwise. */
+export function scoreRule(name: string, rules: Readonly<Record<string, ScoreRule>> = SCORE_RULES): ScoreRule {
+  if (!Object.hasOwn(rules, name)) {
+    throw new ProtocolError('UNKNOWN_SCORE_RULE', `unknown score rule '${name}' (known: ${Object.keys(rules).join(', ') || 'none'})`);
+  }
+  return rules[name] as ScoreRule;
+}
+
+/** Applies a rule to every entry, checking each score is an integer in [0, 2^256). */
+export function scoreEntries(rule: ScoreRule, entries: readonly ScoreInput[]): bigint[] {
+  return entries.map((e, i) => {
+    const s = rule(e);
+    if (typeof s !== 'bigint' || s < 0n || s > UINT256_MAX) {
+      throw new ProtocolError('BAD_SCORE', `entry ${i}: score ${String(s)} is not an integer in [0, 2^256)`);
+    }
+    return s;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pro-rata split
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Splits `reward` base units pro rata to `scores` with exact integer arithmetic, by the
+ * largest-remainder (Hamilton) method:
+ *
+ *   1. amount[i] = floor(reward * score[i] / total), remainder[i] = reward * score[i] mod total;
+ *   2. the leftover units (reward - sum of the floors, always fewer than the number of scores)
+ *      go one each to the entries with the largest remainders; equal remainders are broken by
+ *      the lower index (so the caller's entry order is part of the result: use the manifest order).
+ *
+ * Guarantees: every amount is floor or floor + 1 of its exact share (so within 1 unit of
+ * reward * score / total); an entry with score 0 gets 0; a larger score never gets less; the
+ * amounts sum to exactly `reward`, unless every score is 0.
+ *
+ * All scores 0 (or no scores): nothing is allocated and every amount is 0. The round's reward is
+ * then not paid out at all: the effective reward of the round is 0 (see effectiveReward), the
+ * caller commits and funds 0, and the budget stays with the funder.
+ *
+ * Throws ProtocolError BAD_REWARD for a negative reward, BAD_SCORE for a negative score.
+ */
+export function splitProRata(reward: bigint, scores: readonly bigint[]): bigint[] {
+  if (typeof reward !== 'bigint' || reward < 0n) throw new ProtocolError('BAD_REWARD', `reward ${String(reward)} must be a non-negative bigint`);
+  let total = 0n;
+  scores.forEach((s, i) => {
+    if (typeof s !== 'bigint' || s < 0n) throw new ProtocolError('BAD_SCORE', `score ${i} (${String(s)}) must be a non-negative bigint`);
+    total += s;
+  });
+  if (total === 0n || reward === 0n) return scores.map(() => 0n);
+
+  const amounts: bigint[] = new Array<bigint>(scores.length);
+  const remainders: bigint[] = new Array<bigint>(scores.length);
+  let given = 0n;
+  scores.forEach((s, i) => {
+    const p = reward * s;
+    const a = p / total; // bigint division truncates; p >= 0 so this is floor
+    amounts[i] = a;
+    remainders[i] = p % total;
+    given += a;
+  });
+  // Sum of remainders = leftover * total and each remainder < total, so more than `leftover`
+  // remainders are non-zero: the units never reach a zero-score entry.
+  const leftover = Number(reward - given); // < scores.length
+  if (leftover > 0) {
+    const order = scores.map((_, i) => i).filter((i) => (remainders[i] as bigint) > 0n);
+    order.sort((a, b) => {
+      const ra = remainders[a] as bigint;
+      const rb = remainders[b] as bigint;
+      return ra > rb ? -1 : ra < rb ? 1 : a - b;
+    });
+    for (let k = 0; k < leftover; k++) {
+      const i = order[k] as number;
+      amounts[i] = (amounts[i] as bigint) + 1n;
+    }
+  }
+  return amounts;
+}
+
+/** What a round actually pays: `reward` when some score is positive, 0 when all are 0 (or none). */
+export function effectiveReward(reward: bigint, scores: readonly bigint[]): bigint {
+  if (typeof reward !== 'bigint' || reward < 0n) throw new ProtocolError('BAD_REWARD', `reward ${String(reward)} must be a non-negative bigint`);
+  return scores.some((s) => s > 0n) ? reward : 0n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rewards Merkle tree
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Leaf = keccak256(bytes.concat(keccak256(abi.encode(address account, uint256 amount)))), nodes =
+ * keccak256 of the sorted pair: OpenZeppelin's StandardMerkleTree, which MerkleProof.verify in
+ * Solidity accepts as is.
+ */
+export const REWARD_LEAF_ENCODING: readonly ['address', 'uint256'] = Object.freeze(['address', 'uint256'] as const);
+
+/**
+ * Root of a rewards tree with no leaves (every amount 0, or no entries): bytes32 zero. No keccak256
+ * output is known to be zero, so no proof can reach this root: nothing is claimable, and a
+ * distributor may skip the commit's funding (it is 0 anyway).
+ */
+export const EMPTY_REWARDS_ROOT: Hex32 = `0x${'0'.repeat(64)}`;
+
+export interface RewardEntry {
+  account: string;
+  amount: bigint;
+}
+
+/** A leaf as it sits in the tree: lowercase address, amount as a decimal string (JSON-safe). */
+export type RewardLeaf = [account: string, amount: string];
+
+/** StandardMerkleTree's dump format ("standard-v1"), loadable with StandardMerkleTree.load when non-empty. */
+export interface RewardsTreeDump {
+  format: 'standard-v1';
+  leafEncoding: string[];
+  tree: string[];
+  values: { value: RewardLeaf; treeIndex: number }[];
+}
+
+export interface RewardClaim {
+  amount: bigint;
+  /** Sibling hashes from the leaf up, as MerkleProof.verify takes them. */
+  proof: Hex32[];
+}
+
+export interface RewardsTree {
+  root: Hex32;
+  /** Number of leaves (accounts with a non-zero amount). */
+  size: number;
+  /** The claim of an account (any case); null when it has no leaf (absent or amount 0). */
+  proofFor(account: string): RewardClaim | null;
+  /** The whole tree, JSON-safe, for publishing next to the manifest. */
+  dump(): RewardsTreeDump;
+}
+
+const ADDRESS_RE = /^0x[0-9a-fA-F]{40}$/;
+
+function normaliseAccount(account: string): string {
+  if (typeof account !== 'string' || !ADDRESS_RE.test(account)) throw new ProtocolError('BAD_ACCOUNT', `${String(account)} is not an 0x-prefixed 20-byte address`);
+  return account.toLowerCase();
+}
+
+/**
+ * Builds the rewards tree of a round. Zero amounts get no leaf; the same account twice (in any
+ * letter case, even with a zero amount) is an error: sum an account's amounts before calling.
+ * Leaves are sorted by hash inside the tree (the library default), so the root depends only on the
+ * set of (account, amount) pairs, not on their order. No leaves: root EMPTY_REWARDS_ROOT.
+ */
+export function rewardsTree(entries: readonly RewardEntry[]): RewardsTree {
+  const seen = new Set<string>();
+  const leaves: RewardLeaf[] = [];
+  const index = new Map<string, number>();
+  for (const [i, e] of entries.entries()) {
+    const account = normaliseAccount(e.account);
+    if (seen.has(account)) throw new ProtocolError('DUPLICATE_ACCOUNT', `entry ${i}: ${account} appears twice in the rewards`);
+    seen.add(account);
+    if (typeof e.amount !== 'bigint' || e.amount < 0n || e.amount > UINT256_MAX) {
+      throw new ProtocolError('BAD_REWARD', `entry ${i}: amount ${String(e.amount)} is not an integer in [0, 2^256)`);
+    }
+    if (e.amount === 0n) continue;
+    index.set(account, leaves.length);
+    leaves.push([account, e.amount.toString()]);
+  }
+  const encoding = [...REWARD_LEAF_ENCODING];
+  if (leaves.length === 0) {
+    return {
+      root: EMPTY_REWARDS_ROOT,
+      size: 0,
+      proofFor(account) {
+        normaliseAccount(account); // a malformed address is still an error
+        return null;
+      },
+      dump: () => ({ format: 'standard-v1', leafEncoding: encoding, tree: [], values: [] }),
+    };
+  }
+  const tree = StandardMerkleTree.of<RewardLeaf>(leaves, encoding);
+  return {
+    root: tree.root as Hex32,
+    size: leaves.length,
+    proofFor(account) {
+      const i = index.get(normaliseAccount(account));
+      if (i === undefined) return null;
+      const leaf = leaves[i] as RewardLeaf;
+      return { amount: BigInt(leaf[1]), proof: tree.getProof(i) as Hex32[] };
+    },
+    dump: () => tree.dump() as RewardsTreeDump,
+  };
+}
+
+/** The Solidity leaf of a claim: keccak256(bytes.concat(keccak256(abi.encode(account, amount)))). */
+export function rewardLeafHash(account: string, amount: bigint): Hex32 {
+  // A one-leaf tree's root is its leaf hash; StandardMerkleTree exposes no standalone leaf hasher.
+  return StandardMerkleTree.of<RewardLeaf>([[normaliseAccount(account), amount.toString()]], [...REWARD_LEAF_ENCODING]).root as Hex32;
+}
+
+/** Checks a claim against a root exactly as the distributor contract will. Never throws. */
+export function verifyRewardProof(root: string, account: string, amount: bigint, proof: readonly string[]): boolean {
+  try {
+    if (root.toLowerCase() === EMPTY_REWARDS_ROOT || amount <= 0n || amount > UINT256_MAX) return false;
+    return StandardMerkleTree.verify<RewardLeaf>(root, [...REWARD_LEAF_ENCODING], [normaliseAccount(account), amount.toString()], [...proof]);
+  } catch {
+    return false;
+  }
+}
