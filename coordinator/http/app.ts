@@ -94,6 +94,16 @@ export function createApp(ctx: CoordinatorContext, opts: AppOptions): express.Ex
     res.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   }));
 
+  app.get('/v1/updates/:hash', route(async (req, res) => {
+    const { hash } = parseOr400(HashParams, req.params, 'path');
+    const bytes = await ctx.store.get('updates', hash);
+    if (!bytes) throw notFound(`update ${hash}`);
+    // Archived accepted deltas, so that anyone can re-run a round's aggregation.
+    res.setHeader('content-type', 'application/octet-stream');
+    res.setHeader('etag', `"${hash}"`);
+    res.setHeader('cache-control', 'public, max-age=31536000, immutable');
+    res.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  }));
   app.get('/v1/manifests/:hash', route(async (req, res) => {
     const { hash } = parseOr400(HashParams, req.params, 'path');
     const bytes = await ctx.store.get('manifests', hash);

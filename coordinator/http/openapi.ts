@@ -86,6 +86,13 @@ export function buildOpenApi(): object {
           },
         },
       },
+      '/v1/updates/{hash}': {
+        get: {
+          summary: 'An accepted delta, archived by its keccak256 when its round was aggregated (for re-aggregation by auditors)',
+          parameters: [{ name: 'hash', in: 'path', required: true, schema: { type: 'string', pattern: '^0x[0-9a-f]{64}$' } }],
+          responses: { 200: { description: 'the delta bytes (little-endian float32)', content: { 'application/octet-stream': { schema: binary } } }, 400: err('malformed hash'), 404: err('unknown hash') },
+        },
+      },
       '/v1/manifests/{hash}': {
         get: {
           summary: "A round's contributions manifest by its keccak256: every update, its score and reward, and the rewards root",
