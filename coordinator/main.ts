@@ -1,26 +1,32 @@
-/** `npm start`: the coordinator service, configured from the environment. */
+/** `npm start`: the coordinator service, configured from the environment (see README). */
+import { setupChain } from './chain/chain-setup.ts';
 import { parseEnv } from './config.ts';
 import { ensureRedis } from './infra/redis-server.ts';
 import { createLogger } from './logger.ts';
 import { startCoordinator } from './server.ts';
 
 const log = createLogger();
+const stops: (() => Promise<void>)[] = [];
 try {
   const redis = await ensureRedis(process.env.REDIS_URL);
+  stops.push(() => redis.stop());
   if (redis.private) log.warn({ url: redis.url }, 'no Redis given or found: started a private redis-server (data is lost on exit)');
   const config = parseEnv(process.env, redis.url);
   if (!config.adminToken) log.warn('ADMIN_TOKEN is not set: admin routes (create task, open round) are disabled');
-  const c = await startCoordinator(config, { log });
+  const chain = await setupChain(process.env, log);
+  if (chain) stops.push(() => chain.stop());
+  else log.warn('CHAIN=off: rounds are aggregated but not committed on any chain');
+  const c = await startCoordinator(config, { log, ...(chain ? { chain: chain.client } : {}), ...(process.env.PUBLIC_URL ? { publicUrl: process.env.PUBLIC_URL } : {}) });
+  stops.push(() => c.stop());
   const shutdown = async (signal: string) => {
     log.info({ signal }, 'shutting down');
-    await c.stop();
-    await redis.stop();
+    for (const stop of stops.reverse()) await stop().catch(() => {});
     process.exit(0);
   };
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
 } catch (e) {
-  log.fatal({ err: e instanceof Error ? e.message : e }, 'coordinator failed to start');
   console.error(`coordinator: ${e instanceof Error ? e.message : e}`);
+  for (const stop of stops.reverse()) await stop().catch(() => {});
   process.exit(1);
 }

@@ -4,6 +4,9 @@ import { Redis } from 'ioredis';
 import { DEFAULT_DOMAIN } from '../protocol/index.ts';
 import type { CoordinatorConfig } from './config.ts';
 import type { CoordinatorContext } from './context.ts';
+import { chainInfo } from './chain/chain-info.ts';
+import type { ChainClient } from './chain/chain-client.ts';
+import { startChainWriter, type ChainWriter } from './chain/chain-writer.ts';
 import { createApp } from './http/app.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createUpdateQueue } from './queue/update-queue.ts';
@@ -21,6 +24,7 @@ export interface RunningCoordinator {
   ctx: CoordinatorContext;
   scheduler: Scheduler;
   worker: UpdateWorker | null;
+  chainWriter: ChainWriter | null;
   stop(): Promise<void>;
 }
 
@@ -31,6 +35,12 @@ export interface StartOptions {
   http?: boolean;
   /** Run the round scheduler on its timer (default true); false leaves it manual (scheduler.tick()). */
   scheduler?: boolean;
+  /** The chain to commit rounds to; without it rounds end at 'aggregated'. */
+  chain?: ChainClient;
+  /** Milliseconds between chain-writer passes (default 500). */
+  chainIntervalMs?: number;
+  /** Base URL the checkpoints are published under, for the commit's artifact URI (default: the listen URL). */
+  publicUrl?: string;
 }
 
 /** Builds the context every use-case runs against (Redis, store, queue producer). */
@@ -65,7 +75,7 @@ export async function startCoordinator(config: CoordinatorConfig, opts: StartOpt
   let server: Server | null = null;
   let port = 0;
   if (opts.http !== false) {
-    const app = createApp(ctx, { adminToken: config.adminToken });
+    const app = createApp(ctx, { adminToken: config.adminToken, chain: opts.chain ? chainInfo(opts.chain) : null });
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(config.port, config.host, () => resolve(s));
       s.once('error', reject);
@@ -73,6 +83,9 @@ export async function startCoordinator(config: CoordinatorConfig, opts: StartOpt
     port = (server.address() as AddressInfo).port;
     log.info({ url: `http://${config.host}:${port}`, worker: !!worker }, 'coordinator listening');
   }
+  const chainWriter = opts.chain
+    ? startChainWriter(ctx, opts.chain, { intervalMs: opts.chainIntervalMs ?? 500, publicUrl: opts.publicUrl ?? (server ? `http://${config.host}:${port}` : undefined) })
+    : null;
   let stopped = false;
   return {
     url: `http://${config.host}:${port}`,
@@ -80,6 +93,7 @@ export async function startCoordinator(config: CoordinatorConfig, opts: StartOpt
     ctx,
     scheduler,
     worker,
+    chainWriter,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -88,6 +102,7 @@ export async function startCoordinator(config: CoordinatorConfig, opts: StartOpt
         await new Promise<void>((r) => server!.close(() => r()));
       }
       await scheduler.stop();
+      await chainWriter?.stop();
       await worker?.close();
       await ctx.queue.close();
       ctx.redis.disconnect();

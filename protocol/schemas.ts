@@ -53,6 +53,8 @@ export const TokenAmount = z.string().regex(/^(0|[1-9][0-9]{0,77})$/, 'a non-neg
 export const RewardsConfig = z.strictObject({
   /** Reward paid out per aggregated round, split pro rata over the contributors' scores. */
   perRound: TokenAmount.default('0'),
+  /** What the coordinator deposits in the reward distributor when it registers the task on chain. */
+  budget: TokenAmount.default('0'),
   /** Name of the scoring rule (protocol/rewards.ts SCORE_RULES). */
   scoring: z.string().min(1).max(64).default('accepted-samples'),
 });
@@ -103,7 +105,8 @@ export const OpenRoundBody = z
   .refine((b) => b.minClients <= b.maxClients, { message: 'minClients must not exceed maxClients', path: ['minClients'] });
 export type OpenRoundBody = z.input<typeof OpenRoundBody>;
 
-export const RoundStateName = z.enum(['open', 'closing', 'aggregated', 'failed']);
+/** open -> closing -> aggregated -> committed (on chain), or closing -> failed (quorum missed). */
+export const RoundStateName = z.enum(['open', 'closing', 'aggregated', 'committed', 'failed']);
 export type RoundStateName = z.infer<typeof RoundStateName>;
 
 export const Rejection = z.object({
@@ -151,6 +154,10 @@ export const Round = z.object({
   reward: TokenAmount.nullable(),
   failureReason: z.string().nullable(),
   closedAt: z.string().nullable(),
+  /** The chain transaction that committed the round, once mined. */
+  commit: z.object({ txHash: Hash32, blockNumber: z.number().int() }).nullable(),
+  /** Why the last commit attempt failed (the writer retries; an aggregated round is never lost). */
+  commitError: z.string().nullable(),
 });
 export type Round = z.infer<typeof Round>;
 

@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { RoundNo, TaskId } from '../../protocol/index.ts';
+import type { ChainInfo } from '../chain/chain-info.ts';
 import type { CoordinatorContext } from '../context.ts';
 import { AppError, notFound } from '../errors.ts';
 import { createTask } from '../use-cases/create-task.ts';
@@ -15,6 +16,8 @@ import { readRawBody } from './raw-body.ts';
 
 export interface AppOptions {
   adminToken: string | undefined;
+  /** Published at GET /v1/chain; null when the coordinator runs without a chain. */
+  chain?: ChainInfo | null;
 }
 
 type Handler = (req: Request, res: Response) => Promise<void>;
@@ -38,6 +41,10 @@ export function createApp(ctx: CoordinatorContext, opts: AppOptions): express.Ex
     res.status(redis === 'up' ? 200 : 503).json({ status: redis === 'up' ? 'ok' : 'degraded', redis });
   }));
   app.get('/v1/openapi.json', (_req, res) => void res.json(openapi));
+  app.get('/v1/chain', route(async (_req, res) => {
+    if (!opts.chain) throw new AppError('NO_CHAIN', 404, 'this coordinator runs without a chain');
+    res.json(opts.chain);
+  }));
 
   app.post('/v1/tasks', admin, json, route(async (req, res) => {
     res.status(201).json(await createTask(ctx, req.body));

@@ -46,6 +46,12 @@ export function buildOpenApi(): object {
     components: { schemas, securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: "the coordinator's ADMIN_TOKEN" } } },
     paths: {
       '/v1/health': { get: { summary: 'Liveness and Redis reachability', responses: { 200: { description: 'healthy' }, 503: { description: 'Redis unreachable' } } } },
+      '/v1/chain': {
+        get: {
+          summary: 'Where this coordinator commits: chain id, an RPC URL, registry, distributor and token addresses, first block',
+          responses: { 200: json({ type: 'object', properties: { chainId: { type: 'integer' }, rpcUrl: { type: 'string' }, registry: { type: 'string' }, distributor: { type: 'string' }, token: { type: 'string' }, fromBlock: { type: 'integer' } } }, 'chain info'), 404: err('no chain configured') },
+        },
+      },
       '/v1/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1' } } } },
       '/v1/tasks': {
         post: {

@@ -7,7 +7,8 @@ const SCRIPTS = {
   recordRejection: { file: 'record-rejection.lua', keys: 3 },
   openRound: { file: 'open-round.lua', keys: 2 },
   beginClose: { file: 'begin-close.lua', keys: 1 },
-  finishRound: { file: 'finish-round.lua', keys: 3 },
+  finishRound: { file: 'finish-round.lua', keys: 4 },
+  markCommitted: { file: 'mark-committed.lua', keys: 2 },
 } as const;
 export type ScriptName = keyof typeof SCRIPTS;
 

@@ -21,6 +21,12 @@ export function redisKeys(prefix: string) {
     /** An accepted delta, kept until the round is aggregated and archived. */
     acceptedBlob: (task: number, round: number, client: string) => `${prefix}:acc:${task}:${round}:${client}`,
     closeLock: (task: number, round: number) => `${prefix}:lock:close:${task}:${round}`,
+    /** Sorted set of "task:round" aggregated but not yet committed on chain (score = round). */
+    toCommit: `${prefix}:rounds:to-commit`,
+    /** One chain writer at a time across coordinator replicas. */
+    chainLock: `${prefix}:lock:chain-writer`,
+    /** Hash: task id -> JSON of its on-chain registration (tx, block, funded amount). */
+    chainTasks: `${prefix}:chain:tasks`,
     /** Pub/sub channel the worker pings when a round may be ready to close. */
     roundEvents: `${prefix}:events:rounds`,
   };

@@ -33,6 +33,10 @@ export interface RoundRepo {
   setManifest(task: number, round: number, m: { manifestHash: string; rewardsRoot: string; reward: string }): Promise<void>;
   finish(task: number, round: number, outcome: 'aggregated' | 'failed', value: string): Promise<boolean>;
   active(): Promise<{ task: number; round: number }[]>;
+  /** Aggregated rounds still to be committed on chain, by task then round. */
+  toCommit(): Promise<{ task: number; round: number }[]>;
+  markCommitted(task: number, round: number, txHash: string, blockNumber: number): Promise<boolean>;
+  setCommitError(task: number, round: number, message: string | null): Promise<void>;
 }
 
 export interface RoundHead {
@@ -118,6 +122,8 @@ export function roundRepo(redis: Redis, keys: RedisKeys, scripts: ScriptRunner):
         reward: h.reward ?? null,
         failureReason: h.failureReason ?? null,
         closedAt: h.closedAt ?? null,
+        commit: h.commitTx ? { txHash: h.commitTx, blockNumber: Number(h.commitBlock) } : null,
+        commitError: h.commitError ?? null,
       });
     },
     async acceptedFor(task, round, client) {
@@ -148,8 +154,21 @@ export function roundRepo(redis: Redis, keys: RedisKeys, scripts: ScriptRunner):
       await redis.hset(keys.round(task, round), m);
     },
     async finish(task, round, outcome, value) {
-      const r = await scripts.run('finishRound', [keys.round(task, round), keys.task(task), keys.activeRounds], [outcome, value, new Date().toISOString(), `${task}:${round}`, round]);
+      const r = await scripts.run('finishRound', [keys.round(task, round), keys.task(task), keys.activeRounds, keys.toCommit], [outcome, value, new Date().toISOString(), `${task}:${round}`, round]);
       return r === 1;
+    },
+    async toCommit() {
+      return (await redis.zrange(keys.toCommit, 0, -1))
+        .map((m) => m.split(':').map(Number) as [number, number])
+        .sort((a, b) => a[0] - b[0] || a[1] - b[1])
+        .map(([task, round]) => ({ task, round }));
+    },
+    async markCommitted(task, round, txHash, blockNumber) {
+      return (await scripts.run('markCommitted', [keys.round(task, round), keys.toCommit], [txHash, blockNumber, `${task}:${round}`])) === 1;
+    },
+    async setCommitError(task, round, message) {
+      if (message === null) await redis.hdel(keys.round(task, round), 'commitError');
+      else await redis.hset(keys.round(task, round), 'commitError', message);
     },
     async active() {
       return (await redis.smembers(keys.activeRounds))

@@ -3,6 +3,7 @@
   KEYS[1] round hash
   KEYS[2] task hash
   KEYS[3] active-rounds set
+  KEYS[4] to-commit sorted set (aggregated rounds the chain writer has yet to commit; score = round)
   ARGV[1] 'aggregated' | 'failed'
   ARGV[2] checkpoint hash (aggregated) or failure reason (failed)
   ARGV[3] closedAt ISO time
@@ -15,6 +16,7 @@ redis.call('HSET', KEYS[1], 'state', ARGV[1], 'closedAt', ARGV[3])
 if ARGV[1] == 'aggregated' then
   redis.call('HSET', KEYS[1], 'checkpointHash', ARGV[2])
   redis.call('HSET', KEYS[2], 'checkpointHash', ARGV[2])
+  redis.call('ZADD', KEYS[4], tonumber(ARGV[5]), ARGV[4])
 else
   redis.call('HSET', KEYS[1], 'failureReason', ARGV[2])
 end

@@ -1,0 +1,458 @@
+import {
+  canonicalJson,
+  decodeCheckpoint,
+  decodeDelta,
+  decodeManifest,
+  EMPTY_REWARDS_ROOT,
+  encodeCheckpoint,
+  contentHash,
+  manifestRewardsTree,
+  verifyManifest,
+  weightManifest,
+  type Checkpoint,
+  type Hex32,
+  type RoundManifest,
+} from '../../protocol/index.ts';
+// The auditor re-runs the coordinator's own aggregation rules. coordinator/strategies is pure maths
+// (no Redis, no HTTP, no state): importing it is the point, since a re-implementation could differ
+// from the coordinator in the last bit and the check is bit-for-bit equality of the checkpoint hash.
+import { createStrategy, type ClientDelta } from '../../coordinator/strategies/index.ts';
+import { readChainHistory, type ChainHistory, type Claimed, type RoundCommitted } from './chain-history.ts';
+import { fetchVerified, type ContentSource } from './content-source.ts';
+import { CHECKS, columnsOf, type AuditReport, type CheckName, type CheckResult, type RoundRow } from './report.ts';
+
+export interface AuditOptions {
+  /** JSON-RPC endpoint of the chain the registry lives on. */
+  rpcUrl: string;
+  /** CheckpointRegistry address. */
+  registry: string;
+  task: number;
+  /** Where the checkpoints, manifests and updates named on chain are read from. */
+  source: ContentSource;
+  /** Also fetch every accepted update and re-run the aggregation (check 5). */
+  reaggregate?: boolean;
+  /** First block to read events from (0); the registry's deployment block is enough. */
+  fromBlock?: number;
+  /** Audit the history as of this block (default: the latest block when the audit starts). */
+  toBlock?: number;
+  /** At most this many blocks per eth_getLogs call (default: the whole range at once). */
+  blockRange?: number;
+  /** Re-aggregation keeps a round's updates in memory up to this many bytes, else reads them twice (256 MiB). */
+  maxCacheBytes?: number;
+}
+
+const MAX_PROBLEMS_SHOWN = 5;
+
+function list(items: string[]): string {
+  if (items.length <= MAX_PROBLEMS_SHOWN) return items.join('; ');
+  return `${items.slice(0, MAX_PROBLEMS_SHOWN).join('; ')}; and ${items.length - MAX_PROBLEMS_SHOWN} more`;
+}
+
+const msg = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+interface Verified {
+  hash: Hex32;
+  /** The decoded checkpoint, only when its bytes hashed to `hash`. */
+  checkpoint: Checkpoint | null;
+  /** How to name it in a finding: "the initial checkpoint" or "round 3's checkpoint". */
+  label: string;
+}
+
+/**
+ * Audits a task's whole on-chain history, trusting neither the coordinator, the content source nor
+ * the RPC node's event arguments. Round by round (in log order) it checks the checkpoint bytes and
+ * header, the parent links, the manifest (bytes, form, pro-rata payout, root, amounts against the
+ * event), the distributor's record and every claim, and with `reaggregate` re-runs the aggregation
+ * from the archived updates to reproduce the checkpoint hash bit for bit.
+ *
+ * Every finding is a failed CheckResult naming its round and check; the audit itself only throws
+ * (AuditSetupError, SourceUnavailableError) when the chain or the source cannot be used at all.
+ */
+export async function auditTask(opts: AuditOptions): Promise<AuditReport> {
+  const startedAt = new Date();
+  const t0 = performance.now();
+  if (!Number.isSafeInteger(opts.task) || opts.task < 1) throw new RangeError(`task must be a positive integer, got ${opts.task}`);
+  await opts.source.probe();
+  const chain = await readChainHistory(opts);
+  try {
+    return await audit(opts, chain, startedAt, t0);
+  } finally {
+    chain.provider.destroy();
+  }
+}
+
+async function audit(opts: AuditOptions, chain: ChainHistory, startedAt: Date, t0: number): Promise<AuditReport> {
+  const { source, task } = opts;
+  const taskN = BigInt(task);
+  const all: CheckResult[] = [];
+  const record = (into: CheckResult[], round: number | null, check: CheckName, ok: boolean, detail: string, skipped = false) => {
+    const c: CheckResult = skipped ? { round, check, ok: false, skipped: true, detail } : { round, check, ok, detail };
+    into.push(c);
+    all.push(c);
+  };
+
+  // ---- Task-wide: the TaskCreated event, logs that did not parse --------------------------------
+  const taskChecks: CheckResult[] = [];
+  for (const p of chain.problems) record(taskChecks, p.round, CHECKS.eventParse, false, p.detail);
+  let genesisHash: Hex32 | null = null;
+  if (chain.taskCreated.length === 1) {
+    const e = chain.taskCreated[0]!;
+    genesisHash = e.initialCheckpoint;
+    record(taskChecks, null, CHECKS.taskCreated, true, `TaskCreated at block ${e.blockNumber}: initial checkpoint ${genesisHash}`);
+  } else if (chain.taskCreated.length === 0) {
+    record(taskChecks, null, CHECKS.taskCreated, false, `no TaskCreated event for task ${task} in blocks ${chain.fromBlock}..${chain.toBlock} (is --from-block after the task's creation?)`);
+  } else {
+    genesisHash = chain.taskCreated[0]!.initialCheckpoint;
+    record(taskChecks, null, CHECKS.taskCreated, false, `${chain.taskCreated.length} TaskCreated events for task ${task} (blocks ${chain.taskCreated.map((e) => e.blockNumber).join(', ')})`);
+  }
+
+  // ---- Round 0: the initial checkpoint ---------------------------------------------------------
+  const genesis: CheckResult[] = [];
+  let prev: Verified | null = null;
+  if (genesisHash === null) {
+    record(genesis, 0, CHECKS.genesisBytes, false, 'not checked: no initial checkpoint on chain', true);
+    record(genesis, 0, CHECKS.genesisHeader, false, 'not checked: no initial checkpoint on chain', true);
+  } else {
+    const f = await fetchVerified(source, 'checkpoints', genesisHash);
+    let cp: Checkpoint | null = null;
+    if (!f.ok) {
+      record(genesis, 0, CHECKS.genesisBytes, false, f.detail);
+      record(genesis, 0, CHECKS.genesisHeader, false, 'not checked: initial checkpoint bytes unavailable', true);
+    } else {
+      record(genesis, 0, CHECKS.genesisBytes, true, `${f.bytes.length} bytes hash to ${genesisHash}`);
+      try {
+        cp = decodeCheckpoint(f.bytes);
+      } catch (e) {
+        record(genesis, 0, CHECKS.genesisHeader, false, `initial checkpoint does not decode: ${msg(e)}`);
+      }
+      if (cp) {
+        const bad: string[] = [];
+        if (cp.task !== task) bad.push(`header names task ${cp.task}, not ${task}`);
+        if (cp.round !== 0) bad.push(`header names round ${cp.round}, not 0`);
+        if (cp.parentHash !== null) bad.push(`header names parent ${cp.parentHash}; an initial checkpoint has none`);
+        record(genesis, 0, CHECKS.genesisHeader, bad.length === 0, bad.length ? list(bad) : `task ${task}, round 0, no parent, ${cp.weights.length} weights`);
+      }
+    }
+    prev = { hash: genesisHash, checkpoint: cp, label: 'the initial checkpoint' };
+  }
+
+  // ---- Claims, grouped by round ----------------------------------------------------------------
+  const claimsByRound = new Map<bigint, Claimed[]>();
+  for (const c of chain.claims) {
+    const l = claimsByRound.get(c.round) ?? [];
+    l.push(c);
+    claimsByRound.set(c.round, l);
+  }
+  const committed = new Set(chain.rounds.map((r) => BigInt(r.round)));
+  for (const [round, cl] of claimsByRound) {
+    if (committed.has(round)) continue;
+    const total = cl.reduce((s, c) => s + c.amount, 0n);
+    const rn = round >= 1n && round <= 2n ** 40n ? Number(round) : null;
+    record(taskChecks, rn, CHECKS.claimsEntitlement, false, `${cl.length} Claimed event(s) (${total} in all) for round ${round}, which has no RoundCommitted event in blocks ${chain.fromBlock}..${chain.toBlock}`);
+  }
+
+  // ---- Committed rounds, in log order ----------------------------------------------------------
+  const rows: RoundRow[] = [];
+  let lastRound: number | null = null;
+  for (const ev of chain.rounds) {
+    const rc: CheckResult[] = [];
+    const add = (check: CheckName, ok: boolean, detail: string) => record(rc, ev.round, check, ok, detail);
+    const skip = (check: CheckName, detail: string) => record(rc, ev.round, check, false, `not checked: ${detail}`, true);
+
+    if (lastRound !== null && ev.round <= lastRound) add(CHECKS.eventOrder, false, `round ${ev.round} committed (block ${ev.blockNumber}) after round ${lastRound}: rounds only move forward`);
+    else add(CHECKS.eventOrder, true, `block ${ev.blockNumber}, log ${ev.logIndex}`);
+
+    // 1. The checkpoint: bytes, hash, header.
+    const cpF = await fetchVerified(source, 'checkpoints', ev.checkpointHash);
+    let cp: Checkpoint | null = null;
+    if (!cpF.ok) {
+      add(CHECKS.checkpointBytes, false, cpF.detail);
+      skip(CHECKS.checkpointHeader, 'checkpoint bytes unavailable');
+    } else {
+      add(CHECKS.checkpointBytes, true, `${cpF.bytes.length} bytes hash to ${ev.checkpointHash}`);
+      try {
+        cp = decodeCheckpoint(cpF.bytes);
+      } catch (e) {
+        add(CHECKS.checkpointHeader, false, `checkpoint does not decode: ${msg(e)}`);
+      }
+      if (cp) {
+        const bad: string[] = [];
+        if (cp.task !== task) bad.push(`checkpoint header names task ${cp.task}, chain says ${task}`);
+        if (cp.round !== ev.round) bad.push(`checkpoint header names round ${cp.round}, chain says ${ev.round}`);
+        // A task's model never changes: the weights of every round have the initial checkpoint's layout.
+        const parentSpec = prev?.checkpoint?.modelSpec;
+        if (parentSpec && canonicalJson(parentSpec) !== canonicalJson(cp.modelSpec)) bad.push(`checkpoint header's model spec differs from ${prev?.label}'s`);
+        add(CHECKS.checkpointHeader, bad.length === 0, bad.length ? list(bad) : `task ${task}, round ${ev.round}, strategy ${cp.strategy}, ${cp.weights.length} weights`);
+      }
+    }
+
+    // 2. The parent links: chain to chain, and the checkpoint's own header to the chain.
+    if (prev === null) skip(CHECKS.parentChain, 'no initial checkpoint on chain to start the history from');
+    else if (ev.parentHash === prev.hash) add(CHECKS.parentChain, true, `parent is ${prev.label} ${prev.hash}`);
+    else add(CHECKS.parentChain, false, `parent link broken: chain says parent ${ev.parentHash}, but ${prev.label} is ${prev.hash}`);
+    if (cp) {
+      if (cp.parentHash === ev.parentHash) add(CHECKS.parentHeader, true, `checkpoint header names parent ${ev.parentHash}`);
+      else add(CHECKS.parentHeader, false, `checkpoint header says parent ${cp.parentHash ?? 'none'}, chain says ${ev.parentHash}`);
+    } else skip(CHECKS.parentHeader, 'checkpoint unavailable or undecodable');
+
+    // 3. The manifest: bytes, form, payout, and its agreement with the event.
+    const mF = await fetchVerified(source, 'manifests', ev.manifestHash);
+    let m: RoundManifest | null = null;
+    const manifestChecks = [CHECKS.manifestDecode, CHECKS.manifestVerify, CHECKS.manifestEvent, CHECKS.manifestRewardsRoot, CHECKS.manifestAllocated] as const;
+    if (!mF.ok) {
+      add(CHECKS.manifestBytes, false, mF.detail);
+      for (const c of manifestChecks) skip(c, 'manifest bytes unavailable');
+    } else {
+      add(CHECKS.manifestBytes, true, `${mF.bytes.length} bytes hash to ${ev.manifestHash}`);
+      try {
+        m = decodeManifest(mF.bytes);
+      } catch (e) {
+        add(CHECKS.manifestDecode, false, `manifest does not decode: ${msg(e)}`);
+        for (const c of manifestChecks.slice(1)) skip(c, 'manifest undecodable');
+      }
+    }
+    if (m) {
+      const accepted = m.entries.filter((e) => e.status === 'accepted').length;
+      add(CHECKS.manifestDecode, true, `${m.entries.length} entries (${accepted} accepted), scoring '${m.scoring.rule}', strategy ${m.strategy.name}`);
+      const problems = verifyManifest(m);
+      add(CHECKS.manifestVerify, problems.length === 0, problems.length ? `verifyManifest: ${list(problems.map((p) => `${p.code}: ${p.message}`))}` : `scores, pro-rata split of ${m.reward}, allocated ${m.allocated} and rewards root re-derived`);
+      const bad: string[] = [];
+      if (m.task !== task) bad.push(`manifest names task ${m.task}, chain says ${task}`);
+      if (m.round !== ev.round) bad.push(`manifest names round ${m.round}, chain says ${ev.round}`);
+      if (m.checkpointHash !== ev.checkpointHash) bad.push(`manifest names checkpoint ${m.checkpointHash}, chain says ${ev.checkpointHash}`);
+      if (m.baseHash !== ev.parentHash) bad.push(`manifest names base ${m.baseHash}, chain says parent ${ev.parentHash}`);
+      if (cp && cp.strategy !== m.strategy.name) bad.push(`manifest names strategy ${m.strategy.name}, the checkpoint ${cp.strategy}`);
+      add(CHECKS.manifestEvent, bad.length === 0, bad.length ? list(bad) : 'task, round, checkpoint, base and strategy agree with the chain');
+      add(CHECKS.manifestRewardsRoot, m.rewardsRoot === ev.rewardsRoot, m.rewardsRoot === ev.rewardsRoot ? `rewards root ${ev.rewardsRoot}` : `rewards root mismatch: manifest says ${m.rewardsRoot}, chain says ${ev.rewardsRoot}`);
+      const allocated = BigInt(m.allocated);
+      add(CHECKS.manifestAllocated, allocated === ev.reward, allocated === ev.reward ? `reward ${ev.reward}` : `reward mismatch: manifest allocates ${allocated}, chain says reward ${ev.reward}`);
+    }
+
+    // 4. The distributor's record of the round, and every claim against it.
+    const [dRoot, dReward, dClaimed] = await chain.distributorContract.roundRewards(taskN, ev.round, { blockTag: chain.toBlock });
+    const root = dRoot.toLowerCase();
+    if (ev.reward === 0n) {
+      const ok = root === EMPTY_REWARDS_ROOT && dReward === 0n;
+      add(CHECKS.rewardsDistributor, ok, ok ? 'no reward committed, none allocated' : `the round committed reward 0 but the distributor holds root ${root}, reward ${dReward}`);
+    } else {
+      const bad: string[] = [];
+      if (root !== ev.rewardsRoot) bad.push(`distributor's rewards root is ${root}, chain event says ${ev.rewardsRoot}`);
+      if (dReward !== ev.reward) bad.push(`distributor's reward is ${dReward}, chain event says ${ev.reward}`);
+      add(CHECKS.rewardsDistributor, bad.length === 0, bad.length ? list(bad) : `distributor holds root and reward ${ev.reward}`);
+    }
+    const claims = claimsByRound.get(BigInt(ev.round)) ?? [];
+    const claimedSum = claims.reduce((s, c) => s + c.amount, 0n);
+    {
+      const bad: string[] = [];
+      if (claimedSum > ev.reward) bad.push(`claims sum to ${claimedSum}, more than the round's reward ${ev.reward}`);
+      if (claimedSum !== dClaimed) bad.push(`Claimed events sum to ${claimedSum}, the distributor counts ${dClaimed} claimed`);
+      add(CHECKS.claimsTotal, bad.length === 0, bad.length ? list(bad) : `${claims.length} claim(s), ${claimedSum} of ${ev.reward} claimed`);
+    }
+    if (claims.length === 0) add(CHECKS.claimsEntitlement, true, 'no claims');
+    else if (!m) skip(CHECKS.claimsEntitlement, `${claims.length} claim(s) but the manifest is unavailable`);
+    else {
+      const bad: string[] = [];
+      let entitled: (a: string) => bigint;
+      try {
+        const tree = manifestRewardsTree(m);
+        entitled = (a) => tree.proofFor(a)?.amount ?? 0n;
+      } catch (e) {
+        entitled = () => 0n;
+        bad.push(`the manifest gives no rewards tree: ${msg(e)}`);
+      }
+      const seen = new Set<string>();
+      for (const c of claims) {
+        if (seen.has(c.account)) bad.push(`${c.account} claimed twice (again at block ${c.blockNumber})`);
+        seen.add(c.account);
+        const want = entitled(c.account);
+        if (c.amount !== want) bad.push(`${c.account} claimed ${c.amount} (block ${c.blockNumber}), the manifest entitles it to ${want}`);
+      }
+      for (const account of seen) {
+        if (!(await chain.distributorContract.isClaimed(taskN, ev.round, account, { blockTag: chain.toBlock }))) {
+          bad.push(`${account} has a Claimed event but isClaimed(${task}, ${ev.round}, ${account}) is false`);
+        }
+      }
+      add(CHECKS.claimsEntitlement, bad.length === 0, bad.length ? list(bad) : `${claims.length} claim(s), each exactly the manifest's entitlement`);
+    }
+
+    // 5. Re-aggregation from the archived updates.
+    if (opts.reaggregate) await reaggregate(opts, ev, m, cp, prev, add, skip);
+
+    rows.push({
+      round: ev.round,
+      blockNumber: ev.blockNumber,
+      logIndex: ev.logIndex,
+      txHash: ev.txHash,
+      checkpointHash: ev.checkpointHash,
+      parentHash: ev.parentHash,
+      manifestHash: ev.manifestHash,
+      rewardsRoot: ev.rewardsRoot,
+      participationRoot: ev.participationRoot,
+      uri: ev.uri,
+      reward: ev.reward.toString(),
+      accepted: m ? m.entries.filter((e) => e.status === 'accepted').length : null,
+      claims: claims.map((c) => ({ account: c.account, amount: c.amount.toString(), blockNumber: c.blockNumber, txHash: c.txHash })),
+      checks: rc,
+      columns: columnsOf(rc),
+    });
+    // The chain's history is the spine: the next round must build on this round's checkpoint,
+    // whether or not its bytes checked out (if they did not, that is this round's finding).
+    prev = { hash: ev.checkpointHash, checkpoint: cp, label: `round ${ev.round}'s checkpoint` };
+    lastRound = ev.round;
+  }
+
+  // ---- The registry's own head agrees with the last event --------------------------------------
+  if (chain.taskCreated.length > 0 || chain.head.exists) {
+    const last = chain.rounds.at(-1);
+    const wantCheckpoint = last?.checkpointHash ?? genesisHash;
+    const wantRound = last?.round ?? 0;
+    const bad: string[] = [];
+    if (!chain.head.exists) bad.push(`the registry says task ${task} does not exist at block ${chain.toBlock}`);
+    else {
+      if (chain.head.latestCheckpoint !== wantCheckpoint) bad.push(`registry's latestCheckpoint is ${chain.head.latestCheckpoint}, the events end at ${wantCheckpoint}`);
+      if (chain.head.lastRound !== wantRound) bad.push(`registry's lastRound is ${chain.head.lastRound}, the events end at round ${wantRound}`);
+    }
+    record(taskChecks, null, CHECKS.taskHead, bad.length === 0, bad.length ? list(bad) : `head at block ${chain.toBlock}: round ${wantRound}, checkpoint ${wantCheckpoint}`);
+  }
+
+  const findings = all.filter((c) => !c.ok && !c.skipped);
+  return {
+    format: 1,
+    task,
+    chainId: chain.chainId,
+    registry: chain.registry,
+    distributor: chain.distributor,
+    fromBlock: chain.fromBlock,
+    toBlock: chain.toBlock,
+    source: source.description,
+    reaggregate: opts.reaggregate ?? false,
+    genesisHash,
+    genesis,
+    rounds: rows,
+    taskChecks,
+    checks: all,
+    findings,
+    pass: all.every((c) => c.ok),
+    startedAt: startedAt.toISOString(),
+    durationMs: Math.round(performance.now() - t0),
+  };
+}
+
+/**
+ * Check 5: fetch every accepted update named in the (hash-verified) manifest, then redo exactly what
+ * the coordinator's close-round does: base = the parent checkpoint's bytes, createStrategy(m.strategy),
+ * the deltas in ascending client order, encodeCheckpoint with the same fields; the keccak256 of the
+ * result must be the committed checkpointHash.
+ */
+async function reaggregate(
+  opts: AuditOptions,
+  ev: RoundCommitted,
+  m: RoundManifest | null,
+  cp: Checkpoint | null,
+  prev: Verified | null,
+  add: (check: CheckName, ok: boolean, detail: string) => void,
+  skip: (check: CheckName, detail: string) => void,
+): Promise<void> {
+  if (!m) {
+    skip(CHECKS.reaggregateUpdates, 'manifest unavailable, so the accepted updates are unknown');
+    skip(CHECKS.reaggregateCheckpoint, 'manifest unavailable');
+    return;
+  }
+  // The base: the checkpoint the chain names as parent, verified by hash.
+  let base: Checkpoint | null = null;
+  let baseProblem = '';
+  if (prev && prev.hash === ev.parentHash) {
+    base = prev.checkpoint;
+    if (!base) baseProblem = `parent ${ev.parentHash} (${prev.label}) is unavailable or invalid`;
+  } else {
+    const f = await fetchVerified(opts.source, 'checkpoints', ev.parentHash);
+    if (!f.ok) baseProblem = `parent checkpoint: ${f.detail}`;
+    else {
+      try {
+        base = decodeCheckpoint(f.bytes);
+      } catch (e) {
+        baseProblem = `parent checkpoint ${ev.parentHash} does not decode: ${msg(e)}`;
+      }
+    }
+  }
+  const spec = base?.modelSpec ?? cp?.modelSpec;
+  const accepted = m.entries
+    .filter((e) => e.status === 'accepted')
+    .map((e) => ({ client: e.client as string, updateHash: e.updateHash as Hex32, numSamples: e.numSamples }))
+    // Ascending client order, as close-round folds them (the manifest's order already; sorted again
+    // here so the auditor does not depend on it).
+    .sort((a, b) => (a.client < b.client ? -1 : a.client > b.client ? 1 : 0));
+  if (!spec) {
+    skip(CHECKS.reaggregateUpdates, 'no verified checkpoint gives the model, so update lengths are unknown');
+    skip(CHECKS.reaggregateCheckpoint, baseProblem || 'base checkpoint unavailable');
+    return;
+  }
+  const wm = weightManifest(spec);
+  const cacheLimit = opts.maxCacheBytes ?? 256 * 1024 * 1024;
+  const cache: (Float32Array | undefined)[] | null = accepted.length * wm.size * 4 <= cacheLimit ? [] : null;
+  const bad: string[] = [];
+  for (const [i, a] of accepted.entries()) {
+    const f = await fetchVerified(opts.source, 'updates', a.updateHash, 'manifest');
+    if (!f.ok) {
+      bad.push(`update of ${a.client}: ${f.detail}`);
+      continue;
+    }
+    if (f.bytes.length !== wm.size * 4) {
+      bad.push(`update ${a.updateHash} of ${a.client} has ${f.bytes.length} bytes, the model needs ${wm.size * 4}`);
+      continue;
+    }
+    if (cache) cache[i] = decodeDelta(wm, f.bytes);
+  }
+  add(CHECKS.reaggregateUpdates, bad.length === 0, bad.length ? list(bad) : `${accepted.length} update(s) fetched; hashes and lengths match`);
+  if (bad.length) {
+    skip(CHECKS.reaggregateCheckpoint, 'accepted updates unavailable or corrupt');
+    return;
+  }
+  if (!base) {
+    skip(CHECKS.reaggregateCheckpoint, baseProblem);
+    return;
+  }
+  const deltas = async function* (): AsyncGenerator<ClientDelta> {
+    for (const [i, a] of accepted.entries()) {
+      let delta = cache?.[i];
+      if (!delta) {
+        const f = await fetchVerified(opts.source, 'updates', a.updateHash, 'manifest');
+        if (!f.ok) throw new Error(`update of ${a.client} changed between two reads: ${f.detail}`);
+        delta = decodeDelta(wm, f.bytes);
+      }
+      yield { id: a.updateHash, delta, numSamples: a.numSamples };
+    }
+  };
+  let bytes: Uint8Array;
+  let strategyName: string;
+  try {
+    const strategy = createStrategy(m.strategy);
+    strategyName = strategy.name;
+    const result = await strategy.aggregate({ base: base.weights, serverState: base.serverState, deltas, count: accepted.length });
+    bytes = encodeCheckpoint({
+      task: opts.task,
+      round: ev.round,
+      parentHash: ev.parentHash,
+      strategy: strategy.name,
+      modelSpec: base.modelSpec,
+      weights: result.weights,
+      serverState: result.serverState,
+    });
+  } catch (e) {
+    add(CHECKS.reaggregateCheckpoint, false, `re-aggregation with ${m.strategy.name} failed: ${msg(e)}`);
+    return;
+  }
+  const h = await contentHash(bytes);
+  if (h === ev.checkpointHash) {
+    add(CHECKS.reaggregateCheckpoint, true, `${accepted.length} update(s) re-aggregated with ${strategyName} on ${ev.parentHash} give ${h}`);
+    return;
+  }
+  let where = '';
+  if (cp) {
+    const mine = decodeCheckpoint(bytes);
+    const i = mine.weights.findIndex((w, k) => !Object.is(w, cp.weights[k]));
+    if (i >= 0) where = `; first differing weight ${i}: checkpoint has ${cp.weights[i]}, re-aggregation gives ${mine.weights[i]}`;
+    else where = '; the weights agree, the header or server state differs';
+  }
+  add(CHECKS.reaggregateCheckpoint, false, `re-aggregated checkpoint hashes to ${h}, chain says ${ev.checkpointHash}${where}`);
+}

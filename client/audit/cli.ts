@@ -1,0 +1,147 @@
+#!/usr/bin/env -S node --import tsx
+/**
+ * fl-audit: re-checks a task's whole on-chain history against the content it names. Exit codes:
+ * 0 the audit passed, 1 it has findings, 2 usage error or the chain/content source cannot be used.
+ */
+import { writeFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { loadArtifact } from '../../contracts/artifacts.ts';
+import { buildContracts } from '../../contracts/build.ts';
+import { auditTask } from './audit.ts';
+import { AuditSetupError } from './chain-history.ts';
+import { coordinatorSource, directorySource, SourceUnavailableError, type ContentSource } from './content-source.ts';
+import { formatFinding, formatTable, summaryLine } from './report.ts';
+
+const EXIT = { pass: 0, findings: 1, error: 2 } as const;
+
+const HELP_AFTER = `
+Content: give exactly one of --store (the coordinator's DATA_DIR: <dir>/<kind>/<hh>/<hash>) or
+--coordinator (its GET /v1/{checkpoints,manifests,updates}/:hash routes). Every byte string is
+re-hashed; missing or mismatching content is a finding.
+
+Output: a table (round, checkpoint, parent, manifest, rewards, claims, reaggregated), the findings,
+and always as the last line: audit: task=N rounds=R pass|FAIL findings=K
+With --json the first line is the whole report as one JSON object instead of the table.
+
+Exit codes:
+  0  the audit passed: every check of every round holds
+  1  the audit found problems (each finding names its round and check)
+  2  usage error, or the RPC node, the registry or the content source cannot be used`;
+
+const nonNegativeInt = (name: string) => (v: string) => {
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
+  return Number(v);
+};
+const positiveInt = (name: string) => (v: string) => {
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v)) || Number(v) < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
+  return Number(v);
+};
+const address = (v: string) => {
+  if (!/^0x[0-9a-fA-F]{40}$/.test(v)) throw new InvalidArgumentError('must be a 0x-prefixed 20-byte hex address');
+  return v;
+};
+const httpUrl = (what: string) => (v: string) => {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new InvalidArgumentError(`${what} must be a URL, e.g. http://127.0.0.1:8545`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidArgumentError(`${what} must be an http(s) URL`);
+  return v;
+};
+
+interface CliOptions {
+  rpc: string;
+  registry: string;
+  task: number;
+  store?: string;
+  coordinator?: string;
+  reaggregate: boolean;
+  json: boolean;
+  report?: string;
+  fromBlock?: number;
+  toBlock?: number;
+  blockRange?: number;
+}
+
+/** The contract ABIs come from the build's artefacts; build them (a no-op when current) if missing. */
+async function ensureArtifacts(): Promise<void> {
+  try {
+    loadArtifact('CheckpointRegistry');
+    loadArtifact('RewardDistributor');
+  } catch {
+    await buildContracts({ quiet: true });
+  }
+}
+
+async function run(o: CliOptions): Promise<number> {
+  if ((o.store === undefined) === (o.coordinator === undefined)) {
+    process.stderr.write('fl-audit: give exactly one of --store DIR or --coordinator URL\n');
+    return EXIT.error;
+  }
+  const source: ContentSource = o.store !== undefined ? directorySource(o.store) : coordinatorSource(o.coordinator as string);
+  await ensureArtifacts();
+  const report = await auditTask({
+    rpcUrl: o.rpc,
+    registry: o.registry,
+    task: o.task,
+    source,
+    reaggregate: o.reaggregate,
+    fromBlock: o.fromBlock,
+    toBlock: o.toBlock,
+    blockRange: o.blockRange,
+  });
+  if (o.report) writeFileSync(o.report, `${JSON.stringify(report, null, 2)}\n`);
+  const out: string[] = [];
+  if (o.json) out.push(JSON.stringify(report));
+  else {
+    out.push(`task ${report.task} on chain ${report.chainId}, registry ${report.registry}, blocks ${report.fromBlock}..${report.toBlock}, content from ${report.source}${report.reaggregate ? ', re-aggregating' : ''}`);
+    out.push(formatTable(report));
+    if (report.findings.length) {
+      out.push('', 'findings:');
+      for (const f of report.findings) out.push(`  ${formatFinding(f)}`);
+    }
+    const skipped = report.checks.filter((c) => c.skipped).length;
+    if (skipped) out.push(`(${skipped} check(s) not run because a finding above blocks them)`);
+  }
+  out.push(summaryLine(report));
+  process.stdout.write(`${out.join('\n')}\n`);
+  return report.pass ? EXIT.pass : EXIT.findings;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('fl-audit')
+    .description("Audit a federated-learning task's on-chain history: checkpoints, parent links, manifests, rewards, claims, and (with --reaggregate) the aggregation itself")
+    .addOption(new Option('--rpc <url>', 'JSON-RPC URL of the chain').env('RPC_URL').argParser(httpUrl('--rpc')).makeOptionMandatory())
+    .addOption(new Option('--registry <address>', 'CheckpointRegistry address').env('REGISTRY_ADDRESS').argParser(address).makeOptionMandatory())
+    .requiredOption('--task <n>', 'task id', positiveInt('--task'))
+    .addOption(new Option('--store <dir>', "read content from a coordinator's DATA_DIR").conflicts('coordinator'))
+    .addOption(new Option('--coordinator <url>', 'read content from a coordinator over HTTP').argParser(httpUrl('--coordinator')).conflicts('store'))
+    .option('--reaggregate', 'fetch every accepted update and re-run the aggregation; the checkpoint hash must match bit for bit', false)
+    .option('--json', 'print the report as one JSON line (before the summary line) instead of the table', false)
+    .option('--report <file>', 'write the full JSON report to this file')
+    .addOption(new Option('--from-block <n>', "first block to read events from (the registry's deployment block is enough)").env('REGISTRY_FROM_BLOCK').argParser(nonNegativeInt('--from-block')))
+    .addOption(new Option('--to-block <n>', 'audit the history as of this block (default: latest)').argParser(nonNegativeInt('--to-block')))
+    .addOption(new Option('--block-range <n>', 'at most this many blocks per eth_getLogs call (for RPC providers that limit it)').argParser(positiveInt('--block-range')))
+    .addHelpText('after', HELP_AFTER)
+    .showHelpAfterError('(fl-audit --help lists every option and the exit codes)')
+    .exitOverride();
+  program.action(async () => {
+    process.exitCode = await run(program.opts<CliOptions>());
+  });
+  try {
+    await program.parseAsync(argv);
+    return Number(process.exitCode ?? EXIT.pass);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version end "successfully"; every other parse error is a usage error.
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? EXIT.pass : EXIT.error;
+    }
+    const kind = e instanceof AuditSetupError ? 'chain' : e instanceof SourceUnavailableError ? 'content source' : 'error';
+    process.stderr.write(`fl-audit: ${kind}: ${e instanceof Error ? e.message : String(e)}\n`);
+    return EXIT.error;
+  }
+}
+
+process.exit(await main(process.argv));

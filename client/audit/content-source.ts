@@ -1,0 +1,156 @@
+import { readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { contentHash, HEX32_RE, type Hex32 } from '../../protocol/index.ts';
+
+/**
+ * Where the auditor reads the bytes the chain names by keccak256: checkpoints, round manifests and
+ * archived accepted updates. A source is never trusted: it only hands out bytes, and every byte string
+ * is re-hashed by fetchVerified() before anything looks at it. A missing object or bytes that hash to
+ * something else are findings of the audit; only a source that cannot be reached at all (network down,
+ * directory gone) is an error (SourceUnavailableError).
+ */
+export type ContentKind = 'checkpoints' | 'manifests' | 'updates';
+
+export type FetchResult = { found: true; bytes: Uint8Array } | { found: false; detail: string };
+
+export interface ContentSource {
+  /** Human-readable name, e.g. "directory /srv/fl/.data" or "coordinator http://host:8080". */
+  readonly description: string;
+  /** Throws SourceUnavailableError when the source cannot be used at all. */
+  probe(): Promise<void>;
+  /** The raw bytes stored under `hash` (lowercase 0x-hex), unverified; found: false when absent. */
+  fetch(kind: ContentKind, hash: Hex32): Promise<FetchResult>;
+}
+
+/** The source cannot be reached or read (not: an object is missing or corrupt, which is a finding). */
+export class SourceUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SourceUnavailableError';
+  }
+}
+
+const KIND_NAME: Record<ContentKind, string> = { checkpoints: 'checkpoint', manifests: 'manifest', updates: 'update' };
+
+export type VerifiedFetch =
+  | { ok: true; bytes: Uint8Array }
+  | { ok: false; reason: 'missing' | 'mismatch' | 'bad-hash'; detail: string; actualHash?: Hex32 };
+
+/**
+ * Fetches `hash` from `source` and re-hashes the bytes. On success the bytes are exactly what the
+ * hash names; otherwise `detail` says what was wrong, e.g.
+ * "manifest hash mismatch: bytes hash to 0xab…, chain says 0xcd…" (`expectedBy` names who gave the hash).
+ */
+export async function fetchVerified(source: ContentSource, kind: ContentKind, hash: string, expectedBy = 'chain'): Promise<VerifiedFetch> {
+  const what = KIND_NAME[kind];
+  const h = hash.toLowerCase();
+  if (!HEX32_RE.test(h)) return { ok: false, reason: 'bad-hash', detail: `${what} hash ${hash} is not a 32-byte hex hash` };
+  const r = await source.fetch(kind, h as Hex32);
+  if (!r.found) return { ok: false, reason: 'missing', detail: `${what} ${h} not available from ${source.description}: ${r.detail}` };
+  const actual = await contentHash(r.bytes);
+  if (actual !== h) {
+    return { ok: false, reason: 'mismatch', actualHash: actual, detail: `${what} hash mismatch: bytes hash to ${actual}, ${expectedBy} says ${h}` };
+  }
+  return { ok: true, bytes: r.bytes };
+}
+
+/** The coordinator's DATA_DIR layout: <dir>/<kind>/<first two hex digits>/<0x-hash>. */
+export function directorySource(dir: string): ContentSource {
+  const root = resolve(dir);
+  return {
+    description: `directory ${root}`,
+    async probe() {
+      let s;
+      try {
+        s = await stat(root);
+      } catch (e) {
+        throw new SourceUnavailableError(`content directory ${root} cannot be read: ${(e as Error).message}`);
+      }
+      if (!s.isDirectory()) throw new SourceUnavailableError(`${root} is not a directory`);
+    },
+    async fetch(kind, hash) {
+      // fetchVerified only passes well-formed lowercase hashes, so the path cannot escape the directory.
+      if (!HEX32_RE.test(hash)) return { found: false, detail: 'malformed hash' };
+      const path = join(root, kind, hash.slice(2, 4), hash);
+      try {
+        const b = await readFile(path);
+        return { found: true, bytes: new Uint8Array(b.buffer, b.byteOffset, b.byteLength) };
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') return { found: false, detail: `no file ${path}` };
+        if (code === 'EISDIR') return { found: false, detail: `${path} is a directory` };
+        throw new SourceUnavailableError(`cannot read ${path}: ${(e as Error).message}`);
+      }
+    },
+  };
+}
+
+export interface CoordinatorSourceOptions {
+  /** Per-request timeout in milliseconds (60,000). */
+  timeoutMs?: number;
+  /** Retries after a network error (2); an HTTP answer, even an error status, is never retried. */
+  retries?: number;
+}
+
+/**
+ * A coordinator's public routes GET /v1/checkpoints/:hash, /v1/manifests/:hash, /v1/updates/:hash.
+ * An HTTP error status (404, or the 500 a coordinator answers for a corrupt file) means "not
+ * available" and becomes a finding; a coordinator that does not answer at all is SourceUnavailableError.
+ */
+export function coordinatorSource(baseUrl: string, opts: CoordinatorSourceOptions = {}): ContentSource {
+  let base: URL;
+  try {
+    base = new URL(baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
+  } catch {
+    throw new SourceUnavailableError(`coordinator URL ${baseUrl} is not a URL`);
+  }
+  if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new SourceUnavailableError(`coordinator URL ${baseUrl} is not http(s)`);
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const retries = opts.retries ?? 2;
+
+  async function get(path: string): Promise<Response> {
+    const url = new URL(path, base);
+    let last: unknown;
+    for (let attempt = 0; attempt <= retries; attempt++) {
+      try {
+        return await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
+      } catch (e) {
+        last = e;
+        if (attempt < retries) await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+      }
+    }
+    const cause = last instanceof Error ? ((last.cause as Error | undefined)?.message ?? last.message) : String(last);
+    throw new SourceUnavailableError(`coordinator ${base.href} did not answer GET ${url.pathname}: ${cause}`);
+  }
+
+  return {
+    description: `coordinator ${base.href}`,
+    async probe() {
+      const res = await get('v1/health');
+      await res.arrayBuffer().catch(() => undefined);
+      // Degraded (503: its Redis is down) still serves the content store; anything else is not a coordinator.
+      if (res.status !== 200 && res.status !== 503) throw new SourceUnavailableError(`coordinator ${base.href} answered ${res.status} to GET /v1/health`);
+    },
+    async fetch(kind, hash) {
+      if (!HEX32_RE.test(hash)) return { found: false, detail: 'malformed hash' };
+      const res = await get(`v1/${kind}/${hash}`);
+      let body: ArrayBuffer;
+      try {
+        body = await res.arrayBuffer();
+      } catch (e) {
+        throw new SourceUnavailableError(`coordinator ${base.href}: reading GET /v1/${kind}/${hash} failed: ${(e as Error).message}`);
+      }
+      if (!res.ok) {
+        let msg = '';
+        try {
+          const j = JSON.parse(new TextDecoder().decode(body)) as { error?: { code?: unknown; message?: unknown } };
+          if (j.error && typeof j.error.message === 'string') msg = `: ${String(j.error.code)}: ${j.error.message}`;
+        } catch {
+          // not an error body; the status says enough
+        }
+        return { found: false, detail: `HTTP ${res.status}${msg}` };
+      }
+      return { found: true, bytes: new Uint8Array(body) };
+    },
+  };
+}
