@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { ensureRedis } from '../coordinator/infra/redis-server.ts';
 import { deletePrefix, figureLine, note, runPrefix, targetLine, type Figure } from './common.ts';
 import { benchFold } from './fold.ts';
+import { benchGas, type GasDiagnostics } from './gas.ts';
 import { benchIngest } from './ingest.ts';
 import { benchRss } from './rss.ts';
 import { benchStages, type StageCosts } from './stages.ts';
@@ -20,6 +21,7 @@ const SETTINGS = {
   ingest: { n: Number(process.env.BENCH_INGEST_N ?? 40), concurrency: 4, workerConcurrency: 4, warmup: 4, baselineReps: 3 },
   fold: { deltas: 50, params: 1_000_000, runs: 7, warmup: 2 },
   rss: { updates: 100, concurrency: 4, workerConcurrency: 4, limitMB: 400 },
+  gas: { small: 5, large: 500, commitLimit: 120_000, claimLimit: 80_000 },
 };
 
 const started = performance.now();
@@ -54,7 +56,7 @@ const emit = (f: Figure) => {
   figures.push(f);
   console.log(figureLine(f));
 };
-const diagnostics: { ingest?: unknown; workerStepMs?: StageCosts } = {};
+const diagnostics: { ingest?: unknown; workerStepMs?: StageCosts; gas?: GasDiagnostics } = {};
 let failed = false;
 try {
   // The in-memory fold first, while the process is fresh.
@@ -70,6 +72,15 @@ try {
 } finally {
   await cleanup();
 }
+// The chain figures need no Redis: a private anvil, started and stopped inside benchGas.
+try {
+  const gas = await benchGas(SETTINGS.gas);
+  diagnostics.gas = gas.diagnostics;
+  for (const f of gas.figures) emit(f);
+} catch (e) {
+  failed = true;
+  console.error(`bench gas failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
+}
 
 for (const f of figures) {
   const t = targetLine(f);
@@ -84,6 +95,12 @@ const results = {
       'hashes and EIP-712 signatures pre-computed. Clock: parent tells the child to upload -> round accepted count (polled every 2 ms) reaches N. ' +
       'Baseline: ioredis SET ... EX 3600 of the same N buffers from the same child, 4 in flight on one connection; best of all runs of the phase.',
     fold: 'FedAvgStrategy.aggregate over in-memory deltas (includes its divide and add-base passes) vs a bare acc[i] += w*d[i] loop over the same arrays; warmed up, best of runs.',
+    gas:
+      'Private anvil (its default hardfork), contracts built and deployed from this repo; gas = receipt gasUsed. Baseline: the reward token\'s transfer() ' +
+      'to a recipient already holding it. commit_gas_N: commitRound with a reward of round 2 of a task funded for 3 rounds whose round 1 is committed, ' +
+      'rewards tree (protocol/rewards.ts) of N random addresses with random amounts summing to the reward; execution = gasUsed - 21000 - calldata gas ' +
+      '(4/16 per zero/non-zero byte). claim_gas_warm/cold: claim of round 2 of the 500-leaf task by a recipient holding the token / holding none, ' +
+      'both leaves at the same proof depth.',
     rss: 'Round populated through the queue path and a real update worker; a child (node --import tsx bench/rss-child.ts) runs closeRound; value = its VmHWM; baseline = VmHWM of the same child only loading the modules.',
   },
   diagnostics,

@@ -1,15 +1,19 @@
 #!/usr/bin/env -S node --import tsx
 /**
  * fl-client: the data owner's command line. Exit codes: 0 done, 1 usage or input error,
- * 2 coordinator refused or rejected the update, 3 timed out waiting for a round.
+ * 2 the coordinator or the chain refused (a rejected update, a reverted claim, data that does not
+ * check out), 3 timed out waiting for a round.
  */
+import { existsSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { formatUnits } from 'ethers';
 import type { Dataset } from './data/dataset.ts';
 import { forModel, loadDataFile, mnistShard } from './data/load-data.ts';
 import { CoordinatorApi, CoordinatorError } from './coordinator-api.ts';
 import { FederatedClient, type UploadMode } from './federated-client.ts';
 import { createProgress } from './progress.ts';
 import { initBackend } from './tf/backend.ts';
+import { claimRewards, ensureContractArtifacts, listRewards, RewardsError, type ClaimResult } from './rewards.ts';
 import { loadOrCreateWallet } from './wallet-file.ts';
 
 const EXIT = { ok: 0, usage: 1, refused: 2, timeout: 3 } as const;
@@ -97,6 +101,128 @@ async function join(o: JoinOptions): Promise<number> {
   }
 }
 
+const address = (v: string) => {
+  if (!/^0x[0-9a-fA-F]{40}$/.test(v)) throw new InvalidArgumentError('must be a 0x-prefixed 20-byte hex address');
+  return v.toLowerCase();
+};
+const httpUrl = (v: string) => {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new InvalidArgumentError('must be a URL, e.g. http://127.0.0.1:8545');
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidArgumentError('must be an http(s) URL');
+  return v;
+};
+const rounds = (v: string, prev: number[]) => [...prev, int('round')(v)];
+
+/** Rewards use 18-decimal tokens; amounts are shown in base units and in whole tokens. */
+const TOKEN_DECIMALS = 18;
+const tokens = (amount: bigint) => formatUnits(amount, TOKEN_DECIMALS);
+
+/** An existing key only (FL_PRIVATE_KEY, else the key file): a key made up now would be owed nothing. */
+function existingWallet(keyFile: string) {
+  if (!process.env.FL_PRIVATE_KEY && !existsSync(keyFile)) {
+    throw new InvalidArgumentError(`no key: ${keyFile} does not exist and FL_PRIVATE_KEY is not set (give --key-file)`);
+  }
+  return loadOrCreateWallet(keyFile).wallet;
+}
+
+/** Runs a rewards command: a refusal of the coordinator or the chain is exit 2, a bad input exit 1. */
+async function refusals(run: () => Promise<number>): Promise<number> {
+  await ensureContractArtifacts();
+  try {
+    return await run();
+  } catch (e) {
+    if (e instanceof RewardsError) {
+      console.error(`fl-client: ${e.code}: ${e.message}`);
+      return EXIT.refused;
+    }
+    if (e instanceof CoordinatorError) {
+      console.error(`fl-client: coordinator said ${e.code}: ${e.message}`);
+      return EXIT.refused;
+    }
+    if (e instanceof TypeError && e.message === 'fetch failed') {
+      const why = e.cause instanceof Error ? e.cause.message : '';
+      console.error(`fl-client: the coordinator did not answer${why ? `: ${why}` : ''}`);
+      return EXIT.refused;
+    }
+    throw e;
+  }
+}
+
+interface RewardsOptions {
+  coordinator: string;
+  task: number;
+  keyFile: string;
+  address?: string;
+  rpc?: string;
+  json: boolean;
+}
+
+async function rewards(o: RewardsOptions): Promise<number> {
+  const account = o.address ?? existingWallet(o.keyFile).address.toLowerCase();
+  return refusals(async () => {
+    const lines = await listRewards({ api: new CoordinatorApi(o.coordinator), task: o.task, account, rpcUrl: o.rpc });
+    const total = lines.reduce((a, l) => a + l.amount, 0n);
+    const unclaimed = lines.filter((l) => !l.claimed).reduce((a, l) => a + l.amount, 0n);
+    if (o.json) {
+      const rows = lines.map((l) => ({ round: l.round, amount: l.amount.toString(), tokens: tokens(l.amount), claimed: l.claimed, claimable: l.claimable }));
+      process.stdout.write(`${JSON.stringify({ task: o.task, account, rewards: rows, total: total.toString(), unclaimed: unclaimed.toString() })}\n`);
+      return EXIT.ok;
+    }
+    const w = Math.max(20, ...lines.map((l) => l.amount.toString().length), total.toString().length);
+    const t = Math.max(24, ...lines.map((l) => tokens(l.amount).length), tokens(total).length);
+    const row = (a: string, b: string, c: string, d: string) => `${a.padStart(5)}  ${b.padStart(w)}  ${c.padStart(t)}  ${d}`;
+    const text = [`rewards of ${account} in task ${o.task}`, row('round', 'amount (base units)', 'amount (tokens)', 'claimed')];
+    for (const l of lines) text.push(row(String(l.round), l.amount.toString(), tokens(l.amount), l.claimed ? 'yes' : l.claimable ? 'no' : 'no (not payable now)'));
+    text.push(row('total', total.toString(), tokens(total), `unclaimed ${unclaimed} (${tokens(unclaimed)} tokens)`));
+    process.stdout.write(`${text.join('\n')}\n`);
+    return EXIT.ok;
+  });
+}
+
+interface ClaimOptions {
+  coordinator: string;
+  task: number;
+  keyFile: string;
+  rpc?: string;
+  round: number[];
+  json: boolean;
+}
+
+async function claim(o: ClaimOptions): Promise<number> {
+  const wallet = existingWallet(o.keyFile);
+  const account = wallet.address.toLowerCase();
+  return refusals(async () => {
+    const onClaimed = (c: ClaimResult) =>
+      out(o.json, { event: 'claimed', task: o.task, round: c.round, amount: c.amount.toString(), txHash: c.txHash }, `round ${c.round}: claimed ${c.amount} (${tokens(c.amount)} tokens) in tx ${c.txHash}`);
+    const done = await claimRewards({ api: new CoordinatorApi(o.coordinator), task: o.task, signer: wallet, rounds: o.round.length ? o.round : undefined, rpcUrl: o.rpc, onClaimed });
+    const total = done.reduce((a, c) => a + c.amount, 0n);
+    out(
+      o.json,
+      { event: 'done', task: o.task, account, claims: done.length, total: total.toString() },
+      done.length ? `claimed ${done.length} round(s) of task ${o.task}: ${total} (${tokens(total)} tokens) to ${account}` : `nothing to claim for ${account} in task ${o.task}`,
+    );
+    return EXIT.ok;
+  });
+}
+
+const REWARDS_HELP = `
+Every committed round's manifest is downloaded and re-hashed, its rewards tree rebuilt, and its root
+checked against the round and against the distributor on chain; the claimed flags are read on chain.
+The chain is the one the coordinator publishes at GET /v1/chain (--rpc overrides its RPC URL).
+Amounts are in token base units and in whole tokens (18 decimals).
+Exit codes: 0 done, 1 usage error, 2 the coordinator or the chain refused or its data does not check out.`;
+
+const CLAIM_HELP = `
+Claims every unclaimed reward of the key's account in the task (or only the --round ones) from the
+distributor, one transaction at a time, each mined before the next; every root and proof is checked
+first, as for 'fl-client rewards'. The account pays the gas in ETH. Prints each transaction.
+Exit codes: 0 done (also when there was nothing to claim), 1 usage error, 2 the coordinator or the
+chain refused (e.g. already claimed, invalid proof, no ETH for gas) or its data does not check out.`;
+
 async function main(argv: string[]): Promise<number> {
   const program = new Command('fl-client').description('Data-owner client of the verifiable federated-learning coordinator').showHelpAfterError();
   program
@@ -134,6 +260,32 @@ async function main(argv: string[]): Promise<number> {
       const api = new CoordinatorApi(o.coordinator);
       const r = round ? await api.getRound(int('task')(task), int('round')(round)) : await api.currentRound(int('task')(task));
       process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+    });
+  program
+    .command('rewards')
+    .description("list the rewards of an account in a task's committed rounds, verified against the chain")
+    .requiredOption('--coordinator <url>', 'coordinator base URL', process.env.FL_COORDINATOR)
+    .requiredOption('--task <id>', 'task id', int('task'))
+    .option('--key-file <path>', 'private key file whose account to list (FL_PRIVATE_KEY overrides; never created)', 'fl-client.key')
+    .option('--address <0x..>', 'list this account instead of the key\'s', address)
+    .option('--rpc <url>', "JSON-RPC URL to use instead of the coordinator's", httpUrl)
+    .option('--json', 'print one JSON object instead of the table', false)
+    .addHelpText('after', REWARDS_HELP)
+    .action(async (o: RewardsOptions) => {
+      process.exitCode = await rewards(o);
+    });
+  program
+    .command('claim')
+    .description('claim your unclaimed rewards of a task from the reward distributor')
+    .requiredOption('--coordinator <url>', 'coordinator base URL', process.env.FL_COORDINATOR)
+    .requiredOption('--task <id>', 'task id', int('task'))
+    .option('--key-file <path>', 'private key file of the claiming account (FL_PRIVATE_KEY overrides; never created)', 'fl-client.key')
+    .option('--rpc <url>', "JSON-RPC URL to use instead of the coordinator's", httpUrl)
+    .option('--round <n>', 'claim only this round (repeatable)', rounds, [] as number[])
+    .option('--json', 'one JSON object per line on stdout', false)
+    .addHelpText('after', CLAIM_HELP)
+    .action(async (o: ClaimOptions) => {
+      process.exitCode = await claim(o);
     });
   try {
     await program.parseAsync(argv);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { decodeCheckpoint, contentHash, Round, Task, type Checkpoint } from '../protocol/index.ts';
+import { Address, decodeCheckpoint, decodeManifest, contentHash, ProtocolError, Round, Task, type Checkpoint, type RoundManifest } from '../protocol/index.ts';
 
 /** A coordinator answered with an error: carries its HTTP status and error code. */
 export class CoordinatorError extends Error {
@@ -12,6 +12,19 @@ export class CoordinatorError extends Error {
     this.name = 'CoordinatorError';
   }
 }
+
+/** GET /v1/chain: where the coordinator commits (addresses lowercased). */
+export const ChainInfoReply = z.object({
+  chainId: z.number().int().positive(),
+  rpcUrl: z.string().url(),
+  registry: Address,
+  distributor: Address,
+  token: Address,
+  fromBlock: z.number().int().min(0),
+});
+export type ChainInfoReply = z.infer<typeof ChainInfoReply>;
+
+const HASH_RE = /^0x[0-9a-fA-F]{64}$/;
 
 const ErrorReply = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 
@@ -85,5 +98,29 @@ export class CoordinatorApi {
     const got = await contentHash(bytes);
     if (got !== hash) throw new CoordinatorError(res.status, 'CHECKPOINT_HASH_MISMATCH', `checkpoint ${hash} arrived with hash ${got}`);
     return { bytes, checkpoint: decodeCheckpoint(bytes) };
+  }
+  /** Where the coordinator commits: chain id, an RPC URL, registry, distributor and token (CoordinatorError NO_CHAIN when it has none). */
+  chainInfo(): Promise<ChainInfoReply> {
+    return this.call(ChainInfoReply, '/v1/chain');
+  }
+  /**
+   * Downloads a round's contributions manifest, checks that its bytes hash to the name it was asked
+   * by and decodes it (canonical form only). CoordinatorError MANIFEST_UNAVAILABLE,
+   * MANIFEST_HASH_MISMATCH or BAD_MANIFEST otherwise.
+   */
+  async getManifest(hash: string): Promise<{ bytes: Uint8Array; manifest: RoundManifest }> {
+    if (!HASH_RE.test(hash)) throw new CoordinatorError(0, 'BAD_HASH', `${hash} is not a 0x-prefixed 32-byte hash`);
+    const name = hash.toLowerCase();
+    const res = await fetch(new URL(`/v1/manifests/${name}`, this.baseUrl));
+    if (!res.ok) throw new CoordinatorError(res.status, 'MANIFEST_UNAVAILABLE', `manifest ${name}: HTTP ${res.status}`);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const got = await contentHash(bytes);
+    if (got !== name) throw new CoordinatorError(res.status, 'MANIFEST_HASH_MISMATCH', `manifest ${name} arrived with hash ${got}`);
+    try {
+      return { bytes, manifest: decodeManifest(bytes) };
+    } catch (e) {
+      if (e instanceof ProtocolError) throw new CoordinatorError(res.status, 'BAD_MANIFEST', `manifest ${name}: ${e.message}`);
+      throw e;
+    }
   }
 }

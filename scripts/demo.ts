@@ -11,8 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError } from 'commander';
-import { keccak256, toUtf8Bytes } from 'ethers';
+import { formatUnits, keccak256, toUtf8Bytes, Wallet } from 'ethers';
 import { CoordinatorApi } from '../client/coordinator-api.ts';
+import { claimRewards } from '../client/rewards.ts';
+import { setupChain } from '../coordinator/chain/chain-setup.ts';
 import { loadMnist, splitTrainTest } from '../client/data/mnist.ts';
 import { initBackend } from '../client/tf/backend.ts';
 import { evaluate } from '../client/tf/trainer.ts';
@@ -38,9 +40,11 @@ const opts = new Command('demo')
   .option('--lr <x>', 'local learning rate', parseFloat, 0.05)
   .option('--strategy <name>', 'fedavg | fedadam | median | trimmed-mean | krum', 'fedavg')
   .option('--json', 'print rows as JSON lines', false)
+  .option('--no-chain', 'run without a chain: no commits, rewards or audit')
   .parse()
-  .opts<{ rounds: number; clients: number; seed: number; alpha: number; localEpochs: number; batchSize: number; lr: number; strategy: string; json: boolean }>();
+  .opts<{ rounds: number; clients: number; seed: number; alpha: number; localEpochs: number; batchSize: number; lr: number; strategy: string; json: boolean; chain: boolean }>();
 
+const PER_ROUND = 100n * 10n ** 18n;
 const log = createLogger(process.env.LOG_LEVEL ?? 'warn', 'demo');
 const children: ChildProcess[] = [];
 const cleanups: (() => Promise<void>)[] = [];
@@ -58,7 +62,10 @@ async function main() {
   cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
   const adminToken = randomBytes(16).toString('hex');
   const config = parseEnv({ ...process.env, PORT: '0', DATA_DIR: dataDir, ADMIN_TOKEN: adminToken, REDIS_PREFIX: prefix, LOG_LEVEL: 'warn' }, redis.url);
-  const coordinator = await startCoordinator(config, { log });
+  // The chain: RPC_URL + PRIVATE_KEY + REGISTRY_ADDRESS when given, else a private anvil with fresh contracts.
+  const chain = opts.chain ? await setupChain(process.env, log.child({}, { level: "error" })) : null;
+  if (chain) cleanups.push(() => chain.stop());
+  const coordinator = await startCoordinator(config, { log, ...(chain ? { chain: chain.client, chainIntervalMs: 200 } : {}) });
   cleanups.push(() => coordinator.stop());
   const api = new CoordinatorApi(coordinator.url, adminToken);
 
@@ -69,10 +76,13 @@ async function main() {
     model: 'mnist-cnn',
     training: { localEpochs: opts.localEpochs, batchSize: opts.batchSize, learningRate: opts.lr, optimizer: 'sgd' },
     strategy: { name: opts.strategy },
+    // 100 tokens (18 decimals) per round, split pro rata over accepted samples; the budget covers every round.
+    rewards: { perRound: (PER_ROUND).toString(), budget: (PER_ROUND * BigInt(opts.rounds)).toString() },
     seed: opts.seed,
   });
   const say = (s: string) => !opts.json && process.stdout.write(`${s}\n`);
   say(`demo: redis ${redis.url}${redis.private ? ' (private)' : ''}, coordinator ${coordinator.url}, tfjs backend ${backend.name}`);
+  if (chain) say(`demo: chain ${chain.client.settings.rpcUrl}${chain.private ? ' (private anvil)' : ''}, chain id ${chain.client.chainId}, registry ${chain.client.addresses.registry}`);
   say(`demo: task ${task.id} mnist-cnn (${task.params} parameters), ${opts.clients} clients, alpha ${opts.alpha}, ${opts.rounds} rounds, strategy ${opts.strategy}`);
 
   // K data owners, each its own process (both cores busy); odd ones upload over HTTP, even ones through Redis.
@@ -81,7 +91,7 @@ async function main() {
     const keyFile = join(dataDir, `client-${i}.key`);
     // Demo keys derive from the seed (never do this with real funds): with fixed keys the clients'
     // aggregation order is fixed too, so the same seed reproduces the same checkpoint hashes.
-    const key = keccak256(toUtf8Bytes(`fl-demo-client:${opts.seed}:${i}`));
+    const key = clientKey(i);
     const args = ['--import', 'tsx', 'client/cli.ts', 'join', '--coordinator', coordinator.url, '--task', String(task.id), '--key-file', keyFile,
       '--mnist-shard', `${i}/${opts.clients}`, '--alpha', String(opts.alpha), '--split-seed', String(opts.seed), '--rounds', String(opts.rounds),
       '--upload', i % 2 === 0 ? 'queue' : 'http', '--redis-url', redis.url, '--redis-prefix', prefix, '--json'];
@@ -115,8 +125,22 @@ async function main() {
     else say(`${String(r).padStart(5)}  ${`${round.accepted}/${round.rejected}`.padStart(17)}  ${ev.accuracy.toFixed(4).padStart(8)}  ${ev.loss.toFixed(4).padStart(9)}  ${secs.toFixed(1).padStart(7)}  ${round.checkpointHash}`);
   }
   await Promise.all(exits);
+  let committed = 0;
+  let audit = 'skipped';
+  if (chain) {
+    // Every round on chain, one data owner paid, then an outsider's audit of the whole history.
+    const rounds = await waitCommitted(api, task.id, opts.rounds);
+    committed = rounds.length;
+    for (const r of rounds) say(`demo: round ${r.round} committed in block ${r.commit!.blockNumber}, tx ${r.commit!.txHash}`);
+    const owner = new Wallet(clientKey(0), chain.client.provider);
+    await (await chain.client.signer.sendTransaction({ to: owner.address, value: 10n ** 17n })).wait(); // gas money
+    const claims = await claimRewards({ api, task: task.id, signer: owner });
+    const paid = claims.reduce((s, c) => s + c.amount, 0n);
+    say(`demo: client 0 (${owner.address}) claimed ${formatUnits(paid, 18)} tokens over ${claims.length} rounds`);
+    audit = await runAuditor(chain.client.settings.rpcUrl, chain.client.addresses.registry, chain.client.settings.fromBlock, task.id, coordinator.url);
+  }
   say(`demo: finished in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-  process.stdout.write(`demo: rounds=${opts.rounds} clients=${opts.clients} accuracy=${accuracy.toFixed(4)} committed=0 audit=skipped\n`);
+  process.stdout.write(`demo: rounds=${opts.rounds} clients=${opts.clients} accuracy=${accuracy.toFixed(4)} committed=${committed} audit=${audit}\n`);
 }
 
 async function waitRegistered(count: () => Promise<number>, k: number) {
@@ -127,6 +151,33 @@ async function waitRegistered(count: () => Promise<number>, k: number) {
     await new Promise((res) => setTimeout(res, 200));
   }
   fail(`only some of the ${k} clients registered within 120 s`);
+}
+
+/** Demo keys derive from the seed (never do this with real funds). */
+function clientKey(i: number): string {
+  return keccak256(toUtf8Bytes(`fl-demo-client:${opts.seed}:${i}`));
+}
+
+async function waitCommitted(api: CoordinatorApi, task: number, rounds: number) {
+  const end = Date.now() + 120_000;
+  for (;;) {
+    const all = await Promise.all(Array.from({ length: rounds }, (_, i) => api.getRound(task, i + 1)));
+    if (all.every((r) => r.state === 'committed')) return all;
+    if (Date.now() > end) fail(`rounds not committed within 120 s: ${all.map((r) => `${r.round}:${r.state}${r.commitError ? ` (${r.commitError})` : ''}`).join(', ')}`);
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
+
+/** Runs fl-audit as an outsider would (its own process, only the RPC and the coordinator's public routes). */
+async function runAuditor(rpcUrl: string, registry: string, fromBlock: number, task: number, coordinatorUrl: string): Promise<'pass' | 'fail'> {
+  const args = ['--import', 'tsx', 'client/audit/cli.ts', '--rpc', rpcUrl, '--registry', registry, '--from-block', String(fromBlock), '--task', String(task), '--coordinator', coordinatorUrl, '--reaggregate'];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  if (!opts.json) process.stdout.write(out.split('\n').map((l) => (l ? `  ${l}` : l)).join('\n'));
+  return code === 0 ? 'pass' : 'fail';
 }
 
 async function waitClosed(api: CoordinatorApi, task: number, round: number) {

@@ -1,0 +1,205 @@
+/**
+ * Chain gas figures: what committing a round and claiming a reward cost, on a private anvil with the
+ * contracts built and deployed from this repo.
+ *
+ * Baseline (same anvil, same run): a plain ERC-20 `transfer` of the reward token to a recipient that
+ * already holds it (`erc20_transfer_to_holder`), the cheapest token movement a claim ends with.
+ *
+ *   commit_gas_5 / commit_gas_500  registry.commitRound (with a reward) of round 2 of a funded task
+ *                                  whose round 1 is committed, with a rewards tree of 5 / 500 random
+ *                                  contributors (protocol/rewards.ts rewardsTree, amounts summing to
+ *                                  the reward); the execution gas (gasUsed - 21,000 - calldata gas)
+ *                                  must be equal, the totals differ only by calldata zero bytes.
+ *   claim_gas_warm / claim_gas_cold distributor.claim from the 500-leaf tree by a recipient already
+ *                                  holding the token / holding none (the token's fresh balance slot).
+ */
+import { randomBytes } from 'node:crypto';
+import { hexlify, keccak256, parseUnits, toUtf8Bytes, ZeroHash, type TransactionReceipt } from 'ethers';
+import { startAnvil } from '../contracts/anvil.ts';
+import { buildContracts } from '../contracts/build.ts';
+import { deployContracts } from '../contracts/deploy.ts';
+import { managedSigner, rpcProvider } from '../contracts/provider.ts';
+import { rewardsTree, splitProRata, type RewardEntry } from '../protocol/rewards.ts';
+import { note, type Figure } from './common.ts';
+
+export interface GasOptions {
+  /** Contributors of the small and the large rewards tree. */
+  small: number;
+  large: number;
+  /** Upper bounds of the targets, in gas. */
+  commitLimit: number;
+  claimLimit: number;
+}
+
+export interface GasDiagnostics {
+  erc20TransferToEmpty: number;
+  erc20TransferToHolder: number;
+  commitFirstRound: number;
+  commit: Record<string, { gasUsed: number; calldata: number; execution: number }>;
+  claim: Record<string, { gasUsed: number; calldata: number; execution: number; proofLength: number }>;
+  hardfork: string;
+  elapsedMs: number;
+}
+
+const h = (label: string) => keccak256(toUtf8Bytes(label));
+const randomAddress = () => hexlify(randomBytes(20));
+
+/** Gas of a transaction's calldata (EIP-2028: 4 per zero byte, 16 per other byte). */
+function calldataGas(data: string): number {
+  let gas = 0;
+  for (let i = 2; i < data.length; i += 2) gas += data.slice(i, i + 2) === '00' ? 4 : 16;
+  return gas;
+}
+
+async function mined(tx: Promise<{ wait(): Promise<TransactionReceipt | null> }>): Promise<TransactionReceipt> {
+  const receipt = await (await tx).wait();
+  if (!receipt) throw new Error('transaction was not mined');
+  if (receipt.status !== 1) throw new Error(`transaction ${receipt.hash} reverted`);
+  return receipt;
+}
+
+/** `n` random accounts (plus `include`) with random positive amounts summing exactly to `reward`. */
+function randomRewards(n: number, reward: bigint, include: string[] = []): RewardEntry[] {
+  const accounts = [...include.map((a) => a.toLowerCase())];
+  while (accounts.length < n) accounts.push(randomAddress());
+  // Scores 1..2^20; with a reward of 10^21 base units no share rounds down to 0.
+  const scores = accounts.map(() => BigInt(randomBytes(4).readUInt32BE() % 1_048_576) + 1n);
+  const amounts = splitProRata(reward, scores);
+  // Shuffle so the included accounts sit anywhere in the input (the tree sorts leaves by hash anyway).
+  const entries = accounts.map((account, i) => ({ account, amount: amounts[i]! }));
+  for (let i = entries.length - 1; i > 0; i--) {
+    const j = randomBytes(4).readUInt32BE() % (i + 1);
+    [entries[i], entries[j]] = [entries[j]!, entries[i]!];
+  }
+  return entries;
+}
+
+export async function benchGas(o: GasOptions): Promise<{ figures: Figure[]; diagnostics: GasDiagnostics }> {
+  const started = performance.now();
+  await buildContracts({ quiet: true });
+  const anvil = await startAnvil();
+  const provider = rpcProvider(anvil.rpcUrl, { chainId: anvil.chainId });
+  try {
+    const [deployer, warmSigner, coldSigner] = anvil.privateKeys.slice(0, 3).map((k) => managedSigner(k, provider));
+    if (!deployer || !warmSigner || !coldSigner) throw new Error('anvil gave fewer than 3 dev accounts');
+    const [warm, cold] = [await warmSigner.getAddress(), await coldSigner.getAddress()];
+    const d = await deployContracts(deployer);
+    const hardfork = await provider
+      .send('anvil_nodeInfo', [])
+      .then((info: { hardFork?: unknown }) => String(info.hardFork ?? 'unknown'))
+      .catch(() => 'unknown');
+
+    /** gasUsed, calldata gas and execution gas (gasUsed - 21,000 - calldata) of a mined transaction. */
+    const costOf = async (receipt: TransactionReceipt) => {
+      const tx = await provider.getTransaction(receipt.hash);
+      if (!tx) throw new Error(`transaction ${receipt.hash} not found`);
+      const gasUsed = Number(receipt.gasUsed);
+      const calldata = calldataGas(tx.data);
+      return { gasUsed, calldata, execution: gasUsed - 21_000 - calldata };
+    };
+
+    // Baseline: the first transfer to `warm` creates its balance slot; the second one is the baseline.
+    const unit = parseUnits('1', 18);
+    const toEmpty = await costOf(await mined(d.token.transfer(warm, unit)));
+    const toHolder = await costOf(await mined(d.token.transfer(warm, unit)));
+    const baseline = { name: 'erc20_transfer_to_holder', value: toHolder.gasUsed, unit: 'gas' };
+
+    // Two funded tasks, round 1 committed on each, so both measured commits (round 2) start from the
+    // same storage state and differ only in their rewards root.
+    const reward = parseUnits('1000', 18);
+    const uri = 'fl://bench/round-2';
+    let nextTask = 1;
+    let firstRound = 0;
+    const warmTask = async () => {
+      const task = nextTask++;
+      const genesis = h(`genesis:${task}`);
+      await mined(d.registry.createTask(task, genesis));
+      // Budget for three rounds: round 2 leaves some, as a running task would (emptying the budget
+      // would earn the commit an SSTORE refund that a real commit rarely gets).
+      await mined(d.token.approve(d.addresses.distributor, reward * 3n));
+      await mined(d.distributor.fund(task, reward * 3n));
+      const r1 = rewardsTree(randomRewards(o.small, reward));
+      const first = await mined(d.registry.commitRound(task, 1, h(`c1:${task}`), genesis, h(`m1:${task}`), r1.root, ZeroHash, uri, reward));
+      firstRound = Number(first.gasUsed);
+      return task;
+    };
+    const commitRound2 = async (task: number, root: string) =>
+      costOf(await mined(d.registry.commitRound(task, 2, h(`c2:${task}`), h(`c1:${task}`), h(`m2:${task}`), root, ZeroHash, uri, reward)));
+
+    const smallTree = rewardsTree(randomRewards(o.small, reward));
+    // The large tree holds both claimants; redraw it until their proofs are equally long, so the two
+    // claims differ only in the recipient's balance slot.
+    let largeEntries = randomRewards(o.large, reward, [warm, cold]);
+    let largeTree = rewardsTree(largeEntries);
+    for (let tries = 0; largeTree.proofFor(warm)!.proof.length !== largeTree.proofFor(cold)!.proof.length; tries++) {
+      if (tries > 50) throw new Error('could not draw a tree with equally deep claimants');
+      largeEntries = randomRewards(o.large, reward, [warm, cold]);
+      largeTree = rewardsTree(largeEntries);
+    }
+    if (smallTree.size !== o.small || largeTree.size !== o.large) throw new Error(`trees have ${smallTree.size} and ${largeTree.size} leaves`);
+
+    const taskSmall = await warmTask();
+    const taskLarge = await warmTask();
+    const commitSmall = await commitRound2(taskSmall, smallTree.root);
+    const commitLarge = await commitRound2(taskLarge, largeTree.root);
+
+    // Claims from the large tree's round.
+    if ((await d.token.balanceOf(cold)) !== 0n) throw new Error('the cold claimant already holds tokens');
+    const claimBy = async (signer: typeof warmSigner, who: string) => {
+      const c = largeTree.proofFor(who);
+      if (!c) throw new Error(`${who} is not in the tree`);
+      const cost = await costOf(await mined(d.distributor.connect(signer).claim(taskLarge, 2, c.amount, c.proof)));
+      return { ...cost, proofLength: c.proof.length };
+    };
+    const claimWarm = await claimBy(warmSigner, warm);
+    const claimCold = await claimBy(coldSigner, cold);
+
+    const elapsedMs = performance.now() - started;
+    note(
+      `gas (anvil ${hardfork}): erc20 transfer to an empty account ${toEmpty.gasUsed}, to a holder ${toHolder.gasUsed}; ` +
+        `commitRound first round ${firstRound}; round 2 with ${o.small} contributors ${commitSmall.gasUsed} (calldata ${commitSmall.calldata}, execution ${commitSmall.execution}), ` +
+        `with ${o.large} ${commitLarge.gasUsed} (calldata ${commitLarge.calldata}, execution ${commitLarge.execution})`,
+    );
+    note(
+      `gas: claim from the ${o.large}-leaf tree (${claimWarm.proofLength}-hash proof): recipient holding the token ${claimWarm.gasUsed} (execution ${claimWarm.execution}), ` +
+        `holding none ${claimCold.gasUsed} (execution ${claimCold.execution}, +${claimCold.execution - claimWarm.execution} for the token's fresh balance slot); ${elapsedMs.toFixed(0)} ms`,
+    );
+
+    const fig = (name: string, value: number, target: string, pass: boolean): Figure => ({
+      name,
+      value,
+      unit: 'gas',
+      ratio: value / baseline.value,
+      baseline,
+      target,
+      pass,
+    });
+    const sameExecution = commitSmall.execution === commitLarge.execution;
+    const figures = [
+      fig(`commit_gas_${o.small}`, commitSmall.gasUsed, `value<=${o.commitLimit}gas(execution_excl_calldata=${commitSmall.execution})`, commitSmall.gasUsed <= o.commitLimit),
+      fig(
+        `commit_gas_${o.large}`,
+        commitLarge.gasUsed,
+        `value<=${o.commitLimit}gas&&execution_excl_calldata==commit_gas_${o.small}(${commitLarge.execution}${sameExecution ? '==' : '!='}${commitSmall.execution})`,
+        commitLarge.gasUsed <= o.commitLimit && sameExecution,
+      ),
+      fig('claim_gas_warm', claimWarm.gasUsed, `value<=${o.claimLimit}gas`, claimWarm.gasUsed <= o.claimLimit),
+      fig('claim_gas_cold', claimCold.gasUsed, `value<=${o.claimLimit}gas`, claimCold.gasUsed <= o.claimLimit),
+    ];
+    return {
+      figures,
+      diagnostics: {
+        erc20TransferToEmpty: toEmpty.gasUsed,
+        erc20TransferToHolder: toHolder.gasUsed,
+        commitFirstRound: firstRound,
+        commit: { [String(o.small)]: commitSmall, [String(o.large)]: commitLarge },
+        claim: { warm: claimWarm, cold: claimCold },
+        hardfork,
+        elapsedMs: Math.round(elapsedMs),
+      },
+    };
+  } finally {
+    provider.destroy();
+    await anvil.stop();
+  }
+}
