@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { RoundNo, TaskId } from '../../protocol/index.ts';
 import type { ChainInfo } from '../chain/chain-info.ts';
 import type { CoordinatorContext } from '../context.ts';
+import type { ContentKind } from '../store/content-store.ts';
 import { AppError, notFound } from '../errors.ts';
 import { createTask } from '../use-cases/create-task.ts';
 import { openRound } from '../use-cases/open-round.ts';
@@ -90,37 +91,22 @@ export function createApp(ctx: CoordinatorContext, opts: AppOptions): express.Ex
     const body = await readRawBody(req, t.params * 4);
     res.status(202).json(await submitHttpUpdate(ctx, task, round, req.headers, body));
   }));
-  app.get('/v1/checkpoints/:hash', route(async (req, res) => {
-    const { hash } = parseOr400(HashParams, req.params, 'path');
-    const bytes = await ctx.store.get('checkpoints', hash);
-    if (!bytes) throw notFound(`checkpoint ${hash}`);
-    res.setHeader('content-type', 'application/octet-stream');
-    res.setHeader('etag', `"${hash}"`);
-    // Content-addressed: the bytes behind a hash never change.
-    res.setHeader('cache-control', 'public, max-age=31536000, immutable');
-    res.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-  }));
-
-  app.get('/v1/updates/:hash', route(async (req, res) => {
-    const { hash } = parseOr400(HashParams, req.params, 'path');
-    const bytes = await ctx.store.get('updates', hash);
-    if (!bytes) throw notFound(`update ${hash}`);
-    // Archived accepted deltas, so that anyone can re-run a round's aggregation.
-    res.setHeader('content-type', 'application/octet-stream');
-    res.setHeader('etag', `"${hash}"`);
-    res.setHeader('cache-control', 'public, max-age=31536000, immutable');
-    res.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-  }));
-  app.get('/v1/manifests/:hash', route(async (req, res) => {
-    const { hash } = parseOr400(HashParams, req.params, 'path');
-    const bytes = await ctx.store.get('manifests', hash);
-    if (!bytes) throw notFound(`manifest ${hash}`);
-    // Served as the exact stored bytes (canonical JSON), so a client can hash what it received.
-    res.setHeader('content-type', 'application/json');
-    res.setHeader('etag', `"${hash}"`);
-    res.setHeader('cache-control', 'public, max-age=31536000, immutable');
-    res.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-  }));
+  // Content-addressed documents: the stored bytes as they are, so a client can hash what it got.
+  // The bytes behind a hash never change, hence the immutable caching.
+  const serveContent = (kind: ContentKind, what: string, contentType: string) =>
+    route(async (req, res) => {
+      const { hash } = parseOr400(HashParams, req.params, 'path');
+      const bytes = await ctx.store.get(kind, hash);
+      if (!bytes) throw notFound(`${what} ${hash}`);
+      res.setHeader('content-type', contentType);
+      res.setHeader('etag', `"${hash}"`);
+      res.setHeader('cache-control', 'public, max-age=31536000, immutable');
+      res.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    });
+  app.get('/v1/checkpoints/:hash', serveContent('checkpoints', 'checkpoint', 'application/octet-stream'));
+  // Archived accepted deltas, so that anyone can re-run a round's aggregation.
+  app.get('/v1/updates/:hash', serveContent('updates', 'update', 'application/octet-stream'));
+  app.get('/v1/manifests/:hash', serveContent('manifests', 'manifest', 'application/json'));
 
   app.use((req, _res, next) => next(new AppError('NOT_FOUND', 404, `no route ${req.method} ${req.path}`)));
   app.use(errorMiddleware(ctx.log));
