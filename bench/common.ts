@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { Wallet, type BaseWallet, type HDNodeWallet } from 'ethers';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import { defaultCheckThreads } from '../coordinator/infra/blob-checker.ts';
 import type { CoordinatorConfig } from '../coordinator/config.ts';
 import type { CoordinatorContext } from '../coordinator/context.ts';
 import { createTask } from '../coordinator/use-cases/create-task.ts';
@@ -57,6 +58,7 @@ export function benchConfig(redisUrl: string, prefix: string, dataDir: string, w
     chainId: 31337,
     inProcessWorker: true,
     workerConcurrency,
+    checkThreads: process.env.CHECK_THREADS ? Number(process.env.CHECK_THREADS) : defaultCheckThreads(), // as the coordinator: CHECK_THREADS or cores - 1
     schedulerIntervalMs: 250, // the production default (SCHEDULER_INTERVAL_MS)
     logLevel: 'silent',
   };

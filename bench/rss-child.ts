@@ -43,6 +43,7 @@ if (mode === 'idle') {
       dataDir: s.dataDir,
       adminToken: undefined,
       prefix: s.prefix,
+      checkThreads: 0, // aggregation only: no updates to check
       chainId: 31337,
       inProcessWorker: false,
       workerConcurrency: 1,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { defaultCheckThreads } from './infra/blob-checker.ts';
 
 /** Coordinator settings, parsed from the environment (a trust boundary like any other). */
 export const CoordinatorEnv = z.object({
@@ -13,6 +14,8 @@ export const CoordinatorEnv = z.object({
   /** Run the update worker inside the coordinator process (set 0 when workers run separately). */
   IN_PROCESS_WORKER: z.enum(['0', '1']).default('1'),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
+  /** Threads that hash and measure deltas (0 = on the main thread); default: cores - 1. */
+  CHECK_THREADS: z.coerce.number().int().min(0).max(64).optional(),
   SCHEDULER_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -28,6 +31,7 @@ export interface CoordinatorConfig {
   chainId: number;
   inProcessWorker: boolean;
   workerConcurrency: number;
+  checkThreads: number;
   schedulerIntervalMs: number;
   logLevel: CoordinatorEnv['LOG_LEVEL'];
 }
@@ -49,6 +53,7 @@ export function parseEnv(env: NodeJS.ProcessEnv, redisUrl?: string): Coordinator
     chainId: e.CHAIN_ID,
     inProcessWorker: e.IN_PROCESS_WORKER === '1',
     workerConcurrency: e.WORKER_CONCURRENCY,
+    checkThreads: e.CHECK_THREADS ?? defaultCheckThreads(),
     schedulerIntervalMs: e.SCHEDULER_INTERVAL_MS,
     logLevel: e.LOG_LEVEL,
   };

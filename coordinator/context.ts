@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Eip712Domain } from '../protocol/index.ts';
+import type { BlobChecker } from './infra/blob-checker.ts';
 import type { Logger } from './logger.ts';
 import type { ContentStore } from './store/content-store.ts';
 import type { RedisKeys } from './store/redis-keys.ts';
@@ -17,6 +18,8 @@ export interface CoordinatorContext {
   store: ContentStore;
   queue: UpdateQueue;
   domain: Eip712Domain;
+  /** Hashes and measures delta bytes (on worker threads by default). */
+  checker: BlobChecker;
   log: Logger;
   /** Injected clock, so deadline logic is testable without sleeping. */
   now: () => number;

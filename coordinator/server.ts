@@ -8,6 +8,7 @@ import { chainInfo } from './chain/chain-info.ts';
 import type { ChainClient } from './chain/chain-client.ts';
 import { startChainWriter, type ChainWriter } from './chain/chain-writer.ts';
 import { createApp } from './http/app.ts';
+import { createBlobChecker } from './infra/blob-checker.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createUpdateQueue } from './queue/update-queue.ts';
 import { startUpdateWorker, type UpdateWorker } from './queue/update-worker.ts';
@@ -58,6 +59,7 @@ export function createContext(config: CoordinatorConfig, log: Logger, now: () =>
     store: fsContentStore(config.dataDir),
     queue: createUpdateQueue(redis, config.prefix),
     domain: { ...DEFAULT_DOMAIN, chainId: config.chainId },
+    checker: createBlobChecker(config.checkThreads),
     log,
     now,
   };
@@ -105,6 +107,7 @@ export async function startCoordinator(config: CoordinatorConfig, opts: StartOpt
       await chainWriter?.stop();
       await worker?.close();
       await ctx.queue.close();
+      await ctx.checker.close();
       ctx.redis.disconnect();
     },
   };

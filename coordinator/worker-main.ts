@@ -18,6 +18,7 @@ try {
   const shutdown = async () => {
     await worker.close();
     await ctx.queue.close();
+    await ctx.checker.close();
     ctx.redis.disconnect();
     process.exit(0);
   };

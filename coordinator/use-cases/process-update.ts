@@ -1,4 +1,4 @@
-import { blobKey, contentHash, decodeDelta, firstNonFinite, l2Norm, recoverUpdateSigner, UpdateJob, weightManifest } from '../../protocol/index.ts';
+import { blobKey, recoverUpdateSigner, UpdateJob } from '../../protocol/index.ts';
 import type { CoordinatorContext } from '../context.ts';
 import { UpdateRejected } from '../errors.ts';
 
@@ -65,17 +65,13 @@ export async function processUpdate(ctx: CoordinatorContext, jobId: string, data
   if (size !== expectedBytes) throw new UpdateRejected('BAD_LENGTH', `delta has ${size} bytes; the model needs ${expectedBytes}`);
   const buf = await ctx.redis.getBuffer(work);
   if (!buf) throw new Error(`work blob ${work} vanished`);
-  const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-  const hash = await contentHash(bytes);
-  if (hash !== job.updateHash) throw new UpdateRejected('HASH_MISMATCH', `delta hashes to ${hash}, the signed hash is ${job.updateHash}`);
-  const delta = decodeDelta(weightManifest(task.modelSpec), bytes);
-  // One pass: the float64 sum of squares of finite float32 values cannot overflow at our model
-  // sizes, so the norm is non-finite exactly when some value is; only then look for which one.
-  const norm = l2Norm(delta);
-  if (!Number.isFinite(norm)) {
-    const bad = firstNonFinite(delta);
-    throw new UpdateRejected('NON_FINITE', `delta value ${bad} is ${delta[bad]}`);
-  }
+  // Hash and norm on a checker thread; the bytes are handed over and not used here again.
+  const verdict = await ctx.checker.check(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
+  if (verdict.hash !== job.updateHash) throw new UpdateRejected('HASH_MISMATCH', `delta hashes to ${verdict.hash}, the signed hash is ${job.updateHash}`);
+  // The float64 sum of squares of finite float32 values cannot overflow at our model sizes, so the
+  // norm is non-finite exactly when some value is.
+  const norm = verdict.norm;
+  if (!Number.isFinite(norm)) throw new UpdateRejected('NON_FINITE', `delta value ${verdict.firstNonFinite} is not finite`);
   if (task.limits.maxNorm > 0 && norm > task.limits.maxNorm) throw new UpdateRejected('NORM_TOO_LARGE', `delta norm ${norm.toFixed(4)} exceeds ${task.limits.maxNorm}`);
 
   const r = await ctx.rounds.accept(

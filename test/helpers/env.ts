@@ -37,6 +37,7 @@ export async function testConfig(over: Partial<CoordinatorConfig> = {}): Promise
     chainId: 31337,
     inProcessWorker: true,
     workerConcurrency: 2,
+    checkThreads: 1,
     schedulerIntervalMs: 50,
     logLevel: 'silent',
     ...over,
