@@ -1,0 +1,34 @@
+// Minimal ambient types for the parts of snarkjs 0.7 this project uses
+// (snarkjs ships no type declarations).
+declare module 'snarkjs' {
+  export interface SnarkjsLogger {
+    debug(msg: string): void;
+    info(msg: string): void;
+    warn(msg: string): void;
+    error(msg: string): void;
+  }
+  export interface Curve {
+    name: string;
+    terminate(): Promise<void>;
+  }
+  export const curves: {
+    getCurveFromName(name: string, options?: unknown): Promise<Curve>;
+  };
+  export const powersOfTau: {
+    newAccumulator(curve: Curve, power: number, fileName: string, logger?: SnarkjsLogger): Promise<Uint8Array>;
+    beacon(
+      oldPtauFilename: string,
+      newPTauFilename: string,
+      name: string,
+      beaconHashStr: string,
+      numIterationsExp: number,
+      logger?: SnarkjsLogger,
+    ): Promise<Uint8Array | false>;
+    preparePhase2(oldPtauFilename: string, newPTauFilename: string, logger?: SnarkjsLogger): Promise<void>;
+    verify(tauFilename: string, logger?: SnarkjsLogger): Promise<boolean>;
+  };
+  export const groth16: Record<string, (...args: any[]) => Promise<any>>;
+  export const zKey: Record<string, (...args: any[]) => Promise<any>>;
+  export const r1cs: Record<string, (...args: any[]) => Promise<any>>;
+  export const wtns: Record<string, (...args: any[]) => Promise<any>>;
+}
