@@ -1,4 +1,4 @@
-import { blobKey, BLOB_TTL_SECONDS, contentHash, HttpUpdateHeaders } from '../../protocol/index.ts';
+import { blobKey, BLOB_TTL_SECONDS, HttpUpdateHeaders } from '../../protocol/index.ts';
 import type { CoordinatorContext } from '../context.ts';
 import { AppError, notFound } from '../errors.ts';
 import { parseOr400 } from './parse.ts';
@@ -23,7 +23,8 @@ export async function submitHttpUpdate(
   if (body.byteLength !== t.params * 4) {
     throw new AppError('BAD_LENGTH', 400, `delta has ${body.byteLength} bytes; the model needs ${t.params * 4}`);
   }
-  const hash = await contentHash(body);
+  // Hashed on a checker thread (on a copy: the thread takes what it is given, and we still store the body).
+  const { hash } = await ctx.checker.check(Uint8Array.prototype.slice.call(body));
   if (hash !== h['x-fl-update-hash']) throw new AppError('HASH_MISMATCH', 400, `body hashes to ${hash}, header says ${h['x-fl-update-hash']}`);
   // Only registered wallets may park bytes in Redis; the worker re-checks everything else.
   if (!(await ctx.tasks.isClient(task, h['x-fl-client']))) throw new AppError('UNKNOWN_CLIENT', 403, `${h['x-fl-client']} is not registered for task ${task}`);
