@@ -18,15 +18,8 @@ import {
   type RoundManifest,
 } from '../../protocol/manifest.ts';
 import { EMPTY_REWARDS_ROOT, rewardsTree, UINT256_MAX, verifyRewardProof, type ScoreRule } from '../../protocol/rewards.ts';
+import { throwsProtocol } from '../helpers/assert-protocol.ts';
 
-function throwsProtocol(fn: () => unknown, code: string, re?: RegExp) {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof ProtocolError, `expected ProtocolError, got ${String(e)}`);
-    assert.equal(e.code, code);
-    if (re) assert.match(e.message, re);
-    return true;
-  });
-}
 
 const rep = (c: string, n: number) => `0x${c.repeat(n)}`;
 const A1 = rep('11', 20);

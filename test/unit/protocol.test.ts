@@ -18,7 +18,6 @@ import {
   l2Norm,
   ModelSpec,
   PRESET_MODELS,
-  ProtocolError,
   recoverRegistrationSigner,
   recoverUpdateSigner,
   signRegistration,
@@ -29,18 +28,10 @@ import {
   type Checkpoint,
   type UpdateMessage,
 } from '../../protocol/index.ts';
+import { throwsProtocol } from '../helpers/assert-protocol.ts';
 
 const f32 = (xs: number[]) => new Float32Array(xs);
 
-/** Asserts that fn throws a ProtocolError with the given code (and, optionally, a message matching re). */
-function throwsProtocol(fn: () => unknown, code: string, re?: RegExp) {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof ProtocolError, `expected ProtocolError, got ${String(e)}`);
-    assert.equal(e.code, code);
-    if (re) assert.match(e.message, re);
-    return true;
-  });
-}
 
 const IRIS = PRESET_MODELS['iris-mlp'] as ModelSpec;
 

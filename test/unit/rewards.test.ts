@@ -2,7 +2,6 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AbiCoder, concat, keccak256 } from 'ethers';
 import { StandardMerkleTree } from '@openzeppelin/merkle-tree';
-import { ProtocolError } from '../../protocol/errors.ts';
 import { Prng } from '../../protocol/prng.ts';
 import {
   acceptedSamples,
@@ -20,15 +19,8 @@ import {
   verifyRewardProof,
   type RewardEntry,
 } from '../../protocol/rewards.ts';
+import { throwsProtocol } from '../helpers/assert-protocol.ts';
 
-function throwsProtocol(fn: () => unknown, code: string, re?: RegExp) {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof ProtocolError, `expected ProtocolError, got ${String(e)}`);
-    assert.equal(e.code, code);
-    if (re) assert.match(e.message, re);
-    return true;
-  });
-}
 
 const sum = (xs: readonly bigint[]) => xs.reduce((a, b) => a + b, 0n);
 const addr = (n: number) => `0x${n.toString(16).padStart(40, '0')}`;
