@@ -1,15 +1,8 @@
 import { cpus } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { contentHash, decodeFloat32, firstNonFinite, l2Norm, type Hex32 } from '../../protocol/index.ts';
+import { checkBlob, type BlobVerdict } from './check-blob.ts';
 
-/** What the update worker needs to know about a delta's bytes. */
-export interface BlobVerdict {
-  hash: Hex32;
-  /** L2 norm of the float32 values (NaN when the length is not a multiple of 4). */
-  norm: number;
-  /** Index of the first NaN/Inf value when the norm is not finite, else -1. */
-  firstNonFinite: number;
-}
+export type { BlobVerdict };
 
 export interface BlobChecker {
   /** Hashes and measures the bytes. May take ownership of `bytes`: do not use them afterwards. */
@@ -27,31 +20,19 @@ export const defaultCheckThreads = () => Math.max(1, cpus().length - 1);
  * fetching and verifying while other cores hash. threads = 0 checks inline (same results).
  */
 export function createBlobChecker(threads: number): BlobChecker {
-  if (threads <= 0) {
-    return {
-      async check(bytes) {
-        const hash = await contentHash(bytes);
-        if (bytes.byteLength % 4 !== 0) return { hash, norm: NaN, firstNonFinite: -1 };
-        const values = decodeFloat32(bytes);
-        const norm = l2Norm(values);
-        return { hash, norm, firstNonFinite: Number.isFinite(norm) ? -1 : firstNonFinite(values) };
-      },
-      close: async () => {},
-    };
-  }
-  const url = new URL('./blob-check-worker.mjs', import.meta.url);
+  if (threads <= 0) return { check: checkBlob, close: async () => {} };
+  const url = new URL('./blob-check-thread.mjs', import.meta.url);
   const pending = new Map<number, { resolve: (v: BlobVerdict) => void; reject: (e: Error) => void }>();
   let nextId = 0;
   let turn = 0;
   const workers = Array.from({ length: threads }, () => {
-    // No TypeScript loader needed in the thread: the worker is plain JavaScript.
     const w = new Worker(url, { execArgv: [] });
-    w.on('message', (m: { id: number; hash?: Hex32; norm?: number; firstNonFinite?: number; error?: string }) => {
+    w.on('message', (m: { id: number; verdict?: BlobVerdict; error?: string }) => {
       const p = pending.get(m.id);
       if (!p) return;
       pending.delete(m.id);
       if (m.error !== undefined) p.reject(new Error(`blob check failed: ${m.error}`));
-      else p.resolve({ hash: m.hash!, norm: m.norm!, firstNonFinite: m.firstNonFinite! });
+      else p.resolve(m.verdict!);
     });
     w.on('error', (e) => {
       for (const [id, p] of pending) {
@@ -75,9 +56,9 @@ export function createBlobChecker(threads: number): BlobChecker {
       return new Promise<BlobVerdict>((resolve, reject) => {
         pending.set(id, { resolve, reject });
         w.ref();
-        w.postMessage({ id, buf, offset: 0, length: bytes.byteLength }, [buf]);
+        w.postMessage({ id, buf }, [buf]);
       }).finally(() => {
-        if (![...pending.keys()].length) for (const x of workers) x.unref();
+        if (pending.size === 0) for (const x of workers) x.unref();
       });
     },
     async close() {
