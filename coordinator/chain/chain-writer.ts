@@ -52,9 +52,15 @@ export function startChainWriter(ctx: CoordinatorContext, chain: ChainClient, op
   let backoffMs = 0;
   let nextAt = 0;
 
+  /** Tasks not yet registered on chain by this deployment (one HKEYS, not a read of every task). */
+  async function unregisteredTasks(): Promise<Task[]> {
+    const [ids, known] = await Promise.all([ctx.redis.smembers(ctx.keys.tasks), ctx.redis.hkeys(ctx.keys.chainTasks)]);
+    const done = new Set(known);
+    const todo = ids.filter((id) => !done.has(id)).map(Number).sort((a, b) => a - b);
+    return (await Promise.all(todo.map((id) => ctx.tasks.get(id)))).filter((t): t is Task => t !== null);
+  }
+
   async function ensureTask(t: Task) {
-    const known = await ctx.redis.hget(ctx.keys.chainTasks, String(t.id));
-    if (known) return;
     const { registry, distributor, token: erc20 } = chain;
     if (!(await registry.taskExists(t.id))) {
       const tx = await registry.createTask(t.id, t.genesisHash);
@@ -85,7 +91,7 @@ export function startChainWriter(ctx: CoordinatorContext, chain: ChainClient, op
   async function commitRound(task: number, round: number): Promise<boolean> {
     const r = await ctx.rounds.get(task, round);
     if (!r || r.state !== 'aggregated') {
-      await ctx.rounds.markCommitted(task, round, '', 0); // drops it from the to-commit set
+      await ctx.rounds.dropFromCommitQueue(task, round);
       return true;
     }
     const { registry } = chain;
@@ -121,9 +127,8 @@ export function startChainWriter(ctx: CoordinatorContext, chain: ChainClient, op
     let current: { task: number; round: number } | null = null;
     try {
       const pending = await ctx.rounds.toCommit();
-      const tasks = new Map((await ctx.tasks.list()).map((t) => [t.id, t]));
       const waiting = new Set<number>();
-      for (const t of tasks.values()) {
+      for (const t of await unregisteredTasks()) {
         if (stopped) return;
         try {
           await ensureTask(t);

@@ -25,7 +25,7 @@ export function redisKeys(prefix: string) {
     toCommit: `${prefix}:rounds:to-commit`,
     /** One chain writer at a time across coordinator replicas. */
     chainLock: `${prefix}:lock:chain-writer`,
-    /** Hash: task id -> JSON of its on-chain registration (tx, block, funded amount). */
+    /** Hash: task id -> JSON of its on-chain registration (when it was registered and funded). */
     chainTasks: `${prefix}:chain:tasks`,
     /** Pub/sub channel the worker pings when a round may be ready to close. */
     roundEvents: `${prefix}:events:rounds`,

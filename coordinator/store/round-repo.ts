@@ -36,6 +36,10 @@ export interface RoundRepo {
   /** Aggregated rounds still to be committed on chain, by task then round. */
   toCommit(): Promise<{ task: number; round: number }[]>;
   markCommitted(task: number, round: number, txHash: string, blockNumber: number): Promise<boolean>;
+  /** Forgets a round the chain writer has nothing to do for (it is no longer 'aggregated'). */
+  dropFromCommitQueue(task: number, round: number): Promise<void>;
+  /** The round's rejections, oldest first. */
+  rejections(task: number, round: number): Promise<Rejection[]>;
   setCommitError(task: number, round: number, message: string | null): Promise<void>;
 }
 
@@ -48,6 +52,11 @@ export interface RoundHead {
   deadlineMs: number;
   accepted: number;
   rejected: number;
+}
+
+/** Parses stored rejection records, oldest first (ties by job id, so the order is total). */
+function parseRejections(values: string[]): Rejection[] {
+  return values.map((j) => Rejection.parse(JSON.parse(j))).sort((a, b) => a.at.localeCompare(b.at) || a.jobId.localeCompare(b.jobId));
 }
 
 export function roundRepo(redis: Redis, keys: RedisKeys, scripts: ScriptRunner): RoundRepo {
@@ -97,7 +106,7 @@ export function roundRepo(redis: Redis, keys: RedisKeys, scripts: ScriptRunner):
       const acc = Object.keys(accAll)
         .sort()
         .map((client) => AcceptedUpdate.parse(JSON.parse(accAll[client] as string)));
-      const rejections = rej.map((j) => Rejection.parse(JSON.parse(j))).sort((a, b) => a.at.localeCompare(b.at) || a.jobId.localeCompare(b.jobId));
+      const rejections = parseRejections(rej);
       const accepted = Number(h.accepted ?? 0);
       const rejected = Number(h.rejected ?? 0);
       return Round.parse({
@@ -165,6 +174,12 @@ export function roundRepo(redis: Redis, keys: RedisKeys, scripts: ScriptRunner):
     },
     async markCommitted(task, round, txHash, blockNumber) {
       return (await scripts.run('markCommitted', [keys.round(task, round), keys.toCommit], [txHash, blockNumber, `${task}:${round}`])) === 1;
+    },
+    async dropFromCommitQueue(task, round) {
+      await redis.zrem(keys.toCommit, `${task}:${round}`);
+    },
+    async rejections(task, round) {
+      return parseRejections(await redis.hvals(keys.rejections(task, round)));
     },
     async setCommitError(task, round, message) {
       if (message === null) await redis.hdel(keys.round(task, round), 'commitError');

@@ -72,7 +72,7 @@ export async function closeRound(ctx: CoordinatorContext, task: number, round: n
     );
     // The contributions manifest: who sent what, who was refused and why, and who is owed what.
     // Its hash and rewards root are what the chain will commit; the auditor re-derives both.
-    const rejections = (await ctx.rounds.get(task, round))?.rejections ?? [];
+    const rejections = await ctx.rounds.rejections(task, round);
     const contributions = buildManifest({
       task,
       round,
