@@ -46,17 +46,34 @@ export async function testConfig(over: Partial<CoordinatorConfig> = {}): Promise
 
 export const silentLog = () => pino({ level: process.env.TEST_LOG ?? 'silent' });
 
-/** Starts a coordinator for a test; cleanup() stops it and deletes its keys and files (never FLUSHALL). */
-export async function startTestCoordinator(over: Partial<CoordinatorConfig> = {}, opts: StartOptions = {}) {
+/** A test config plus the cleanup of what it names: its Redis keys (never FLUSHALL) and its data directory. */
+export async function isolatedConfig(over: Partial<CoordinatorConfig> = {}) {
   const config = await testConfig(over);
-  const c: RunningCoordinator = await startCoordinator(config, { log: silentLog(), ...opts });
   return {
-    c,
     config,
     async cleanup() {
-      await c.stop();
       await deletePrefix(config.redisUrl, config.prefix);
       rmSync(config.dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Starts a coordinator for a test; cleanup() stops it and deletes its keys and files (never FLUSHALL). */
+export async function startTestCoordinator(over: Partial<CoordinatorConfig> = {}, opts: StartOptions = {}) {
+  const iso = await isolatedConfig(over);
+  let c: RunningCoordinator;
+  try {
+    c = await startCoordinator(iso.config, { log: silentLog(), ...opts });
+  } catch (e) {
+    await iso.cleanup();
+    throw e;
+  }
+  return {
+    c,
+    config: iso.config,
+    async cleanup() {
+      await c.stop();
+      await iso.cleanup();
     },
   };
 }

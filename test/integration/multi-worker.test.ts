@@ -1,14 +1,13 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { bullPrefix, UPDATE_JOB_OPTIONS, UPDATE_QUEUE } from '../../protocol/index.ts';
 import { startCoordinator } from '../../coordinator/server.ts';
 import { createTask } from '../../coordinator/use-cases/create-task.ts';
 import { openRound } from '../../coordinator/use-cases/open-round.ts';
-import { deletePrefix, silentLog, testConfig, waitFor } from '../helpers/env.ts';
+import { isolatedConfig, silentLog, waitFor } from '../helpers/env.ts';
 import { makeOwner, queueUpload } from '../helpers/forge.ts';
 
 // Workers scale out as separate processes (`npm run worker`). Acceptance is one atomic step in
@@ -22,11 +21,8 @@ describe('several worker processes', () => {
   });
 
   test('two worker processes share the queue without double counting', async () => {
-    const config = await testConfig({ inProcessWorker: false });
-    cleanups.push(async () => {
-      await deletePrefix(config.redisUrl, config.prefix);
-      rmSync(config.dataDir, { recursive: true, force: true });
-    });
+    const { config, cleanup } = await isolatedConfig({ inProcessWorker: false });
+    cleanups.push(cleanup);
     const c = await startCoordinator(config, { log: silentLog() });
     cleanups.push(() => c.stop());
     for (let i = 0; i < 2; i++) {

@@ -1,11 +1,10 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { decodeCheckpoint } from '../../protocol/index.ts';
 import { startCoordinator } from '../../coordinator/server.ts';
 import { createTask } from '../../coordinator/use-cases/create-task.ts';
 import { openRound } from '../../coordinator/use-cases/open-round.ts';
-import { deletePrefix, silentLog, testConfig, waitFor } from '../helpers/env.ts';
+import { isolatedConfig, silentLog, waitFor } from '../helpers/env.ts';
 import { makeOwner, queueUpload } from '../helpers/forge.ts';
 
 // The coordinator keeps round state in Redis and deltas in Redis until archived, so a restart
@@ -17,11 +16,8 @@ describe('coordinator restart', () => {
   });
 
   test('a round survives a restart during collection; every accepted update is counted once', async () => {
-    const config = await testConfig();
-    cleanups.push(async () => {
-      await deletePrefix(config.redisUrl, config.prefix);
-      rmSync(config.dataDir, { recursive: true, force: true });
-    });
+    const { config, cleanup } = await isolatedConfig();
+    cleanups.push(cleanup);
     const a = await startCoordinator(config, { log: silentLog() });
     const task = await createTask(a.ctx, { name: 'restart', model: 'iris-mlp' });
     const round = await openRound(a.ctx, task.id, { durationSeconds: 120, minClients: 3, maxClients: 3 });
@@ -63,11 +59,8 @@ describe('coordinator restart', () => {
   });
 
   test('a round left closing by a coordinator that died mid-aggregation is finished by the next one', async () => {
-    const config = await testConfig();
-    cleanups.push(async () => {
-      await deletePrefix(config.redisUrl, config.prefix);
-      rmSync(config.dataDir, { recursive: true, force: true });
-    });
+    const { config, cleanup } = await isolatedConfig();
+    cleanups.push(cleanup);
     // Scheduler off: this coordinator only collects.
     const a = await startCoordinator(config, { log: silentLog(), scheduler: false });
     const task = await createTask(a.ctx, { name: 'resume', model: 'iris-mlp' });
