@@ -12,14 +12,20 @@
  *                                  must be equal, the totals differ only by calldata zero bytes.
  *   claim_gas_warm / claim_gas_cold distributor.claim from the 500-leaf tree by a recipient already
  *                                  holding the token / holding none (the token's fresh balance slot).
+ *   claim_private_gas_warm         distributor.claimPrivate, sent by the deployer as a relayer, from a
+ *                                  500-leaf private tree (nullifier, amount) of round 2 of a third task,
+ *                                  paying the warm recipient: a real Groth16 proof (protocol/zk) checked
+ *                                  by the deployed ClaimVerifier, plus the same accounting as a claim.
  */
 import { randomBytes } from 'node:crypto';
 import { hexlify, keccak256, parseUnits, toUtf8Bytes, ZeroHash, type TransactionReceipt } from 'ethers';
+import { buildCircuits } from '../circuits/build.ts';
 import { startAnvil } from '../contracts/anvil.ts';
 import { buildContracts } from '../contracts/build.ts';
 import { deployContracts } from '../contracts/deploy.ts';
 import { managedSigner, rpcProvider } from '../contracts/provider.ts';
 import { rewardsTree, splitProRata, type RewardEntry } from '../protocol/rewards.ts';
+import { createIdentity, nullifierOf, proveClaim, terminateZk, toBytes32 } from '../protocol/zk/index.ts';
 import { note, type Figure } from './common.ts';
 
 export interface GasOptions {
@@ -29,6 +35,8 @@ export interface GasOptions {
   /** Upper bounds of the targets, in gas. */
   commitLimit: number;
   claimLimit: number;
+  /** Upper bound of claim_private_gas_warm (a Groth16 pairing check alone is 181,000 gas). */
+  claimPrivateLimit?: number;
 }
 
 export interface GasDiagnostics {
@@ -37,12 +45,15 @@ export interface GasDiagnostics {
   commitFirstRound: number;
   commit: Record<string, { gasUsed: number; calldata: number; execution: number }>;
   claim: Record<string, { gasUsed: number; calldata: number; execution: number; proofLength: number }>;
+  claimPrivate: { gasUsed: number; calldata: number; execution: number; proofLength: number; proveMs: number };
   hardfork: string;
   elapsedMs: number;
 }
 
 const h = (label: string) => keccak256(toUtf8Bytes(label));
 const randomAddress = () => hexlify(randomBytes(20));
+/** A random private-tree key: 31 bytes, so below the SNARK field like a real nullifier, as a 32-byte word. */
+const randomNullifier = () => toBytes32(BigInt(hexlify(randomBytes(31))));
 
 /** Gas of a transaction's calldata (EIP-2028: 4 per zero byte, 16 per other byte). */
 function calldataGas(data: string): number {
@@ -59,9 +70,9 @@ async function mined(tx: Promise<{ wait(): Promise<TransactionReceipt | null> }>
 }
 
 /** `n` random accounts (plus `include`) with random positive amounts summing exactly to `reward`. */
-function randomRewards(n: number, reward: bigint, include: string[] = []): RewardEntry[] {
+function randomRewards(n: number, reward: bigint, include: string[] = [], randomAccount = randomAddress): RewardEntry[] {
   const accounts = [...include.map((a) => a.toLowerCase())];
-  while (accounts.length < n) accounts.push(randomAddress());
+  while (accounts.length < n) accounts.push(randomAccount());
   // Scores 1..2^20; with a reward of 10^21 base units no share rounds down to 0.
   const scores = accounts.map(() => BigInt(randomBytes(4).readUInt32BE() % 1_048_576) + 1n);
   const amounts = splitProRata(reward, scores);
@@ -77,6 +88,8 @@ function randomRewards(n: number, reward: bigint, include: string[] = []): Rewar
 export async function benchGas(o: GasOptions): Promise<{ figures: Figure[]; diagnostics: GasDiagnostics }> {
   const started = performance.now();
   await buildContracts({ quiet: true });
+  // The claim circuit's proving artefacts are gitignored; build them when missing or stale.
+  await buildCircuits({ quiet: true });
   const anvil = await startAnvil();
   const provider = rpcProvider(anvil.rpcUrl, { chainId: anvil.chainId });
   try {
@@ -154,6 +167,24 @@ export async function benchGas(o: GasOptions): Promise<{ figures: Figure[]; diag
     const claimWarm = await claimBy(warmSigner, warm);
     const claimCold = await claimBy(coldSigner, cold);
 
+    // A private round: the same 500-leaf shape keyed by nullifiers, one of them a real member's, whose
+    // claim the deployer relays to the warm recipient (already holding the token, like claim_gas_warm).
+    const taskPrivate = await warmTask();
+    const member = createIdentity();
+    const memberNullifier = nullifierOf(member.secret, taskPrivate, 2);
+    const privateTree = rewardsTree(randomRewards(o.large, reward, [toBytes32(memberNullifier)], randomNullifier), 'nullifier');
+    await commitRound2(taskPrivate, privateTree.root);
+    const leaf = privateTree.proofFor(toBytes32(memberNullifier));
+    if (!leaf) throw new Error('the member is not in the private tree');
+    const proveStarted = performance.now();
+    const { proof } = await proveClaim({ secret: member.secret, task: taskPrivate, round: 2, recipient: warm });
+    const proveMs = Math.round(performance.now() - proveStarted);
+    const claimPrivate = {
+      ...(await costOf(await mined(d.distributor.claimPrivate(taskPrivate, 2, memberNullifier, leaf.amount, warm, leaf.proof, proof)))),
+      proofLength: leaf.proof.length,
+      proveMs,
+    };
+
     const elapsedMs = performance.now() - started;
     note(
       `gas (anvil ${hardfork}): erc20 transfer to an empty account ${toEmpty.gasUsed}, to a holder ${toHolder.gasUsed}; ` +
@@ -163,6 +194,10 @@ export async function benchGas(o: GasOptions): Promise<{ figures: Figure[]; diag
     note(
       `gas: claim from the ${o.large}-leaf tree (${claimWarm.proofLength}-hash proof): recipient holding the token ${claimWarm.gasUsed} (execution ${claimWarm.execution}), ` +
         `holding none ${claimCold.gasUsed} (execution ${claimCold.execution}, +${claimCold.execution - claimWarm.execution} for the token's fresh balance slot); ${elapsedMs.toFixed(0)} ms`,
+    );
+    note(
+      `gas: claimPrivate from the ${o.large}-leaf private tree (${claimPrivate.proofLength}-hash proof, Groth16 proved in ${proveMs} ms), relayed to a holder: ` +
+        `${claimPrivate.gasUsed} (calldata ${claimPrivate.calldata}, execution ${claimPrivate.execution}, +${claimPrivate.gasUsed - claimWarm.gasUsed} over claim_gas_warm)`,
     );
 
     const fig = (name: string, value: number, target: string, pass: boolean): Figure => ({
@@ -175,6 +210,7 @@ export async function benchGas(o: GasOptions): Promise<{ figures: Figure[]; diag
       pass,
     });
     const sameExecution = commitSmall.execution === commitLarge.execution;
+    const privateLimit = o.claimPrivateLimit ?? 300_000;
     const figures = [
       fig(`commit_gas_${o.small}`, commitSmall.gasUsed, `value<=${o.commitLimit}gas(execution_excl_calldata=${commitSmall.execution})`, commitSmall.gasUsed <= o.commitLimit),
       fig(
@@ -185,6 +221,7 @@ export async function benchGas(o: GasOptions): Promise<{ figures: Figure[]; diag
       ),
       fig('claim_gas_warm', claimWarm.gasUsed, `value<=${o.claimLimit}gas`, claimWarm.gasUsed <= o.claimLimit),
       fig('claim_gas_cold', claimCold.gasUsed, `value<=${o.claimLimit}gas`, claimCold.gasUsed <= o.claimLimit),
+      fig('claim_private_gas_warm', claimPrivate.gasUsed, `value<=${privateLimit}gas`, claimPrivate.gasUsed <= privateLimit),
     ];
     return {
       figures,
@@ -194,6 +231,7 @@ export async function benchGas(o: GasOptions): Promise<{ figures: Figure[]; diag
         commitFirstRound: firstRound,
         commit: { [String(o.small)]: commitSmall, [String(o.large)]: commitLarge },
         claim: { warm: claimWarm, cold: claimCold },
+        claimPrivate,
         hardfork,
         elapsedMs: Math.round(elapsedMs),
       },
@@ -201,5 +239,7 @@ export async function benchGas(o: GasOptions): Promise<{ figures: Figure[]; diag
   } finally {
     provider.destroy();
     await anvil.stop();
+    // snarkjs keeps its worker threads alive, which would keep the bench process from exiting.
+    await terminateZk();
   }
 }

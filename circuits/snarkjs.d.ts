@@ -27,8 +27,18 @@ declare module 'snarkjs' {
     preparePhase2(oldPtauFilename: string, newPTauFilename: string, logger?: SnarkjsLogger): Promise<void>;
     verify(tauFilename: string, logger?: SnarkjsLogger): Promise<boolean>;
   };
-  export const groth16: Record<string, (...args: any[]) => Promise<any>>;
-  export const zKey: Record<string, (...args: any[]) => Promise<any>>;
+  export const groth16: {
+    fullProve(input: Record<string, unknown>, wasmFile: string, zkeyFile: string, logger?: SnarkjsLogger): Promise<{ proof: unknown; publicSignals: string[] }>;
+    verify(vkey: unknown, publicSignals: string[], proof: unknown, logger?: SnarkjsLogger): Promise<boolean>;
+    [name: string]: (...args: any[]) => Promise<any>;
+  };
+  export const zKey: {
+    newZKey(r1csName: string, ptauName: string, zkeyName: string, logger?: SnarkjsLogger): Promise<unknown>;
+    beacon(oldZkey: string, newZkey: string, name: string, beaconHashStr: string, numIterationsExp: number, logger?: SnarkjsLogger): Promise<unknown>;
+    exportVerificationKey(zkeyName: string, logger?: SnarkjsLogger): Promise<unknown>;
+    exportSolidityVerifier(zkeyName: string, templates: Record<string, string>, logger?: SnarkjsLogger): Promise<string>;
+    [name: string]: (...args: any[]) => Promise<any>;
+  };
   export const r1cs: Record<string, (...args: any[]) => Promise<any>>;
   export const wtns: Record<string, (...args: any[]) => Promise<any>>;
 }

@@ -6,6 +6,8 @@ import { OUT_DIR } from './paths.ts';
 import type {
   CheckpointRegistry,
   CheckpointRegistry__factory,
+  ClaimVerifier,
+  ClaimVerifier__factory,
   RewardDistributor,
   RewardDistributor__factory,
   RewardToken,
@@ -17,11 +19,12 @@ import type {
  * is read (so a clean clone can build and then import this module in the same process); the types
  * come from typechain's bindings, which `import type` erases.
  */
-export type { CheckpointRegistry, RewardDistributor, RewardToken };
+export type { CheckpointRegistry, ClaimVerifier, RewardDistributor, RewardToken };
 
 /** Deployable contracts and the typed object each one becomes. */
 interface Typed {
   CheckpointRegistry: CheckpointRegistry;
+  ClaimVerifier: ClaimVerifier;
   RewardDistributor: RewardDistributor;
   RewardToken: RewardToken;
 }
@@ -30,6 +33,7 @@ export type ContractName = keyof Typed;
 /** Constructor arguments of each contract, as typechain's factories declare them. */
 interface DeployArgs {
   CheckpointRegistry: Parameters<CheckpointRegistry__factory['deploy']>;
+  ClaimVerifier: Parameters<ClaimVerifier__factory['deploy']>;
   RewardDistributor: Parameters<RewardDistributor__factory['deploy']>;
   RewardToken: Parameters<RewardToken__factory['deploy']>;
 }

@@ -1,15 +1,16 @@
 /**
- * Deploys the reward token (unless an existing one is given) and the checkpoint registry, which
- * creates and binds its reward distributor itself. As a library: deployContracts(signer). As a CLI:
+ * Deploys the reward token and the Groth16 claim verifier (unless existing ones are given) and the
+ * checkpoint registry, which creates and binds its reward distributor itself. As a library:
+ * deployContracts(signer). As a CLI:
  *
- *   PRIVATE_KEY=0x... npm run deploy -- --rpc URL [--token ADDRESS] [--coordinator ADDRESS]
+ *   PRIVATE_KEY=0x... npm run deploy -- --rpc URL [--token ADDRESS] [--claim-verifier ADDRESS] [--coordinator ADDRESS]
  *
  * builds the contracts when needed, deploys, and prints the addresses as one JSON object on stdout.
  */
 import { parseArgs } from 'node:util';
 import { getAddress, parseUnits, type Signer } from 'ethers';
 import { z } from 'zod';
-import { attach, deploy, type CheckpointRegistry, type RewardDistributor, type RewardToken } from './artifacts.ts';
+import { attach, deploy, type CheckpointRegistry, type ClaimVerifier, type RewardDistributor, type RewardToken } from './artifacts.ts';
 import { buildContracts } from './build.ts';
 import { isEntryPoint } from './entry.ts';
 import { managedSigner, rpcProvider } from './provider.ts';
@@ -17,6 +18,12 @@ import { managedSigner, rpcProvider } from './provider.ts';
 export interface DeployOptions {
   /** Use this ERC-20 for rewards instead of deploying a RewardToken. */
   token?: string;
+  /**
+   * Use this deployed ClaimVerifier instead of deploying one. A verifier holds no state, so one
+   * deployment can serve several registries, but it must be the verifier of the claim circuit's keys
+   * the members prove with.
+   */
+  claimVerifier?: string;
   /** Holder of COORDINATOR_ROLE (the deployer by default). The deployer always gets the admin role. */
   coordinator?: string;
   /** Supply minted to the deployer when a RewardToken is deployed (1,000,000 tokens of 18 decimals). */
@@ -28,7 +35,9 @@ export interface Deployment {
   distributor: RewardDistributor;
   /** The reward token; typed as RewardToken, whose ABI is plain ERC-20, so it fits a given token too. */
   token: RewardToken;
-  addresses: { registry: string; distributor: string; token: string };
+  /** The Groth16 verifier private claims are checked with (contracts/src/generated/ClaimVerifier.sol). */
+  claimVerifier: ClaimVerifier;
+  addresses: { registry: string; distributor: string; token: string; claimVerifier: string };
   /** Block of the registry's deployment: where an auditor starts reading events. */
   blockNumber: number;
 }
@@ -48,8 +57,24 @@ export async function deployContracts(signer: Signer, opts: DeployOptions = {}):
   } else {
     token = await deploy('RewardToken', signer, opts.initialSupply ?? DEFAULT_SUPPLY);
   }
+  let claimVerifier: ClaimVerifier;
+  if (opts.claimVerifier) {
+    if ((await provider.getCode(opts.claimVerifier)) === '0x') throw new Error(`no contract at claim verifier address ${opts.claimVerifier}`);
+    claimVerifier = attach('ClaimVerifier', opts.claimVerifier, signer);
+  } else {
+    // The distributor refuses a verifier address without code, and the registry's gas estimate runs
+    // against the latest block, so the verifier must be mined before the registry is sent.
+    claimVerifier = await (await deploy('ClaimVerifier', signer)).waitForDeployment();
+  }
   // The registry only stores the token address, so it can be sent before the token is mined.
-  const registry = await deploy('CheckpointRegistry', signer, deployer, opts.coordinator ?? deployer, await token.getAddress());
+  const registry = await deploy(
+    'CheckpointRegistry',
+    signer,
+    deployer,
+    opts.coordinator ?? deployer,
+    await token.getAddress(),
+    await claimVerifier.getAddress(),
+  );
   const [receipt] = await Promise.all([registry.deploymentTransaction()?.wait(), token.waitForDeployment()]);
   if (!receipt) throw new Error('registry deployment was not mined');
 
@@ -58,8 +83,9 @@ export async function deployContracts(signer: Signer, opts: DeployOptions = {}):
     registry: await registry.getAddress(),
     distributor: await distributor.getAddress(),
     token: await token.getAddress(),
+    claimVerifier: await claimVerifier.getAddress(),
   };
-  return { registry, distributor, token, addresses, blockNumber: receipt.blockNumber };
+  return { registry, distributor, token, claimVerifier, addresses, blockNumber: receipt.blockNumber };
 }
 
 const Hex32Key = z.string().regex(/^0x[0-9a-fA-F]{64}$/, 'a 0x-prefixed 32-byte hex private key');
@@ -72,17 +98,18 @@ const CliEnv = z.object({ PRIVATE_KEY: Hex32Key });
 const CliArgs = z.strictObject({
   rpc: z.string().url('--rpc must be a URL, e.g. http://127.0.0.1:8545'),
   token: EthAddress.optional(),
+  'claim-verifier': EthAddress.optional(),
   coordinator: EthAddress.optional(),
 });
 
-const USAGE = 'usage: PRIVATE_KEY=0x... npm run deploy -- --rpc URL [--token ADDRESS] [--coordinator ADDRESS]';
+const USAGE = 'usage: PRIVATE_KEY=0x... npm run deploy -- --rpc URL [--token ADDRESS] [--claim-verifier ADDRESS] [--coordinator ADDRESS]';
 
 function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { rpc: { type: 'string' }, token: { type: 'string' }, coordinator: { type: 'string' } },
+      options: { rpc: { type: 'string' }, token: { type: 'string' }, 'claim-verifier': { type: 'string' }, coordinator: { type: 'string' } },
       strict: true,
     }));
   } catch (e) {
@@ -108,7 +135,7 @@ async function main() {
   const provider = rpcProvider(cli.rpc);
   try {
     const signer = managedSigner(cli.privateKey, provider);
-    const d = await deployContracts(signer, { token: cli.token, coordinator: cli.coordinator });
+    const d = await deployContracts(signer, { token: cli.token, claimVerifier: cli['claim-verifier'], coordinator: cli.coordinator });
     const { chainId } = await provider.getNetwork();
     console.log(JSON.stringify({ chainId: Number(chainId), ...d.addresses, blockNumber: d.blockNumber }));
   } finally {

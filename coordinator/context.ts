@@ -6,6 +6,8 @@ import type { ContentStore } from './store/content-store.ts';
 import type { RedisKeys } from './store/redis-keys.ts';
 import type { RoundRepo } from './store/round-repo.ts';
 import type { TaskRepo } from './store/task-repo.ts';
+import type { MemberRepo } from './store/member-repo.ts';
+import type { MembersTrees } from './members-trees.ts';
 import type { UpdateQueue } from './queue/update-queue.ts';
 
 /** What the use-cases need, passed explicitly: no module-level singletons, so tests run many side by side. */
@@ -15,6 +17,9 @@ export interface CoordinatorContext {
   keys: RedisKeys;
   tasks: TaskRepo;
   rounds: RoundRepo;
+  /** Private tasks' admitted identity commitments, and their Merkle trees. */
+  members: MemberRepo;
+  membersTrees: MembersTrees;
   store: ContentStore;
   queue: UpdateQueue;
   domain: Eip712Domain;

@@ -24,6 +24,8 @@ export type RejectionCode =
   | 'ROUND_FULL'
   | 'UNKNOWN_CLIENT'
   | 'BAD_SIGNATURE'
+  | 'BAD_PROOF'
+  | 'WRONG_MODE'
   | 'WRONG_BASE'
   | 'BAD_SAMPLES'
   | 'DUPLICATE'

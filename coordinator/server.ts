@@ -18,6 +18,8 @@ import { scriptRunner } from './store/lua-scripts.ts';
 import { redisKeys } from './store/redis-keys.ts';
 import { roundRepo } from './store/round-repo.ts';
 import { taskRepo } from './store/task-repo.ts';
+import { memberRepo } from './store/member-repo.ts';
+import { MembersTrees } from './members-trees.ts';
 
 export interface RunningCoordinator {
   url: string;
@@ -50,12 +52,15 @@ export function createContext(config: CoordinatorConfig, log: Logger, now: () =>
   redis.on('error', (e) => log.warn({ err: e.message }, 'redis connection error'));
   const keys = redisKeys(config.prefix);
   const scripts = scriptRunner(redis);
+  const members = memberRepo(redis, keys, scripts);
   return {
     redis,
     prefix: config.prefix,
     keys,
     tasks: taskRepo(redis, keys),
     rounds: roundRepo(redis, keys, scripts),
+    members,
+    membersTrees: new MembersTrees(members),
     store: fsContentStore(config.dataDir),
     queue: createUpdateQueue(redis, config.prefix),
     domain: { ...DEFAULT_DOMAIN, chainId: config.chainId },

@@ -10,3 +10,5 @@ export * from './eip712.ts';
 export * from './queue-layout.ts';
 export * from './manifest.ts';
 export * from './rewards.ts';
+export * from './zk/field.ts';
+export * from './zk/packed-proof.ts';

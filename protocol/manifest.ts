@@ -14,7 +14,8 @@ import {
   type RewardsTree,
   type ScoreRule,
 } from './rewards.ts';
-import { Address, Hash32, StrategyConfig } from './schemas.ts';
+import { Contributor, Hash32, StrategyConfig } from './schemas.ts';
+import { PackedProof } from './zk/packed-proof.ts';
 
 /**
  * The contributions manifest of a round: who contributed what, how each contribution was scored
@@ -41,6 +42,12 @@ import { Address, Hash32, StrategyConfig } from './schemas.ts';
  *   2. then rejected entries, by (client, updateHash, reason.code, reason.text, numSamples)
  *      ascending, where a null client or updateHash sorts before any value and strings compare by
  *      UTF-16 code units (JavaScript `<`; the same as byte order for ASCII).
+ *
+ * Private tasks (zero-knowledge mode) add a `private` block (the members root the round's proofs
+ * are checked against, and the number of members behind it). Their `client` is the update's
+ * nullifier as an 0x-prefixed 32-byte word, never an address; every accepted entry carries its
+ * membership `proof` (protocol/zk), so anyone can re-verify it; and the rewards tree pays
+ * (nullifier, amount) leaves. Public manifests have neither field, so their bytes are unchanged.
  */
 
 export const MANIFEST_FORMAT = 1;
@@ -55,18 +62,20 @@ const ManifestNumSamples = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 export const AcceptedEntry = z.strictObject({
   status: z.literal('accepted'),
-  client: Address,
+  client: Contributor,
   updateHash: Hash32,
   numSamples: ManifestNumSamples,
   reason: z.null(),
   score: DecimalU256,
   reward: DecimalU256,
+  /** Private tasks only: the Groth16 membership proof the update was accepted with. */
+  proof: PackedProof.optional(),
 });
 
 export const RejectedEntry = z.strictObject({
   status: z.literal('rejected'),
   /** null when the rejected job did not name a valid sender. */
-  client: Address.nullable(),
+  client: Contributor.nullable(),
   /** null when the rejected job did not carry a valid update hash. */
   updateHash: Hash32.nullable(),
   /** A rejection record holds no sample count: 0 unless the coordinator passed one. */
@@ -97,8 +106,16 @@ export const RoundManifest = z
     /** Root of the rewards tree over (client, sum of that client's entry rewards), non-zero amounts only. */
     rewardsRoot: Hash32,
     entries: z.array(ManifestEntry),
+    /** Present exactly for private tasks: what the round's membership proofs were checked against. */
+    private: z.strictObject({ membersRoot: Hash32, members: z.number().int().min(1) }).optional(),
   })
   .superRefine((m, ctx) => {
+    m.entries.forEach((e, i) => {
+      const clientOk = e.client === null || (m.private ? e.client.length === 66 : e.client.length === 42);
+      if (!clientOk) ctx.addIssue({ code: 'custom', path: ['entries', i, 'client'], message: m.private ? 'a private manifest names nullifiers (32-byte words), not addresses' : 'a public manifest names addresses' });
+      const proofOk = e.status === 'accepted' && m.private ? e.proof !== undefined : e.status !== 'accepted' || e.proof === undefined;
+      if (!proofOk) ctx.addIssue({ code: 'custom', path: ['entries', i, 'proof'], message: m.private ? 'an accepted private entry carries its membership proof' : 'only private manifests carry proofs' });
+    });
     for (let i = 1; i < m.entries.length; i++) {
       const c = compareEntries(m.entries[i - 1] as ManifestEntry, m.entries[i] as ManifestEntry);
       if (c > 0) ctx.addIssue({ code: 'custom', path: ['entries', i], message: 'entries are not in manifest order (accepted by client, then rejected by client, updateHash, code, text, numSamples)' });
@@ -134,6 +151,7 @@ export interface EntryCore {
   updateHash: string | null;
   numSamples: number;
   reason: { code: string; text: string } | null;
+  proof?: PackedProof;
 }
 
 /** What the coordinator knows when it closes a round; AcceptedUpdate and Rejection fit as they are. */
@@ -147,9 +165,11 @@ export interface ManifestInput {
   scoringRule?: string;
   /** The round's reward budget in token base units. */
   reward: bigint;
-  accepted: readonly { client: string; updateHash: string; numSamples: number }[];
+  accepted: readonly { client: string; updateHash: string; numSamples: number; proof?: PackedProof }[];
   /** Rejection records (client and updateHash may be 'unknown'); numSamples is optional (0). */
   rejected: readonly { client: string; updateHash: string; code: string; reason: string; numSamples?: number }[];
+  /** Private tasks: the members root and count the round was opened with. */
+  private?: { membersRoot: string; members: number };
 }
 
 const ADDRESS_RE = /^0x[0-9a-fA-F]{40}$/;
@@ -179,15 +199,17 @@ export function buildManifest(input: ManifestInput, rules: Readonly<Record<strin
     return r.data;
   };
   const core: EntryCore[] = [];
+  // Private tasks name contributors by nullifier (a 32-byte word), public ones by address.
+  const CLIENT_RE = input.private ? HASH_RE : ADDRESS_RE;
   for (const a of input.accepted) {
-    if (!ADDRESS_RE.test(a.client)) throw new ProtocolError('BAD_MANIFEST', `accepted update: client ${a.client} is not an address`);
+    if (!CLIENT_RE.test(a.client)) throw new ProtocolError('BAD_MANIFEST', `accepted update: client ${a.client} is not ${input.private ? 'a nullifier' : 'an address'}`);
     if (!HASH_RE.test(a.updateHash)) throw new ProtocolError('BAD_MANIFEST', `accepted update of ${a.client}: updateHash ${a.updateHash} is not a 32-byte hash`);
-    core.push({ status: 'accepted', client: a.client.toLowerCase(), updateHash: a.updateHash.toLowerCase(), numSamples: samples(a.numSamples, `accepted update of ${a.client}`), reason: null });
+    core.push({ status: 'accepted', client: a.client.toLowerCase(), updateHash: a.updateHash.toLowerCase(), numSamples: samples(a.numSamples, `accepted update of ${a.client}`), reason: null, ...(input.private ? { proof: a.proof } : {}) });
   }
   for (const r of input.rejected) {
     core.push({
       status: 'rejected',
-      client: ADDRESS_RE.test(r.client) ? r.client.toLowerCase() : null,
+      client: CLIENT_RE.test(r.client) ? r.client.toLowerCase() : null,
       updateHash: HASH_RE.test(r.updateHash) ? r.updateHash.toLowerCase() : null,
       numSamples: samples(r.numSamples ?? 0, `rejected update of ${r.client}`),
       reason: { code: r.code, text: r.reason },
@@ -218,6 +240,7 @@ export function buildManifest(input: ManifestInput, rules: Readonly<Record<strin
     allocated: amounts.reduce((a, b) => a + b, 0n).toString(),
     rewardsRoot: EMPTY_REWARDS_ROOT,
     entries,
+    ...(input.private ? { private: { membersRoot: input.private.membersRoot.toLowerCase(), members: input.private.members } } : {}),
   };
   draft.rewardsRoot = manifestRewardsTree(draft as RoundManifest).root;
   const r = RoundManifest.safeParse(draft);
@@ -231,7 +254,7 @@ export function buildManifest(input: ManifestInput, rules: Readonly<Record<strin
  * under 'accepted-samples' only the accepted one pays). Entries without a client must have reward 0.
  * The coordinator serves claim proofs from it (proofFor); the auditor compares its root.
  */
-export function manifestRewardsTree(m: Pick<RoundManifest, 'entries'>): RewardsTree {
+export function manifestRewardsTree(m: Pick<RoundManifest, 'entries' | 'private'>): RewardsTree {
   const totals = new Map<string, bigint>();
   m.entries.forEach((e, i) => {
     const amount = BigInt(e.reward);
@@ -241,7 +264,7 @@ export function manifestRewardsTree(m: Pick<RoundManifest, 'entries'>): RewardsT
     }
     totals.set(e.client, (totals.get(e.client) ?? 0n) + amount);
   });
-  return rewardsTree([...totals].map(([account, amount]) => ({ account, amount })));
+  return rewardsTree([...totals].map(([account, amount]) => ({ account, amount })), m.private ? 'nullifier' : 'address');
 }
 
 /** The manifest's bytes: canonical JSON in UTF-8. Validates first (ProtocolError BAD_MANIFEST). */

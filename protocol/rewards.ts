@@ -145,6 +145,16 @@ export function effectiveReward(reward: bigint, scores: readonly bigint[]): bigi
 export const REWARD_LEAF_ENCODING: readonly ['address', 'uint256'] = Object.freeze(['address', 'uint256'] as const);
 
 /**
+ * Private tasks pay nullifiers, not addresses: leaves are (uint256 nullifier, uint256 amount), and
+ * the account key of an entry is the nullifier as an 0x-prefixed 32-byte word. The distributor's
+ * claimPrivate hashes exactly this leaf.
+ */
+export const PRIVATE_REWARD_LEAF_ENCODING: readonly ['uint256', 'uint256'] = Object.freeze(['uint256', 'uint256'] as const);
+
+/** Who a rewards tree pays: wallet addresses (public tasks) or nullifiers (private tasks). */
+export type RewardAccountKind = 'address' | 'nullifier';
+
+/**
  * Root of a rewards tree with no leaves (every amount 0, or no entries): bytes32 zero. No keccak256
  * output is known to be zero, so no proof can reach this root: nothing is claimable, and a
  * distributor may skip the commit's funding (it is 0 anyway).
@@ -156,7 +166,7 @@ export interface RewardEntry {
   amount: bigint;
 }
 
-/** A leaf as it sits in the tree: lowercase address, amount as a decimal string (JSON-safe). */
+/** A leaf as it sits in the tree: lowercase address (or the nullifier in decimal), amount in decimal (JSON-safe). */
 export type RewardLeaf = [account: string, amount: string];
 
 /** StandardMerkleTree's dump format ("standard-v1"), loadable with StandardMerkleTree.load when non-empty. */
@@ -184,10 +194,21 @@ export interface RewardsTree {
 }
 
 const ADDRESS_RE = /^0x[0-9a-fA-F]{40}$/;
+const WORD_RE = /^0x[0-9a-fA-F]{64}$/;
 
-function normaliseAccount(account: string): string {
-  if (typeof account !== 'string' || !ADDRESS_RE.test(account)) throw new ProtocolError('BAD_ACCOUNT', `${String(account)} is not an 0x-prefixed 20-byte address`);
+function normaliseAccount(account: string, kind: RewardAccountKind = 'address'): string {
+  const re = kind === 'address' ? ADDRESS_RE : WORD_RE;
+  if (typeof account !== 'string' || !re.test(account)) {
+    throw new ProtocolError('BAD_ACCOUNT', `${String(account)} is not an 0x-prefixed ${kind === 'address' ? '20-byte address' : '32-byte nullifier'}`);
+  }
   return account.toLowerCase();
+}
+
+/** The leaf encoding of a kind, and an account key as the leaf's first value. */
+function leafOf(kind: RewardAccountKind): { encoding: string[]; value: (account: string) => string } {
+  return kind === 'address'
+    ? { encoding: [...REWARD_LEAF_ENCODING], value: (a) => a }
+    : { encoding: [...PRIVATE_REWARD_LEAF_ENCODING], value: (a) => BigInt(a).toString() };
 }
 
 /**
@@ -196,12 +217,13 @@ function normaliseAccount(account: string): string {
  * Leaves are sorted by hash inside the tree (the library default), so the root depends only on the
  * set of (account, amount) pairs, not on their order. No leaves: root EMPTY_REWARDS_ROOT.
  */
-export function rewardsTree(entries: readonly RewardEntry[]): RewardsTree {
+export function rewardsTree(entries: readonly RewardEntry[], kind: RewardAccountKind = 'address'): RewardsTree {
+  const leafKind = leafOf(kind);
   const seen = new Set<string>();
   const leaves: RewardLeaf[] = [];
   const index = new Map<string, number>();
   for (const [i, e] of entries.entries()) {
-    const account = normaliseAccount(e.account);
+    const account = normaliseAccount(e.account, kind);
     if (seen.has(account)) throw new ProtocolError('DUPLICATE_ACCOUNT', `entry ${i}: ${account} appears twice in the rewards`);
     seen.add(account);
     if (typeof e.amount !== 'bigint' || e.amount < 0n || e.amount > UINT256_MAX) {
@@ -209,15 +231,15 @@ export function rewardsTree(entries: readonly RewardEntry[]): RewardsTree {
     }
     if (e.amount === 0n) continue;
     index.set(account, leaves.length);
-    leaves.push([account, e.amount.toString()]);
+    leaves.push([leafKind.value(account), e.amount.toString()]);
   }
-  const encoding = [...REWARD_LEAF_ENCODING];
+  const encoding = leafKind.encoding;
   if (leaves.length === 0) {
     return {
       root: EMPTY_REWARDS_ROOT,
       size: 0,
       proofFor(account) {
-        normaliseAccount(account); // a malformed address is still an error
+        normaliseAccount(account, kind); // a malformed account is still an error
         return null;
       },
       dump: () => ({ format: 'standard-v1', leafEncoding: encoding, tree: [], values: [] }),
@@ -228,7 +250,7 @@ export function rewardsTree(entries: readonly RewardEntry[]): RewardsTree {
     root: tree.root as Hex32,
     size: leaves.length,
     proofFor(account) {
-      const i = index.get(normaliseAccount(account));
+      const i = index.get(normaliseAccount(account, kind));
       if (i === undefined) return null;
       const leaf = leaves[i] as RewardLeaf;
       return { amount: BigInt(leaf[1]), proof: tree.getProof(i) as Hex32[] };
@@ -238,16 +260,18 @@ export function rewardsTree(entries: readonly RewardEntry[]): RewardsTree {
 }
 
 /** The Solidity leaf of a claim: keccak256(bytes.concat(keccak256(abi.encode(account, amount)))). */
-export function rewardLeafHash(account: string, amount: bigint): Hex32 {
+export function rewardLeafHash(account: string, amount: bigint, kind: RewardAccountKind = 'address'): Hex32 {
   // A one-leaf tree's root is its leaf hash; StandardMerkleTree exposes no standalone leaf hasher.
-  return StandardMerkleTree.of<RewardLeaf>([[normaliseAccount(account), amount.toString()]], [...REWARD_LEAF_ENCODING]).root as Hex32;
+  const { encoding, value } = leafOf(kind);
+  return StandardMerkleTree.of<RewardLeaf>([[value(normaliseAccount(account, kind)), amount.toString()]], encoding).root as Hex32;
 }
 
 /** Checks a claim against a root exactly as the distributor contract will. Never throws. */
-export function verifyRewardProof(root: string, account: string, amount: bigint, proof: readonly string[]): boolean {
+export function verifyRewardProof(root: string, account: string, amount: bigint, proof: readonly string[], kind: RewardAccountKind = 'address'): boolean {
   try {
     if (root.toLowerCase() === EMPTY_REWARDS_ROOT || amount <= 0n || amount > UINT256_MAX) return false;
-    return StandardMerkleTree.verify<RewardLeaf>(root, [...REWARD_LEAF_ENCODING], [normaliseAccount(account), amount.toString()], [...proof]);
+    const { encoding, value } = leafOf(kind);
+    return StandardMerkleTree.verify<RewardLeaf>(root, encoding, [value(normaliseAccount(account, kind)), amount.toString()], [...proof]);
   } catch {
     return false;
   }

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { ModelSpec, PRESET_MODELS } from './model-spec.ts';
+import { SNARK_FIELD } from './zk/field.ts';
+import { PackedProof } from './zk/packed-proof.ts';
 
 /** Wire schemas shared by coordinator and clients; every type is inferred from its schema. */
 
@@ -11,6 +13,19 @@ export const Hash32 = z
   .string()
   .regex(/^0x[0-9a-fA-F]{64}$/, 'an 0x-prefixed 32-byte hex hash')
   .transform((h) => h.toLowerCase() as `0x${string}`);
+/** A non-zero BN254 field element as a decimal string (an identity commitment). */
+export const FieldElement = z
+  .string()
+  .regex(/^[1-9][0-9]{0,76}$/, 'a non-zero decimal integer')
+  .refine((v) => BigInt(v) < SNARK_FIELD, 'below the BN254 field modulus');
+/** A private update's nullifier as a 32-byte word; it must be a field element to verify. */
+export const Nullifier = Hash32.refine((h) => BigInt(h) < SNARK_FIELD, 'a BN254 field element');
+/** Who sent an update: a wallet address (public tasks) or a nullifier (private tasks). */
+export const Contributor = z.union([Address, Hash32]);
+/** public: signed uploads, rewards to addresses; private: zero-knowledge uploads and claims. */
+export const Privacy = z.enum(['public', 'private']);
+export type Privacy = z.infer<typeof Privacy>;
+
 export const Signature = z.string().regex(/^0x[0-9a-fA-F]{130}$/, 'an 0x-prefixed 65-byte signature');
 export const TaskId = z.coerce.number().int().min(1).max(2 ** 40);
 export const RoundNo = z.coerce.number().int().min(1).max(2 ** 40);
@@ -67,6 +82,8 @@ export const CreateTaskBody = z
     strategy: StrategyConfig.default({ name: 'fedavg' }),
     limits: UpdateLimits.default(UpdateLimits.parse({})),
     rewards: RewardsConfig.default(RewardsConfig.parse({})),
+    /** 'private': members prove membership in zero knowledge instead of signing (protocol/zk). */
+    privacy: Privacy.default('public'),
     /** Seed of the deterministic initial weights. */
     seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
   })
@@ -82,6 +99,7 @@ export const Task = z.object({
   strategy: StrategyConfig,
   limits: UpdateLimits,
   rewards: RewardsConfig,
+  privacy: Privacy.default('public'),
   seed: z.number().int(),
   createdAt: z.string(),
   genesisHash: Hash32,
@@ -121,11 +139,14 @@ export type Rejection = z.infer<typeof Rejection>;
 
 export const AcceptedUpdate = z.object({
   jobId: z.string(),
-  client: Address,
+  /** The sender's address, or in private tasks the update's nullifier. */
+  client: Contributor,
   updateHash: Hash32,
   numSamples: z.number().int(),
   norm: z.number(),
   at: z.string(),
+  /** Private tasks: the membership proof, kept for the manifest. */
+  proof: PackedProof.optional(),
 });
 export type AcceptedUpdate = z.infer<typeof AcceptedUpdate>;
 
@@ -136,6 +157,10 @@ export const Round = z.object({
   openedAt: z.string(),
   deadline: z.string(),
   baseHash: Hash32,
+  /** Private tasks: root of the members tree when the round opened (the chain's participationRoot). */
+  membersRoot: Hash32.nullable().default(null),
+  /** Private tasks: members behind membersRoot (the first membersCount admitted). */
+  membersCount: z.number().int().min(0).default(0),
   minClients: z.number().int(),
   maxClients: z.number().int(),
   training: TrainingConfig,
@@ -170,7 +195,7 @@ export const RegisterClientBody = z
   .strict();
 
 /** The job payload: metadata and signature only; the delta sits in its own Redis key. */
-export const UpdateJob = z
+export const PublicUpdateJob = z
   .object({
     task: TaskId,
     round: RoundNo,
@@ -183,7 +208,43 @@ export const UpdateJob = z
     submittedAt: z.number().int().nonnegative(),
   })
   .strict();
+export type PublicUpdateJob = z.infer<typeof PublicUpdateJob>;
+
+/**
+ * A private task's job: a nullifier and a membership proof stand in for the address and signature.
+ * Its blob key is named by the nullifier (blobKey(prefix, nullifier, updateHash)).
+ */
+export const PrivateUpdateJob = z
+  .object({
+    task: TaskId,
+    round: RoundNo,
+    nullifier: Nullifier,
+    baseHash: Hash32,
+    updateHash: Hash32,
+    numSamples: z.number().int().min(0).max(1e12),
+    proof: PackedProof,
+    via: z.enum(['queue', 'http']),
+    submittedAt: z.number().int().nonnegative(),
+  })
+  .strict();
+export type PrivateUpdateJob = z.infer<typeof PrivateUpdateJob>;
+
+export const UpdateJob = z.union([PublicUpdateJob, PrivateUpdateJob]);
 export type UpdateJob = z.infer<typeof UpdateJob>;
+
+/**
+ * The schema a job payload is judged by: private when it names a nullifier or carries a proof,
+ * public otherwise. Choosing first gives one schema's precise errors instead of a union's
+ * "matched neither".
+ */
+export function updateJobSchemaFor(data: unknown): typeof PublicUpdateJob | typeof PrivateUpdateJob {
+  return data !== null && typeof data === 'object' && ('nullifier' in data || 'proof' in data) ? PrivateUpdateJob : PublicUpdateJob;
+}
+
+/** Who sent a job: the address of a public update, the nullifier of a private one. */
+export function jobSender(job: UpdateJob): `0x${string}` {
+  return 'nullifier' in job ? job.nullifier : job.client;
+}
 
 /** Metadata of an HTTP upload, sent in headers next to the raw delta body. */
 export const HttpUpdateHeaders = z.object({
@@ -193,5 +254,29 @@ export const HttpUpdateHeaders = z.object({
   'x-fl-num-samples': z.coerce.number().int().min(0).max(1e12),
   'x-fl-signature': Signature,
 });
+
+/** Metadata of a private task's HTTP upload: nullifier and proof (8 comma-separated decimals). */
+export const HttpPrivateUpdateHeaders = z.object({
+  'x-fl-nullifier': Nullifier,
+  'x-fl-base-hash': Hash32,
+  'x-fl-update-hash': Hash32,
+  'x-fl-num-samples': z.coerce.number().int().min(0).max(1e12),
+  'x-fl-proof': z.string().max(800).transform((v) => v.split(',')).pipe(PackedProof),
+});
+
+/** Admits identity commitments to a private task's members tree, in this order. */
+export const AdmitMembersBody = z
+  .object({ commitments: z.array(FieldElement).min(1).max(10_000) })
+  .strict();
+
+/** A private task's members: every admitted commitment in admission order, and the current root. */
+export const MembersList = z.object({
+  task: TaskId,
+  count: z.number().int().min(0),
+  /** Root of the tree of all `count` members; null while there are none. */
+  root: Hash32.nullable(),
+  commitments: z.array(FieldElement),
+});
+export type MembersList = z.infer<typeof MembersList>;
 
 export const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }) });

@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IClaimVerifier} from "./IClaimVerifier.sol";
 import {ITaskRegistry, RewardDistributor} from "./RewardDistributor.sol";
 
 /**
@@ -75,14 +76,19 @@ contract CheckpointRegistry is AccessControl, ITaskRegistry {
      * @param admin Holder of the admin role, which grants and revokes the coordinator role.
      * @param coordinator First holder of {COORDINATOR_ROLE}.
      * @param rewardToken ERC-20 the distributor pays rewards in.
+     * @param claimVerifier Deployed Groth16 verifier of the claim circuit, which the distributor checks
+     * private claims with (the distributor reverts when the address holds no code).
      */
-    constructor(address admin, address coordinator, IERC20 rewardToken) {
-        if (admin == address(0) || coordinator == address(0) || address(rewardToken) == address(0)) {
+    constructor(address admin, address coordinator, IERC20 rewardToken, IClaimVerifier claimVerifier) {
+        if (
+            admin == address(0) || coordinator == address(0) || address(rewardToken) == address(0)
+                || address(claimVerifier) == address(0)
+        ) {
             revert RegistryInvalidAddress();
         }
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(COORDINATOR_ROLE, coordinator);
-        _distributor = new RewardDistributor(rewardToken);
+        _distributor = new RewardDistributor(rewardToken, claimVerifier);
     }
 
     /**
@@ -110,7 +116,8 @@ contract CheckpointRegistry is AccessControl, ITaskRegistry {
      * @param checkpointHash keccak256 of the new checkpoint; becomes the task's latest checkpoint.
      * @param parentHash keccak256 of the checkpoint the round started from.
      * @param manifestHash keccak256 of the round's off-chain manifest (accepted updates, scores).
-     * @param rewardsRoot Root of the StandardMerkleTree of (address, uint256) reward leaves.
+     * @param rewardsRoot Root of the StandardMerkleTree of (address, uint256) reward leaves, or of
+     * (uint256 nullifier, uint256) leaves in a private task (claimed with a zero-knowledge proof).
      * @param participationRoot Reserved for zero-knowledge participation proofs; zero for now.
      * @param uri Where the checkpoint and manifest can be fetched; emitted, not stored.
      * @param reward Total reward of the round, in reward-token units.

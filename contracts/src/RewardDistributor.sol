@@ -6,6 +6,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {IClaimVerifier} from "./IClaimVerifier.sol";
 
 /// @dev The part of the registry the distributor reads (kept minimal to avoid a circular import).
 interface ITaskRegistry {
@@ -28,6 +29,19 @@ interface ITaskRegistry {
  * Leaves are those of OpenZeppelin's StandardMerkleTree for ['address', 'uint256']:
  * `keccak256(bytes.concat(keccak256(abi.encode(account, amount))))`. Hashing twice keeps a 64-byte
  * leaf preimage from ever being mistaken for an inner node.
+ *
+ * Private rounds: a task whose members should not be linkable to their rewards commits trees of
+ * ['uint256', 'uint256'] leaves, (nullifier, amount), where nullifier = Poseidon(secret, task, round)
+ * of the member's identity secret. The member (or any relayer it hands the proof to) then calls
+ * {claimPrivate} with a Groth16 proof, checked by {claimVerifier}, that it knows the secret behind the
+ * nullifier and names the recipient; each nullifier is paid once.
+ *
+ * No per-task mode flag is needed (it would cost every claim a storage read), because neither kind of
+ * leaf can be claimed the other way, even though both encode as two 32-byte words: claiming a public
+ * (account, amount) leaf with {claimPrivate} needs a proof of a Poseidon preimage (secret, task, round)
+ * whose hash is the account's address, and claiming a private (nullifier, amount) leaf with {claim}
+ * needs the key of an address equal to the nullifier, a 254-bit field element that falls below 2^160
+ * with probability about 2^-94 (and would then still need that address's key).
  */
 contract RewardDistributor is ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
@@ -42,6 +56,8 @@ contract RewardDistributor is ReentrancyGuardTransient {
 
     /// @notice Token every reward is paid in.
     IERC20 public immutable token;
+    /// @notice Groth16 verifier of the claim circuit, which {claimPrivate} checks every proof with.
+    IClaimVerifier public immutable claimVerifier;
     /// @notice The registry that created this distributor; the only account allowed to allocate.
     address public immutable registry;
 
@@ -50,6 +66,10 @@ contract RewardDistributor is ReentrancyGuardTransient {
     /// @dev Claimed flags, one bit per round, 256 rounds per word and one word set per (task, account):
     /// an account claiming several rounds of a task pays for a new storage slot only once in 256 rounds.
     mapping(uint256 task => mapping(address account => mapping(uint256 word => uint256 bits))) private _claimed;
+    /// @dev Nullifiers already paid by {claimPrivate}. One set for all tasks and rounds: the circuit
+    /// binds a nullifier to its task and round (it is Poseidon(secret, task, round)), so the same value
+    /// never stands for two rounds.
+    mapping(uint256 nullifier => bool) private _nullifierSpent;
 
     /// @notice `amount` tokens were added to the budget of `task` by `funder`.
     event Funded(uint256 indexed task, address indexed funder, uint256 amount);
@@ -57,6 +77,10 @@ contract RewardDistributor is ReentrancyGuardTransient {
     event RewardsAllocated(uint256 indexed task, uint256 indexed round, uint256 reward);
     /// @notice `account` claimed `amount` tokens of the reward of `round` of `task`.
     event Claimed(uint256 indexed task, uint256 indexed round, address indexed account, uint256 amount);
+    /// @notice The holder of `nullifier` had `amount` tokens of the reward of `round` of `task` paid to `recipient`.
+    event PrivateClaimed(
+        uint256 indexed task, uint256 indexed round, uint256 indexed nullifier, address recipient, uint256 amount
+    );
 
     /// @notice Only the registry may allocate.
     error DistributorUnauthorizedCaller(address caller);
@@ -78,13 +102,29 @@ contract RewardDistributor is ReentrancyGuardTransient {
     error DistributorInvalidProof(uint256 task, uint256 round, address account, uint256 amount);
     /// @notice Paying `amount` would take the round's claims past its reward.
     error DistributorOverClaim(uint256 task, uint256 round, uint256 amount, uint256 remaining);
+    /// @notice (nullifier, amount) is not a leaf of the round's (private) rewards tree.
+    error DistributorInvalidMerkleProof(uint256 task, uint256 round, uint256 nullifier, uint256 amount);
+    /// @notice The Groth16 proof does not show knowledge of the nullifier's secret for this task, round and recipient.
+    error DistributorInvalidZkProof(uint256 task, uint256 round, uint256 nullifier);
+    /// @notice The nullifier's reward was already paid.
+    error DistributorNullifierSpent(uint256 nullifier);
+    /// @notice A private claim named the zero address as its recipient.
+    error DistributorZeroRecipient();
     /// @notice The token address was zero.
     error DistributorInvalidToken();
+    /// @notice The claim verifier address holds no code.
+    error DistributorInvalidClaimVerifier(address verifier);
 
-    /// @param rewardToken ERC-20 paid out; the deployer (the registry) becomes the allocator.
-    constructor(IERC20 rewardToken) {
+    /**
+     * @param rewardToken ERC-20 paid out; the deployer (the registry) becomes the allocator.
+     * @param verifier Groth16 verifier of the claim circuit; must already be deployed, since a verifier
+     * address without code would make every private claim revert, for good (it is immutable).
+     */
+    constructor(IERC20 rewardToken, IClaimVerifier verifier) {
         if (address(rewardToken) == address(0)) revert DistributorInvalidToken();
+        if (address(verifier).code.length == 0) revert DistributorInvalidClaimVerifier(address(verifier));
         token = rewardToken;
+        claimVerifier = verifier;
         registry = msg.sender;
     }
 
@@ -114,7 +154,8 @@ contract RewardDistributor is ReentrancyGuardTransient {
      * {DistributorRoundAlreadyAllocated} (the registry's append-only rule already prevents it).
      * @param task Task id.
      * @param round Round being committed.
-     * @param rewardsRoot Root of the round's StandardMerkleTree of (address, uint256) leaves.
+     * @param rewardsRoot Root of the round's StandardMerkleTree of (address, uint256) leaves, or of
+     * (uint256 nullifier, uint256) leaves in a private task.
      * @param reward Tokens set aside; the sum of the tree's amounts must not exceed it.
      */
     function allocate(uint256 task, uint256 round, bytes32 rewardsRoot, uint256 reward) external {
@@ -160,15 +201,63 @@ contract RewardDistributor is ReentrancyGuardTransient {
             revert DistributorInvalidProof(task, round, msg.sender, amount);
         }
 
-        uint256 claimed = r.claimed;
-        uint256 remaining = r.reward - claimed;
-        if (amount > remaining) revert DistributorOverClaim(task, round, amount, remaining);
-
+        _debit(r, task, round, amount);
         words[round >> 8] = bits | mask;
-        // Cannot truncate: claimed + amount <= reward, and reward fits in 128 bits.
-        r.claimed = uint128(claimed + amount);
         emit Claimed(task, round, msg.sender, amount);
         token.safeTransfer(msg.sender, amount);
+    }
+
+    /**
+     * @notice Pays the reward of the private leaf (`nullifier`, `amount`) of `round` of `task` to
+     * `recipient`, once per nullifier, against a Groth16 proof of knowledge of the nullifier's secret.
+     * @dev Anyone may submit the claim (a relayer, so the member's own address never touches the
+     * chain): the proof binds `recipient` as a public signal, so a copy taken from the mempool cannot
+     * be redirected, and Groth16's malleability (a valid proof can be re-randomised into another) is
+     * harmless because the nullifier, not the proof, is what is spent. Checks, then effects, then the
+     * token transfer, under nonReentrant; the verifier is only ever staticcalled. Cheap checks come
+     * first so a doomed claim fails before paying for the pairing. Reverts with
+     * {DistributorZeroRecipient}, {DistributorNullifierSpent}, {DistributorUnknownRound},
+     * {DistributorZeroAmount}, {DistributorInvalidMerkleProof} (including an amount other than the
+     * leaf's), {DistributorInvalidZkProof} (including a proof made for another recipient, task or
+     * round, and a leaf of a public round read as a nullifier: see the contract's notes on cross-mode
+     * claims) or {DistributorOverClaim}.
+     * @param task Task id (public signal 0).
+     * @param round Round id (public signal 1).
+     * @param nullifier Poseidon(secret, task, round), the leaf's key (public signal 2).
+     * @param amount The leaf's amount in the round's tree, exactly.
+     * @param recipient Account paid (public signal 3, as uint256(uint160(recipient))).
+     * @param merkleProof StandardMerkleTree proof of the leaf (nullifier, amount).
+     * @param zkProof Groth16 proof packed as [a0, a1, b00, b01, b10, b11, c0, c1], in the order the
+     * verifier takes it (B's coordinates already swapped as snarkjs exports them for Solidity).
+     */
+    function claimPrivate(
+        uint256 task,
+        uint256 round,
+        uint256 nullifier,
+        uint256 amount,
+        address recipient,
+        bytes32[] calldata merkleProof,
+        uint256[8] calldata zkProof
+    ) external nonReentrant {
+        if (recipient == address(0)) revert DistributorZeroRecipient();
+        if (_nullifierSpent[nullifier]) revert DistributorNullifierSpent(nullifier);
+        RoundRewards storage r = _rounds[task][round];
+        bytes32 root = r.rewardsRoot;
+        if (root == 0) revert DistributorUnknownRound(task, round);
+        if (amount == 0) revert DistributorZeroAmount();
+
+        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(nullifier, amount))));
+        if (!MerkleProof.verifyCalldata(merkleProof, root, leaf)) {
+            revert DistributorInvalidMerkleProof(task, round, nullifier, amount);
+        }
+        if (!_verifyClaimProof(task, round, nullifier, recipient, zkProof)) {
+            revert DistributorInvalidZkProof(task, round, nullifier);
+        }
+
+        _debit(r, task, round, amount);
+        _nullifierSpent[nullifier] = true;
+        emit PrivateClaimed(task, round, nullifier, recipient, amount);
+        token.safeTransfer(recipient, amount);
     }
 
     /// @notice Tokens of `task` not yet allocated to a round.
@@ -192,5 +281,37 @@ contract RewardDistributor is ReentrancyGuardTransient {
     /// @notice Whether `account` has claimed its reward for `round` of `task`.
     function isClaimed(uint256 task, uint256 round, address account) external view returns (bool) {
         return _claimed[task][account][round >> 8] & (1 << (round & 0xff)) != 0;
+    }
+
+    /// @notice Whether the reward of the private leaf keyed by `nullifier` has been paid.
+    function isNullifierSpent(uint256 nullifier) external view returns (bool) {
+        return _nullifierSpent[nullifier];
+    }
+
+    /**
+     * @dev Books `amount` as claimed from round `r`, the accounting both claim paths share: whatever
+     * the tree says, a round never pays out more than its reward ({DistributorOverClaim}). (The
+     * four-line round lookup before it stays inline in each path: as a helper returning a storage
+     * pointer it cost every claim another 70 gas.)
+     */
+    function _debit(RoundRewards storage r, uint256 task, uint256 round, uint256 amount) private {
+        uint256 claimed = r.claimed;
+        uint256 remaining = r.reward - claimed;
+        if (amount > remaining) revert DistributorOverClaim(task, round, amount, remaining);
+        // Cannot truncate: claimed + amount <= reward, and reward fits in 128 bits.
+        r.claimed = uint128(claimed + amount);
+    }
+
+    /// @dev Unpacks `p` into the verifier's A, B, C and checks it against the claim's public signals,
+    /// in the circuit's order (kept apart from claimPrivate, whose calldata already fills the stack).
+    function _verifyClaimProof(
+        uint256 task,
+        uint256 round,
+        uint256 nullifier,
+        address recipient,
+        uint256[8] calldata p
+    ) private view returns (bool) {
+        uint256[4] memory signals = [task, round, nullifier, uint256(uint160(recipient))];
+        return claimVerifier.verifyProof([p[0], p[1]], [[p[2], p[3]], [p[4], p[5]]], [p[6], p[7]], signals);
     }
 }

@@ -111,7 +111,8 @@ export function startChainWriter(ctx: CoordinatorContext, chain: ChainClient, op
     }
     const uri = opts.publicUrl ? `${opts.publicUrl.replace(/\/$/, '')}/v1/checkpoints/${r.checkpointHash}` : `keccak256:${r.checkpointHash}`;
     const started = performance.now();
-    const tx = await registry.commitRound(task, round, r.checkpointHash!, r.baseHash, r.manifestHash!, r.rewardsRoot!, ZeroHash, uri, BigInt(r.reward ?? '0'));
+    // participationRoot: a private round's members root (what its proofs were checked against), zero for public rounds.
+    const tx = await registry.commitRound(task, round, r.checkpointHash!, r.baseHash, r.manifestHash!, r.rewardsRoot!, r.membersRoot ?? ZeroHash, uri, BigInt(r.reward ?? '0'));
     const receipt = await tx.wait();
     if (!receipt) throw new Error(`commit of ${task}/${round} was not mined`);
     await ctx.rounds.markCommitted(task, round, receipt.hash, receipt.blockNumber);

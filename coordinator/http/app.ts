@@ -5,6 +5,7 @@ import type { ChainInfo } from '../chain/chain-info.ts';
 import type { CoordinatorContext } from '../context.ts';
 import type { ContentKind } from '../store/content-store.ts';
 import { AppError, notFound } from '../errors.ts';
+import { admitMembers, listMembers } from '../use-cases/admit-members.ts';
 import { createTask } from '../use-cases/create-task.ts';
 import { openRound } from '../use-cases/open-round.ts';
 import { parseOr400 } from '../use-cases/parse.ts';
@@ -63,6 +64,14 @@ export function createApp(ctx: CoordinatorContext, opts: AppOptions): express.Ex
     const { task } = parseOr400(TaskParams, req.params, 'path');
     const r = await registerClient(ctx, task, req.body);
     res.status(r.created ? 201 : 200).json(r);
+  }));
+  app.post('/v1/tasks/:task/members', admin, json, route(async (req, res) => {
+    const { task } = parseOr400(TaskParams, req.params, 'path');
+    res.json(await admitMembers(ctx, task, req.body));
+  }));
+  app.get('/v1/tasks/:task/members', route(async (req, res) => {
+    const { task } = parseOr400(TaskParams, req.params, 'path');
+    res.json(await listMembers(ctx, task));
   }));
   app.post('/v1/tasks/:task/rounds', admin, json, route(async (req, res) => {
     const { task } = parseOr400(TaskParams, req.params, 'path');

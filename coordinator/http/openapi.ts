@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import {
+  AdmitMembersBody,
   CreateTaskBody,
+  HttpPrivateUpdateHeaders,
+  MembersList,
   ErrorBody,
   HttpUpdateHeaders,
   OpenRoundBody,
@@ -14,7 +17,7 @@ import {
  * schemas are JSON Schema 2020-12, which zod 4 emits itself (z.toJSONSchema), so no adapter library
  * is needed (zod-to-openapi 9.1 could not attach its .openapi() method to zod 4.6 schemas).
  */
-const components = { Task, Round, Error: ErrorBody, CreateTaskBody, OpenRoundBody, RegisterClientBody } as const;
+const components = { Task, Round, Error: ErrorBody, CreateTaskBody, OpenRoundBody, RegisterClientBody, AdmitMembersBody, MembersList } as const;
 
 function schema(s: z.ZodType, io: 'input' | 'output') {
   const js = z.toJSONSchema(s, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as Record<string, unknown>;
@@ -37,8 +40,14 @@ export function buildOpenApi(): object {
     // Request bodies are described as clients send them (defaults optional), responses as sent back.
     schemas[name] = schema(s, name.endsWith('Body') ? 'input' : 'output');
   }
-  const headerSchema = schema(HttpUpdateHeaders, 'input') as { properties: Record<string, object> };
-  const updateHeaders = Object.entries(headerSchema.properties).map(([name, s]) => ({ name, in: 'header', required: true, schema: s }));
+  // Public tasks send x-fl-client and x-fl-signature, private ones x-fl-nullifier and x-fl-proof;
+  // the headers both send are required, the others only in their mode.
+  const publicHeaders = (schema(HttpUpdateHeaders, 'input') as { properties: Record<string, object> }).properties;
+  const privateHeaders = (schema(HttpPrivateUpdateHeaders, 'input') as { properties: Record<string, object> }).properties;
+  const updateHeaders = [
+    ...Object.entries(publicHeaders).map(([name, s]) => ({ name, in: 'header', required: name in privateHeaders, schema: s, ...(name in privateHeaders ? {} : { description: 'public tasks only' }) })),
+    ...Object.entries(privateHeaders).filter(([name]) => !(name in publicHeaders)).map(([name, s]) => ({ name, in: 'header', required: false, schema: s, description: name === 'x-fl-proof' ? 'private tasks only: the Groth16 membership proof, 8 comma-separated decimals' : 'private tasks only' })),
+  ];
 
   return {
     openapi: '3.1.0',
@@ -70,11 +79,27 @@ export function buildOpenApi(): object {
           responses: { 201: { description: 'registered' }, 200: { description: 'already registered' }, 400: err('invalid body or signature'), 404: err('no such task') },
         },
       },
+      '/v1/tasks/{task}/members': {
+        post: {
+          summary: "Admit identity commitments (Poseidon(secret)) to a private task's members tree, in order; duplicates are skipped",
+          security: admin, parameters: [taskParam],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('AdmitMembersBody') } } },
+          responses: {
+            200: json({ type: 'object', properties: { task: { type: 'integer' }, admitted: { type: 'integer' }, count: { type: 'integer' }, root: { type: 'string' } } }, 'admitted: how many were new, the member count and the new root'),
+            400: err('invalid body'), 401: err('missing or wrong admin token'), 404: err('no such task'), 409: err('the task is public, or its tree is full'),
+          },
+        },
+        get: {
+          summary: "A private task's admitted commitments in admission order, from which members build their Merkle paths",
+          parameters: [taskParam],
+          responses: { 200: json(ref('MembersList'), 'the members'), 404: err('no such task'), 409: err('the task is public') },
+        },
+      },
       '/v1/tasks/{task}/rounds': {
         post: {
           summary: 'Open the next round on the newest checkpoint', security: admin, parameters: [taskParam],
           requestBody: { content: { 'application/json': { schema: ref('OpenRoundBody') } } },
-          responses: { 201: json(ref('Round'), 'opened'), 400: err('invalid body'), 401: err('missing or wrong admin token'), 404: err('no such task'), 409: err('a round is still running') },
+          responses: { 201: json(ref('Round'), 'opened'), 400: err('invalid body'), 401: err('missing or wrong admin token'), 404: err('no such task'), 409: err('a round is still running, or a private task has no members') },
         },
       },
       '/v1/tasks/{task}/rounds/current': { get: { summary: 'The newest round', parameters: [taskParam], responses: { 200: json(ref('Round'), 'the round'), 404: err('no such task, or no round yet') } } },
@@ -83,12 +108,12 @@ export function buildOpenApi(): object {
       },
       '/v1/tasks/{task}/rounds/{round}/updates': {
         put: {
-          summary: 'Upload a delta (little-endian float32, manifest order) with its signed metadata in headers',
+          summary: 'Upload a delta (little-endian float32, manifest order) with its signed (public task) or proven (private task) metadata in headers',
           parameters: [taskParam, roundParam, ...updateHeaders],
           requestBody: { required: true, content: { 'application/octet-stream': { schema: binary } } },
           responses: {
             202: json({ type: 'object', properties: { jobId: { type: 'string' }, updateHash: { type: 'string' } } }, 'queued: the worker accepts or rejects it; see the round status'),
-            400: err('bad headers, length or hash'), 404: err('no such task or round'), 413: err('body larger than the model'), 415: err('not application/octet-stream'),
+            400: err('bad headers, length or hash'), 403: err('unregistered wallet, or a membership proof that does not verify'), 404: err('no such task or round'), 413: err('body larger than the model'), 415: err('not application/octet-stream'),
           },
         },
       },

@@ -1,7 +1,7 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
-import { bullPrefix, UPDATE_QUEUE, UpdateJob, type Rejection } from '../../protocol/index.ts';
+import { bullPrefix, UPDATE_QUEUE, updateJobSchemaFor, type Rejection, type UpdateJob } from '../../protocol/index.ts';
 import type { CoordinatorContext } from '../context.ts';
 import { UpdateRejected } from '../errors.ts';
 import { processUpdate, type ProcessOutcome } from '../use-cases/process-update.ts';
@@ -54,11 +54,12 @@ export function startUpdateWorker(ctx: CoordinatorContext, redisUrl: string, con
 
 async function recordRejection(ctx: CoordinatorContext, jobId: string, data: unknown, e: UpdateRejected) {
   // Name the round when the payload allows it; otherwise file it under stray rejections.
-  const loose = UpdateJob.partial().safeParse(data);
-  const d = loose.success ? loose.data : {};
+  const loose = updateJobSchemaFor(data).partial().safeParse(data);
+  const d: Partial<UpdateJob> = loose.success ? loose.data : {};
+  const sender = 'nullifier' in d ? d.nullifier : 'client' in d ? d.client : undefined;
   const rejection: Rejection = {
     jobId,
-    client: typeof d.client === 'string' ? d.client : 'unknown',
+    client: typeof sender === 'string' ? sender : 'unknown',
     updateHash: typeof d.updateHash === 'string' ? d.updateHash : 'unknown',
     code: e.code,
     reason: e.reason,

@@ -9,6 +9,7 @@ const SCRIPTS = {
   beginClose: { file: 'begin-close.lua', keys: 1 },
   finishRound: { file: 'finish-round.lua', keys: 4 },
   markCommitted: { file: 'mark-committed.lua', keys: 2 },
+  admitMembers: { file: 'admit-members.lua', keys: 2 },
 } as const;
 export type ScriptName = keyof typeof SCRIPTS;
 

@@ -6,6 +6,10 @@ export function redisKeys(prefix: string) {
     /** Hash: def (immutable task JSON), checkpointHash, lastRound, openRound. */
     task: (task: number) => `${prefix}:task:${task}`,
     clients: (task: number) => `${prefix}:task:${task}:clients`,
+    /** List: a private task's identity commitments in admission order (the members tree's leaves). */
+    members: (task: number) => `${prefix}:task:${task}:members`,
+    /** Set: the same commitments, so one is never admitted twice. */
+    memberSet: (task: number) => `${prefix}:task:${task}:member-set`,
     /** Hash: cfg (immutable round JSON), state, deadlineMs, maxClients, checkpointHash, failureReason, closedAt. */
     round: (task: number, round: number) => `${prefix}:round:${task}:${round}`,
     /** Hash client -> accepted-update JSON: one field per client is what makes "one update per client" atomic. */

@@ -12,6 +12,9 @@ export const RoundCfg = z.object({
   maxClients: z.number().int(),
   training: TrainingConfig,
   strategy: StrategyConfig,
+  /** Private tasks: the members root and count snapshotted at opening (absent for public tasks). */
+  membersRoot: z.string().optional(),
+  membersCount: z.number().int().min(1).optional(),
 });
 export type RoundCfg = z.infer<typeof RoundCfg>;
 
@@ -116,6 +119,8 @@ export function roundRepo(redis: Redis, keys: RedisKeys, scripts: ScriptRunner):
         openedAt: cfg.openedAt,
         deadline: cfg.deadline,
         baseHash: h.baseHash,
+        membersRoot: cfg.membersRoot ?? null,
+        membersCount: cfg.membersCount ?? 0,
         minClients: cfg.minClients,
         maxClients: cfg.maxClients,
         training: cfg.training,

@@ -83,6 +83,8 @@ export async function closeRound(ctx: CoordinatorContext, task: number, round: n
       reward: BigInt(t.rewards.perRound),
       accepted,
       rejected: rejections,
+      // Private rounds: the members snapshot the proofs were checked against (and the chain records).
+      ...(head.cfg.membersRoot && head.cfg.membersCount ? { private: { membersRoot: head.cfg.membersRoot, members: head.cfg.membersCount } } : {}),
     });
     const manifestHash = await ctx.store.put('manifests', encodeManifest(contributions));
     await ctx.rounds.setManifest(task, round, { manifestHash, rewardsRoot: contributions.rewardsRoot, reward: contributions.allocated });

@@ -38,6 +38,7 @@ export async function createTask(ctx: CoordinatorContext, body: unknown): Promis
     strategy: b.strategy,
     limits: b.limits,
     rewards: b.rewards,
+    privacy: b.privacy,
     seed: b.seed,
     createdAt: new Date(ctx.now()).toISOString(),
     genesisHash,

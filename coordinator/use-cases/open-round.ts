@@ -8,6 +8,14 @@ export async function openRound(ctx: CoordinatorContext, task: number, body: unk
   const b = parseOr400(OpenRoundBody, body ?? {}, 'round');
   const t = await ctx.tasks.get(task);
   if (!t) throw notFound(`task ${task}`);
+  // Private tasks: the round proves membership against the members admitted so far. The list only
+  // appends, so "the first n" stays the same tree whatever is admitted while the round runs.
+  let members: { membersRoot: string; membersCount: number } | undefined;
+  if (t.privacy === 'private') {
+    const count = await ctx.members.count(task);
+    if (count === 0) throw new AppError('NO_MEMBERS', 409, `private task ${task} has no members yet: admit identity commitments first (POST /v1/tasks/${task}/members)`);
+    members = { membersRoot: await ctx.membersTrees.rootOf(task, count), membersCount: count };
+  }
   const now = ctx.now();
   const deadlineMs = now + Math.round(b.durationSeconds * 1000);
   const r = await ctx.rounds.open(
@@ -19,6 +27,7 @@ export async function openRound(ctx: CoordinatorContext, task: number, body: unk
       maxClients: b.maxClients,
       training: TrainingConfig.parse({ ...t.training, ...b.training }),
       strategy: t.strategy,
+      ...members,
     },
     deadlineMs,
   );

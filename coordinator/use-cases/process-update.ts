@@ -1,4 +1,6 @@
-import { blobKey, recoverUpdateSigner, UpdateJob } from '../../protocol/index.ts';
+import { blobKey, jobSender, recoverUpdateSigner, updateJobSchemaFor, type Task, type UpdateJob } from '../../protocol/index.ts';
+import { verifyUpdateProof } from './verify-update-proof.ts';
+import type { RoundHead } from '../store/round-repo.ts';
 import type { CoordinatorContext } from '../context.ts';
 import { UpdateRejected } from '../errors.ts';
 
@@ -11,36 +13,30 @@ export type ProcessOutcome = { status: 'accepted'; round: number; task: number; 
  * Safe to run twice for the same job: a retry after a crash neither double-counts nor loses it.
  */
 export async function processUpdate(ctx: CoordinatorContext, jobId: string, data: unknown): Promise<ProcessOutcome> {
-  const parsed = UpdateJob.safeParse(data);
+  const parsed = updateJobSchemaFor(data).safeParse(data);
   if (!parsed.success) {
     throw new UpdateRejected('BAD_PAYLOAD', parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '));
   }
-  const job = parsed.data;
+  const job: UpdateJob = parsed.data;
+  // The one-update-per-round key: the wallet address, or in a private task the nullifier.
+  const sender = jobSender(job);
   const task = await ctx.tasks.get(job.task);
   if (!task) throw new UpdateRejected('UNKNOWN_TASK', `task ${job.task} does not exist`);
   const round = await ctx.rounds.head(job.task, job.round);
   if (!round) throw new UpdateRejected('UNKNOWN_ROUND', `round ${job.round} of task ${job.task} does not exist`);
 
   // A retry of a job that was accepted before a crash: done already, count nothing.
-  const prior = await ctx.rounds.acceptedFor(job.task, job.round, job.client);
+  const prior = await ctx.rounds.acceptedFor(job.task, job.round, sender);
   if (prior && prior.jobId === jobId) return { status: 'already-accepted' };
 
   if (round.state !== 'open') throw new UpdateRejected('ROUND_CLOSED', `round ${job.round} is ${round.state}`);
   if (ctx.now() > round.deadlineMs) throw new UpdateRejected('ROUND_CLOSED', `round ${job.round} passed its deadline ${round.cfg.deadline}`);
-  if (!(await ctx.tasks.isClient(job.task, job.client))) throw new UpdateRejected('UNKNOWN_CLIENT', `${job.client} is not registered for task ${job.task}`);
-
-  let signer: string;
-  try {
-    signer = recoverUpdateSigner(ctx.domain, { task: job.task, round: job.round, baseHash: job.baseHash, updateHash: job.updateHash, numSamples: job.numSamples }, job.signature);
-  } catch {
-    throw new UpdateRejected('BAD_SIGNATURE', 'signature is malformed');
-  }
-  if (signer !== job.client) throw new UpdateRejected('BAD_SIGNATURE', `update is signed by ${signer}, not by ${job.client}`);
+  await authenticate(ctx, task, round, job);
   if (job.baseHash !== round.baseHash) throw new UpdateRejected('WRONG_BASE', `update is on base ${job.baseHash}, the round's base is ${round.baseHash}`);
   if (job.numSamples < task.limits.minSamples || job.numSamples > task.limits.maxSamples) {
     throw new UpdateRejected('BAD_SAMPLES', `numSamples ${job.numSamples} is outside [${task.limits.minSamples}, ${task.limits.maxSamples}]`);
   }
-  if (prior) throw new UpdateRejected('DUPLICATE', `${job.client} already has an accepted update in round ${job.round}`);
+  if (prior) throw new UpdateRejected('DUPLICATE', `${sender} already has an accepted update in round ${job.round}`);
 
   // Take the blob out of the client-writable key first: after the move the client cannot change it
   // between our hash check and the accept. On a retry the blob may already sit in the work key.
@@ -55,7 +51,7 @@ export async function processUpdate(ctx: CoordinatorContext, jobId: string, data
      if t ~= 'string' then redis.call('DEL', KEYS[2]) return -1 end
      return redis.call('STRLEN', KEYS[2])`,
     2,
-    blobKey(ctx.prefix, job.client, job.updateHash),
+    blobKey(ctx.prefix, sender, job.updateHash),
     work,
   );
   const size = Number(moved);
@@ -77,9 +73,18 @@ export async function processUpdate(ctx: CoordinatorContext, jobId: string, data
   const r = await ctx.rounds.accept(
     job.task,
     job.round,
-    job.client,
+    sender,
     jobId,
-    { jobId, client: job.client, updateHash: job.updateHash, numSamples: job.numSamples, norm, at: new Date(ctx.now()).toISOString() },
+    {
+      jobId,
+      client: sender,
+      updateHash: job.updateHash,
+      numSamples: job.numSamples,
+      norm,
+      at: new Date(ctx.now()).toISOString(),
+      // The proof goes into the manifest, where anyone can re-verify it against participationRoot.
+      ...('proof' in job ? { proof: job.proof } : {}),
+    },
     ctx.now(),
   );
   switch (r) {
@@ -91,7 +96,7 @@ export async function processUpdate(ctx: CoordinatorContext, jobId: string, data
       return { status: 'accepted', task: job.task, round: job.round, accepted };
     }
     case 'duplicate':
-      throw new UpdateRejected('DUPLICATE', `${job.client} already has an accepted update in round ${job.round}`);
+      throw new UpdateRejected('DUPLICATE', `${sender} already has an accepted update in round ${job.round}`);
     case 'full':
       throw new UpdateRejected('ROUND_FULL', `round ${job.round} already has maxClients updates`);
     case 'closed':
@@ -100,4 +105,30 @@ export async function processUpdate(ctx: CoordinatorContext, jobId: string, data
     case 'missing':
       throw new Error(`work blob ${work} vanished before accept`);
   }
+}
+
+/**
+ * Who may send this update. Public tasks: a registered wallet's EIP-712 signature. Private tasks:
+ * a Groth16 proof that some admitted member (never which one) sent it, bound to this update's
+ * EIP-712 digest and to its nullifier, which the accept script then allows once per round.
+ */
+async function authenticate(ctx: CoordinatorContext, task: Task, round: RoundHead, job: UpdateJob): Promise<void> {
+  const msg = { task: job.task, round: job.round, baseHash: job.baseHash, updateHash: job.updateHash, numSamples: job.numSamples };
+  if ('nullifier' in job) {
+    if (task.privacy !== 'private') throw new UpdateRejected('WRONG_MODE', `task ${job.task} is public: updates are signed by a registered wallet, not proven`);
+    const membersRoot = round.cfg.membersRoot;
+    if (!membersRoot) throw new UpdateRejected('WRONG_MODE', `round ${job.round} of task ${job.task} has no members root`);
+    const ok = await verifyUpdateProof(ctx.domain, membersRoot, job);
+    if (!ok) throw new UpdateRejected('BAD_PROOF', `the membership proof does not verify for this update, nullifier and members root ${membersRoot}`);
+    return;
+  }
+  if (task.privacy === 'private') throw new UpdateRejected('WRONG_MODE', `task ${job.task} is private: updates carry a membership proof and a nullifier, not a wallet signature`);
+  if (!(await ctx.tasks.isClient(job.task, job.client))) throw new UpdateRejected('UNKNOWN_CLIENT', `${job.client} is not registered for task ${job.task}`);
+  let signer: string;
+  try {
+    signer = recoverUpdateSigner(ctx.domain, msg, job.signature);
+  } catch {
+    throw new UpdateRejected('BAD_SIGNATURE', 'signature is malformed');
+  }
+  if (signer !== job.client) throw new UpdateRejected('BAD_SIGNATURE', `update is signed by ${signer}, not by ${job.client}`);
 }

@@ -1,4 +1,5 @@
-import { blobKey, BLOB_TTL_SECONDS, HttpUpdateHeaders } from '../../protocol/index.ts';
+import { blobKey, BLOB_TTL_SECONDS, HttpPrivateUpdateHeaders, HttpUpdateHeaders, jobSender, type UpdateJob } from '../../protocol/index.ts';
+import { verifyUpdateProof } from './verify-update-proof.ts';
 import type { CoordinatorContext } from '../context.ts';
 import { AppError, notFound } from '../errors.ts';
 import { parseOr400 } from './parse.ts';
@@ -16,29 +17,34 @@ export async function submitHttpUpdate(
   headers: Record<string, unknown>,
   body: Uint8Array,
 ): Promise<{ jobId: string; updateHash: string }> {
-  const h = parseOr400(HttpUpdateHeaders, headers, 'update headers');
   const t = await ctx.tasks.get(task);
   if (!t) throw notFound(`task ${task}`);
-  if (!(await ctx.rounds.head(task, round))) throw notFound(`round ${round} of task ${task}`);
+  const head = await ctx.rounds.head(task, round);
+  if (!head) throw notFound(`round ${round} of task ${task}`);
   if (body.byteLength !== t.params * 4) {
     throw new AppError('BAD_LENGTH', 400, `delta has ${body.byteLength} bytes; the model needs ${t.params * 4}`);
   }
   // Hashed on a checker thread (on a copy: the thread takes what it is given, and we still store the body).
   const { hash } = await ctx.checker.check(Uint8Array.prototype.slice.call(body));
-  if (hash !== h['x-fl-update-hash']) throw new AppError('HASH_MISMATCH', 400, `body hashes to ${hash}, header says ${h['x-fl-update-hash']}`);
-  // Only registered wallets may park bytes in Redis; the worker re-checks everything else.
-  if (!(await ctx.tasks.isClient(task, h['x-fl-client']))) throw new AppError('UNKNOWN_CLIENT', 403, `${h['x-fl-client']} is not registered for task ${task}`);
-  await ctx.redis.set(blobKey(ctx.prefix, h['x-fl-client'], hash), Buffer.from(body.buffer, body.byteOffset, body.byteLength), 'EX', BLOB_TTL_SECONDS);
-  const jobId = await ctx.queue.add({
-    task,
-    round,
-    client: h['x-fl-client'],
-    baseHash: h['x-fl-base-hash'],
-    updateHash: hash,
-    numSamples: h['x-fl-num-samples'],
-    signature: h['x-fl-signature'],
-    via: 'http',
-    submittedAt: ctx.now(),
-  });
+  const common = { task, round, updateHash: hash, via: 'http' as const, submittedAt: ctx.now() };
+  let job: UpdateJob;
+  if (t.privacy === 'private') {
+    const h = parseOr400(HttpPrivateUpdateHeaders, headers, 'update headers');
+    if (hash !== h['x-fl-update-hash']) throw new AppError('HASH_MISMATCH', 400, `body hashes to ${hash}, header says ${h['x-fl-update-hash']}`);
+    job = { ...common, nullifier: h['x-fl-nullifier'], baseHash: h['x-fl-base-hash'], numSamples: h['x-fl-num-samples'], proof: h['x-fl-proof'] };
+    // Only members may park bytes in Redis: the proof is what a registered wallet is for public
+    // tasks. The worker verifies it again (it trusts no producer, this one included).
+    if (!head.cfg.membersRoot || !(await verifyUpdateProof(ctx.domain, head.cfg.membersRoot, job))) {
+      throw new AppError('BAD_PROOF', 403, 'the membership proof does not verify for this update, nullifier and round');
+    }
+  } else {
+    const h = parseOr400(HttpUpdateHeaders, headers, 'update headers');
+    if (hash !== h['x-fl-update-hash']) throw new AppError('HASH_MISMATCH', 400, `body hashes to ${hash}, header says ${h['x-fl-update-hash']}`);
+    // Only registered wallets may park bytes in Redis; the worker re-checks everything else.
+    if (!(await ctx.tasks.isClient(task, h['x-fl-client']))) throw new AppError('UNKNOWN_CLIENT', 403, `${h['x-fl-client']} is not registered for task ${task}`);
+    job = { ...common, client: h['x-fl-client'], baseHash: h['x-fl-base-hash'], numSamples: h['x-fl-num-samples'], signature: h['x-fl-signature'] };
+  }
+  await ctx.redis.set(blobKey(ctx.prefix, jobSender(job), hash), Buffer.from(body.buffer, body.byteOffset, body.byteLength), 'EX', BLOB_TTL_SECONDS);
+  const jobId = await ctx.queue.add(job);
   return { jobId, updateHash: hash };
 }

@@ -1,8 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseUnits, ZeroHash, type Interface } from 'ethers';
+import { parseUnits, ZeroAddress, ZeroHash, type Interface } from 'ethers';
 import type { CheckpointRegistry } from '../../contracts/artifacts.ts';
-import { attach } from '../../contracts/artifacts.ts';
+import { attach, deploy } from '../../contracts/artifacts.ts';
 import { calldataGas, expectRevert, fillerAddresses, h, mined, rewardsTree, startChain, type Chain } from './chain.ts';
 
 // CheckpointRegistry on a real anvil: roles, the append-only round rules, the views, the event, the
@@ -43,16 +43,30 @@ describe('CheckpointRegistry', () => {
     return r.commitRound(task, round, a.checkpoint, a.parent, h(`manifest:${task}:${round}`), a.root ?? ZeroHash, ZeroHash, a.uri ?? `fl://task/${task}/round/${round}`, a.reward ?? 0n);
   }
 
-  test('the deployment wires registry, distributor and token together and gives the deployer both roles', async () => {
+  test('the deployment wires registry, distributor, token and claim verifier together and gives the deployer both roles', async () => {
     const { d, addresses } = chain;
     assert.equal(await registry.distributor(), d.addresses.distributor);
     assert.equal(await d.distributor.registry(), d.addresses.registry);
     assert.equal(await d.distributor.token(), d.addresses.token);
+    assert.equal(await d.distributor.claimVerifier(), d.addresses.claimVerifier);
     const deployer = addresses[0]!;
     assert.equal(await registry.hasRole(await registry.DEFAULT_ADMIN_ROLE(), deployer), true);
     assert.equal(await registry.hasRole(await registry.COORDINATOR_ROLE(), deployer), true);
     assert.equal(await registry.hasRole(await registry.COORDINATOR_ROLE(), addresses[1]!), false);
     assert.ok(d.blockNumber > 0);
+  });
+
+  test('the constructor refuses a zero address, and a claim verifier without code', async () => {
+    const signer = chain.signers[0]!;
+    const [admin, token, verifier] = [chain.addresses[0]!, chain.d.addresses.token, chain.d.addresses.claimVerifier];
+    await expectRevert(deploy('CheckpointRegistry', signer, ZeroAddress, admin, token, verifier), errors, 'RegistryInvalidAddress');
+    await expectRevert(deploy('CheckpointRegistry', signer, admin, ZeroAddress, token, verifier), errors, 'RegistryInvalidAddress');
+    await expectRevert(deploy('CheckpointRegistry', signer, admin, admin, ZeroAddress, verifier), errors, 'RegistryInvalidAddress');
+    await expectRevert(deploy('CheckpointRegistry', signer, admin, admin, token, ZeroAddress), errors, 'RegistryInvalidAddress');
+    // An account without code (a typo, or a verifier not yet mined) would make every private claim
+    // revert for good, since the verifier is immutable; the distributor's constructor refuses it.
+    const eoa = chain.addresses[5]!;
+    await expectRevert(deploy('CheckpointRegistry', signer, admin, admin, token, eoa), errors, 'DistributorInvalidClaimVerifier', [eoa]);
   });
 
   test('createTask registers the genesis checkpoint and emits TaskCreated', async () => {

@@ -7,12 +7,15 @@ import {
   bullPrefix,
   contentHash,
   encodeFloat32,
+  hashToField,
   PRESET_MODELS,
   Prng,
   Rejection,
   Round,
   signRegistration,
   signUpdate,
+  toBytes32,
+  updateDigest,
   UPDATE_JOB_OPTIONS,
   UPDATE_QUEUE,
   weightManifest,
@@ -20,6 +23,7 @@ import {
   type Eip712Domain,
   type UpdateJob,
 } from '../../protocol/index.ts';
+import { proveMembership, type Identity, type MembersTree } from '../../protocol/zk/index.ts';
 import { ADMIN, waitFor } from './env.ts';
 
 /** Parameter count of the tiny 'iris-mlp' preset: 4x16 + 16 + 16x3 + 3. */
@@ -89,6 +93,48 @@ export async function buildUpdate(o: BuildUpdateOptions): Promise<BuiltUpdate> {
       'x-fl-update-hash': updateHash,
       'x-fl-num-samples': String(numSamples),
       'x-fl-signature': signature,
+      'content-type': 'application/octet-stream',
+    },
+  };
+}
+
+export interface BuildPrivateUpdateOptions {
+  target: UpdateTarget;
+  /** The member: its secret proves membership and derives the nullifier. */
+  identity: Identity;
+  /** The members tree the round was opened on (its root must be the round's membersRoot). */
+  tree: MembersTree;
+  delta: Float32Array | Uint8Array;
+  numSamples?: number;
+}
+
+/** Proves membership for an update (Groth16, real snarkjs) and packages it for both upload paths. */
+export async function buildPrivateUpdate(o: BuildPrivateUpdateOptions): Promise<BuiltUpdate> {
+  const bytes = o.delta instanceof Float32Array ? encodeFloat32(o.delta) : o.delta;
+  const updateHash = (await contentHash(bytes)) as `0x${string}`;
+  const baseHash = o.target.baseHash as `0x${string}`;
+  const numSamples = o.numSamples ?? 10;
+  const msg = { task: o.target.task, round: o.target.round, baseHash, updateHash, numSamples };
+  const { proof, nullifier } = await proveMembership({
+    secret: o.identity.secret,
+    path: o.tree.pathOf(o.identity.commitment),
+    membersRoot: o.tree.root,
+    task: o.target.task,
+    round: o.target.round,
+    updateDigest: hashToField(updateDigest(o.target.domain, msg)),
+  });
+  const client = toBytes32(nullifier);
+  return {
+    bytes,
+    client,
+    updateHash,
+    job: { ...msg, nullifier: client, proof, via: 'queue', submittedAt: Date.now() },
+    headers: {
+      'x-fl-nullifier': client,
+      'x-fl-base-hash': baseHash,
+      'x-fl-update-hash': updateHash,
+      'x-fl-num-samples': String(numSamples),
+      'x-fl-proof': proof.join(','),
       'content-type': 'application/octet-stream',
     },
   };

@@ -1,0 +1,17 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Where the circuit build puts its outputs; shared by the build script and the prover. */
+export const CIRCUITS_DIR = dirname(fileURLToPath(import.meta.url));
+export const BUILD_DIR = join(CIRCUITS_DIR, 'build');
+/** Committed verification keys: what verifiers (coordinator, auditor) trust. */
+export const KEYS_DIR = join(CIRCUITS_DIR, 'keys');
+
+export type CircuitName = 'membership' | 'claim';
+
+/** Proving artefacts of a circuit (gitignored; `npm run build:circuits` makes them). */
+export function provingArtefacts(name: CircuitName): { wasm: string; zkey: string } {
+  return { wasm: join(BUILD_DIR, `${name}.wasm`), zkey: join(BUILD_DIR, `${name}.zkey`) };
+}
+
+export const vkeyPath = (name: CircuitName): string => join(KEYS_DIR, `${name}.vkey.json`);
