@@ -12,6 +12,7 @@ import type { CoordinatorContext } from '../coordinator/context.ts';
 import { createTask } from '../coordinator/use-cases/create-task.ts';
 import { openRound } from '../coordinator/use-cases/open-round.ts';
 import { registerClient } from '../coordinator/use-cases/register-client.ts';
+import { issueRegistrationChallenge } from '../coordinator/use-cases/registration-challenge.ts';
 import type { SignedUpdate } from '../client/upload/uploader.ts';
 import { contentHash, encodeFloat32, signRegistration, signUpdate, type Eip712Domain, type ModelSpec, type Task } from '../protocol/index.ts';
 
@@ -141,7 +142,8 @@ export async function createBenchTask(ctx: CoordinatorContext, name: string): Pr
 export async function registerWallets(ctx: CoordinatorContext, task: number, n: number): Promise<HDNodeWallet[]> {
   const wallets = Array.from({ length: n }, () => Wallet.createRandom());
   for (const w of wallets) {
-    await registerClient(ctx, task, { address: w.address, signature: await signRegistration(w, ctx.domain, task) });
+    const challenge = await issueRegistrationChallenge(ctx, task, { address: w.address });
+    await registerClient(ctx, task, { address: challenge.address, nonce: challenge.nonce, expiresAt: challenge.expiresAt, signature: await signRegistration(w, ctx.domain, challenge) });
   }
   return wallets;
 }

@@ -13,8 +13,10 @@ import { deletePrefix, figureLine, note, runPrefix, targetLine, type Figure } fr
 import { benchFold } from './fold.ts';
 import { benchGas, type GasDiagnostics } from './gas.ts';
 import { benchIngest } from './ingest.ts';
+import { benchLoad, type LoadResult } from './load.ts';
 import { benchRss } from './rss.ts';
 import { benchStages, type StageCosts } from './stages.ts';
+import { benchZk } from './zk.ts';
 
 /** Sizes, chosen to keep the whole run well under 3 minutes on a 2-core machine. */
 const SETTINGS = {
@@ -22,13 +24,15 @@ const SETTINGS = {
   fold: { deltas: 50, params: 1_000_000, runs: 7, warmup: 2 },
   rss: { updates: 100, concurrency: 4, workerConcurrency: 4, limitMB: 400 },
   gas: { small: 5, large: 500, commitLimit: 120_000, claimLimit: 80_000 },
+  zk: { members: 1000, proofs: 5, verifies: 30 },
+  load: { clients: 1000, httpShare: 0.5, hostileShare: 0.05 },
 };
 
 const started = performance.now();
 const loadAtStart = loadavg();
 const redis = await ensureRedis(process.env.REDIS_URL);
 const prefix = runPrefix();
-const prefixes = [`${prefix}-ingest`, `${prefix}-rss`];
+const prefixes = [`${prefix}-ingest`, `${prefix}-rss`, `${prefix}-load`];
 const dataDir = mkdtempSync(join(tmpdir(), 'fl-bench-'));
 if (loadAtStart[0]! > cpus().length * 0.5) note(`machine busy at start (1-min load ${loadAtStart[0]!.toFixed(2)} on ${cpus().length} cpus): expect noisy figures`);
 note(`redis ${redis.url}${redis.private ? ' (private)' : ''}, prefix ${prefix}, data ${dataDir}`);
@@ -56,7 +60,7 @@ const emit = (f: Figure) => {
   figures.push(f);
   console.log(figureLine(f));
 };
-const diagnostics: { ingest?: unknown; workerStepMs?: StageCosts; gas?: GasDiagnostics } = {};
+const diagnostics: { ingest?: unknown; workerStepMs?: StageCosts; gas?: GasDiagnostics; load?: LoadResult } = {};
 let failed = false;
 try {
   // The in-memory fold first, while the process is fresh.
@@ -66,6 +70,15 @@ try {
   diagnostics.ingest = ingest.diagnostics;
   for (const f of ingest.figures) emit(f);
   emit(await benchRss({ redisUrl: redis.url, prefix: prefixes[1]!, dataDir: join(dataDir, 'rss'), ...SETTINGS.rss }));
+  const load = await benchLoad({ redisUrl: redis.url, prefix: prefixes[2]!, dataDir: join(dataDir, 'load'), ...SETTINGS.load });
+  diagnostics.load = { ...load.result, unaccounted: load.result.unaccounted.slice(0, 20) };
+  for (const f of load.figures) emit(f);
+  const r = load.result;
+  console.log(`load: clients=${r.clients} accepted=${r.accepted} rejected=${JSON.stringify(r.rejectedByCode)} refused=${JSON.stringify(r.refusedByCode)} 5xx=${r.serverErrors} unaccounted=${r.unaccounted.length} round=${r.roundState}`);
+  if (load.problems.length) {
+    failed = true;
+    console.error(`bench load: ${load.problems.join('; ')}`);
+  }
 } catch (e) {
   failed = true;
   console.error(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
@@ -80,6 +93,14 @@ try {
 } catch (e) {
   failed = true;
   console.error(`bench gas failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
+}
+
+// Private mode's proofs: no Redis, no chain.
+try {
+  for (const f of await benchZk(SETTINGS.zk)) emit(f);
+} catch (e) {
+  failed = true;
+  console.error(`bench zk failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
 }
 
 for (const f of figures) {
@@ -101,6 +122,16 @@ const results = {
       'rewards tree (protocol/rewards.ts) of N random addresses with random amounts summing to the reward; execution = gasUsed - 21000 - calldata gas ' +
       '(4/16 per zero/non-zero byte). claim_gas_warm/cold: claim of round 2 of the 500-leaf task by a recipient holding the token / holding none, ' +
       'both leaves at the same proof depth.',
+    zk:
+      'Private-mode authentication vs public-mode authentication of the same EIP-712 Update: membership_prove = median wall time of proveMembership ' +
+      '(witness + Groth16 proof, snarkjs, members tree of SETTINGS.zk.members) vs signUpdate (ethers Wallet); membership_verify = median of ' +
+      'verifyMembership (snarkjs groth16.verify, the worker\'s check) vs recoverUpdateSigner; claim_prove = median of proveClaim vs signUpdate. ' +
+      'One warm-up each (snarkjs starts its curve threads on first use). membership_constraints vs claim_constraints: non-linear constraints as circom --O2 reports them.',
+    load:
+      'One round, SETTINGS.load.clients simulated clients (172-parameter MLP), half over HTTP PUT and half straight into the queue (one shared ioredis connection), ' +
+      'all started at once against coordinator/main.ts as a child process (CHAIN=off, rate limits off: one machine plays every client); a share of them sign with an ' +
+      'unregistered key. Latency = upload call start -> 202 (HTTP) or job added (queue). Baseline: ioredis SET of the same bytes, all in flight at once, same process. ' +
+      'Memory: the coordinator process\'s VmHWM after the round vs its VmRSS before the uploads. Checks: no 5xx, every upload decided, no hostile update accepted.',
     rss: 'Round populated through the queue path and a real update worker; a child (node --import tsx bench/rss-child.ts) runs closeRound; value = its VmHWM; baseline = VmHWM of the same child only loading the modules.',
   },
   diagnostics,

@@ -16,7 +16,7 @@
  *
  * The default ptau is the project's own beacon-only file (circuits/ptau.ts): NOT A SECURE CEREMONY.
  * For production pass the Perpetual Powers of Tau file (`--ptau FILE` or FL_PTAU) with `--update`,
- * and replace the beacon with a real phase-2 ceremony (docs/production.md).
+ * and replace the beacon with a real phase-2 ceremony (docs/deployment.md, docs/private-tasks.md).
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -59,7 +59,18 @@ export interface CircuitsBuildOptions {
   log?: (line: string) => void;
 }
 
-const BuildInfo = z.object({ inputHash: z.string(), ptau: z.string(), circuits: z.array(z.string()) });
+const BuildInfo = z.object({
+  inputHash: z.string(),
+  ptau: z.string(),
+  circuits: z.array(z.string()),
+  /** Non-linear constraints per circuit, as circom reports them (the benchmark prints them). */
+  constraints: z.record(z.string(), z.number().int().nonnegative()),
+});
+
+/** Constraint counts of the current build (build it first). */
+export function builtConstraintCounts(): Record<string, number> {
+  return BuildInfo.parse(JSON.parse(readFileSync(join(BUILD_DIR, 'build-info.json'), 'utf8'))).constraints;
+}
 
 const wasmPath = (dir: string, name: string): string => join(dir, `${name}.wasm`);
 const zkeyPath = (dir: string, name: string): string => join(dir, `${name}.zkey`);
@@ -103,8 +114,10 @@ export async function buildCircuits(opts: CircuitsBuildOptions = {}): Promise<{ 
       const staging = `${BUILD_DIR}.tmp-${randomBytes(4).toString('hex')}`;
       mkdirSync(staging, { recursive: true });
       try {
-        for (const c of CIRCUITS) await buildOne(c.name, c.contract, ptau, staging, log);
-        writeFileSync(join(staging, 'build-info.json'), JSON.stringify({ inputHash: hash, ptau: relative(REPO_ROOT, ptau), circuits: CIRCUITS.map((c) => c.name) }, null, 2) + '\n');
+        const constraints: Record<string, number> = {};
+        for (const c of CIRCUITS) constraints[c.name] = await buildOne(c.name, c.contract, ptau, staging, log);
+        const info = { inputHash: hash, ptau: relative(REPO_ROOT, ptau), circuits: CIRCUITS.map((c) => c.name), constraints };
+        writeFileSync(join(staging, 'build-info.json'), JSON.stringify(info, null, 2) + '\n');
         rmSync(BUILD_DIR, { recursive: true, force: true });
         renameSync(staging, BUILD_DIR);
       } finally {
@@ -119,7 +132,8 @@ export async function buildCircuits(opts: CircuitsBuildOptions = {}): Promise<{ 
   return { built };
 }
 
-async function buildOne(name: string, contract: string, ptau: string, out: string, log: (l: string) => void): Promise<void> {
+/** Builds one circuit into `out`; returns its number of non-linear constraints. */
+async function buildOne(name: string, contract: string, ptau: string, out: string, log: (l: string) => void): Promise<number> {
   const t0 = Date.now();
   const step = (what: string): void => log(`circuits: ${name}: ${what} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   const work = join(out, `${name}.work`);
@@ -130,7 +144,9 @@ async function buildOne(name: string, contract: string, ptau: string, out: strin
     join(NODE_MODULES, 'circom2', 'cli.js'), rel(join(CIRCUITS_DIR, 'src', `${name}.circom`)),
     '--r1cs', '--wasm', '--O2', '-l', 'node_modules', '-l', 'node_modules/circomlib/circuits', '-o', rel(work),
   ], { cwd: REPO_ROOT, maxBuffer: 16 << 20 });
-  const constraints = /non-linear constraints: (\d+)/.exec(stdout.replace(/\x1b\[[0-9;]*m/g, ''))?.[1] ?? '?';
+  const reported = /non-linear constraints: (\d+)/.exec(stdout.replace(/\x1b\[[0-9;]*m/g, ''))?.[1];
+  if (reported === undefined) throw new Error(`circom's output for ${name} no longer reports its non-linear constraints`);
+  const constraints = Number(reported);
   step(`compiled, ${constraints} constraints`);
   renameSync(join(work, `${name}_js`, `${name}.wasm`), wasmPath(out, name));
   const zkey0 = join(work, `${name}_0000.zkey`);
@@ -147,6 +163,7 @@ async function buildOne(name: string, contract: string, ptau: string, out: strin
   writeFileSync(join(out, `${contract}.sol`), header + sol.replace('contract Groth16Verifier', `contract ${contract}`));
   rmSync(work, { recursive: true, force: true });
   step('verification key and verifier exported');
+  return constraints;
 }
 
 /** Compares (or, with update, copies) the build's keys and verifiers with the committed ones. */

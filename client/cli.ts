@@ -4,16 +4,18 @@
  * 2 the coordinator or the chain refused (a rejected update, a reverted claim, data that does not
  * check out), 3 timed out waiting for a round.
  */
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { formatUnits } from 'ethers';
+import { formatUnits, Wallet } from 'ethers';
+import { terminateZk, type Identity } from '../protocol/zk/index.ts';
 import type { Dataset } from './data/dataset.ts';
 import { forModel, loadDataFile, mnistShard } from './data/load-data.ts';
 import { CoordinatorApi, CoordinatorError } from './coordinator-api.ts';
-import { FederatedClient, type UploadMode } from './federated-client.ts';
+import { FederatedClient, FederatedClientError, type UploadMode } from './federated-client.ts';
+import { createIdentityFile, identityFileWarning, IdentityFileError, readIdentityFile } from './identity-file.ts';
 import { createProgress } from './progress.ts';
 import { initBackend } from './tf/backend.ts';
-import { claimRewards, ensureContractArtifacts, listRewards, RewardsError, type ClaimResult } from './rewards.ts';
+import { claimPrivateRewards, claimRewards, ensureContractArtifacts, listPrivateRewards, listRewards, RewardsError, type ClaimResult, type PrivateClaimResult, type RewardLine } from './rewards.ts';
 import { loadOrCreateWallet } from './wallet-file.ts';
 
 const EXIT = { ok: 0, usage: 1, refused: 2, timeout: 3 } as const;
@@ -33,6 +35,7 @@ interface JoinOptions {
   coordinator: string;
   task: number;
   keyFile: string;
+  identity?: string;
   data?: string;
   mnistShard?: { index: number; of: number };
   alpha: number;
@@ -50,34 +53,67 @@ const out = (json: boolean, event: Record<string, unknown>, text: string) => {
   process.stdout.write(json ? `${JSON.stringify(event)}\n` : `${text}\n`);
 };
 
+/** A member identity file, with a warning on stderr when others can read it. */
+function loadIdentity(file: string): Identity {
+  const id = readIdentityFile(file);
+  const warning = identityFileWarning(file);
+  if (warning) console.error(`fl-client: warning: ${warning}`);
+  return id;
+}
+
+/** A short form of a commitment or nullifier for text output. */
+const short = (v: string) => (v.length > 14 ? `${v.slice(0, 10)}…${v.slice(-4)}` : v);
+
 async function join(o: JoinOptions): Promise<number> {
   const backend = await initBackend(o.backend);
-  const { wallet, created } = loadOrCreateWallet(o.keyFile);
-  const address = wallet.address.toLowerCase();
   const api = new CoordinatorApi(o.coordinator);
   const task = await api.getTask(o.task);
+  const isPrivate = task.privacy === 'private';
+  if (isPrivate && !o.identity) throw new InvalidArgumentError(`task ${task.id} is private: give --identity FILE (make one with \`fl-client identity new --out FILE\` and have the task admin admit its commitment)`);
+  if (!isPrivate && o.identity) throw new InvalidArgumentError(`task ${task.id} is public: --identity is for private tasks (a public task takes the wallet of --key-file or FL_PRIVATE_KEY)`);
   let data: Dataset;
   if (o.data) data = await loadDataFile(o.data, task.modelSpec.inputShape, task.modelSpec.classes);
   else if (o.mnistShard) data = forModel(mnistShard({ ...o.mnistShard, alpha: o.alpha, seed: o.splitSeed }), task.modelSpec.inputShape);
   else throw new InvalidArgumentError('give --data FILE (your own data) or --mnist-shard i/K (a simulated share of MNIST)');
-  out(o.json, { event: 'ready', address, created, backend: backend.name, task: task.id, samples: data.n }, `client ${address}${created ? ' (new key in ' + o.keyFile + ')' : ''}: ${data.n} samples, backend ${backend.name}, task ${task.id} "${task.name}"`);
 
   const upload: UploadMode = o.upload === 'queue' ? { mode: 'queue', redisUrl: o.redisUrl ?? 'redis://127.0.0.1:6379', prefix: o.redisPrefix } : { mode: 'http' };
-  const client = new FederatedClient({ coordinatorUrl: o.coordinator, wallet, upload });
+  let client: FederatedClient;
+  if (isPrivate) {
+    const identity = loadIdentity(o.identity!);
+    const commitment = identity.commitment.toString();
+    out(o.json, { event: 'ready', private: true, commitment, backend: backend.name, task: task.id, samples: data.n }, `member ${short(commitment)}: ${data.n} samples, backend ${backend.name}, private task ${task.id} "${task.name}"`);
+    const members = await api.members(task.id);
+    if (!members.commitments.includes(commitment)) {
+      out(o.json, { event: 'not-admitted', commitment, members: members.count }, `identity ${short(commitment)} is not admitted to task ${task.id} yet: give the task admin your commitment (fl-client identity show); waiting for rounds anyway`);
+    }
+    client = new FederatedClient({ coordinatorUrl: o.coordinator, api, identity, upload });
+  } else {
+    const { wallet, created } = loadOrCreateWallet(o.keyFile);
+    const address = wallet.address.toLowerCase();
+    out(o.json, { event: 'ready', address, created, backend: backend.name, task: task.id, samples: data.n }, `client ${address}${created ? ' (new key in ' + o.keyFile + ')' : ''}: ${data.n} samples, backend ${backend.name}, task ${task.id} "${task.name}"`);
+    client = new FederatedClient({ coordinatorUrl: o.coordinator, api, wallet, upload });
+  }
   const progress = createProgress({ json: o.json });
   try {
-    await client.register(task.id);
+    if (!isPrivate) await client.register(task.id);
     let last = (await api.currentRound(task.id))?.round ?? 0;
     // A round already open when we start is one we can still join.
     const current = await api.currentRound(task.id);
     if (current?.state === 'open') last = current.round - 1;
-    for (let done = 0; done < o.rounds; done++) {
+    for (let done = 0; done < o.rounds; ) {
       const round = await client.waitForOpenRound(task.id, last, o.waitSeconds * 1000);
       if (!round) {
         out(o.json, { event: 'timeout', after: last }, `no new round opened within ${o.waitSeconds} s`);
         return EXIT.timeout;
       }
       last = round.round;
+      if (isPrivate) {
+        // A member admitted after this round opened is not in its snapshot: wait for the next.
+        if (!(await client.isRoundMember(round))) {
+          out(o.json, { event: 'skipped', round: round.round, code: 'NOT_A_MEMBER' }, `round ${round.round}: this identity is not among its ${round.membersCount} members (not admitted when it opened); waiting for the next round`);
+          continue;
+        }
+      }
       const epochs = round.training.localEpochs;
       progress.start(`round ${round.round} training`, epochs);
       const started = Date.now();
@@ -88,12 +124,14 @@ async function join(o: JoinOptions): Promise<number> {
         onProgress: (p) => progress.update(p.epoch - 1 + p.batch / p.batches, `epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)}`),
       });
       progress.stop(`trained ${res.numSamples} samples in ${((Date.now() - started) / 1000).toFixed(1)} s, loss ${res.loss.toFixed(4)}`);
-      const decision = await client.waitForDecision(task.id, round.round, res.jobId, 120_000);
+      const decision = await client.waitForDecision(task.id, round.round, res, 120_000);
       if (decision.status === 'rejected') {
         out(o.json, { event: 'rejected', round: round.round, ...decision }, `round ${round.round}: update REJECTED (${decision.code}): ${decision.reason}`);
         return EXIT.refused;
       }
-      out(o.json, { event: 'accepted', round: round.round, updateHash: res.updateHash, via: res.via, loss: res.loss, samples: res.numSamples }, `round ${round.round}: update ${res.updateHash.slice(0, 12)}… accepted (${res.via})`);
+      const who = res.nullifier ? { nullifier: res.nullifier } : {};
+      out(o.json, { event: 'accepted', round: round.round, updateHash: res.updateHash, via: res.via, loss: res.loss, samples: res.numSamples, ...who }, `round ${round.round}: update ${res.updateHash.slice(0, 12)}… accepted (${res.via}${res.nullifier ? `, nullifier ${short(res.nullifier)}` : ''})`);
+      done++;
     }
     return EXIT.ok;
   } finally {
@@ -157,28 +195,44 @@ interface RewardsOptions {
   task: number;
   keyFile: string;
   address?: string;
+  identity?: string;
   rpc?: string;
   json: boolean;
 }
 
+/** Prints reward lines as one JSON object or as a table; private lines add their nullifier. */
+function printRewards(json: boolean, head: Record<string, unknown>, title: string, lines: (RewardLine & { nullifier?: string })[]): void {
+  const total = lines.reduce((a, l) => a + l.amount, 0n);
+  const unclaimed = lines.filter((l) => !l.claimed).reduce((a, l) => a + l.amount, 0n);
+  if (json) {
+    const rows = lines.map((l) => ({ round: l.round, ...(l.nullifier ? { nullifier: l.nullifier } : {}), amount: l.amount.toString(), tokens: tokens(l.amount), claimed: l.claimed, claimable: l.claimable }));
+    process.stdout.write(`${JSON.stringify({ ...head, rewards: rows, total: total.toString(), unclaimed: unclaimed.toString() })}\n`);
+    return;
+  }
+  const w = Math.max(20, ...lines.map((l) => l.amount.toString().length), total.toString().length);
+  const t = Math.max(24, ...lines.map((l) => tokens(l.amount).length), tokens(total).length);
+  const row = (a: string, b: string, c: string, d: string) => `${a.padStart(5)}  ${b.padStart(w)}  ${c.padStart(t)}  ${d}`;
+  const text = [title, row('round', 'amount (base units)', 'amount (tokens)', 'claimed')];
+  for (const l of lines) text.push(row(String(l.round), l.amount.toString(), tokens(l.amount), `${l.claimed ? 'yes' : l.claimable ? 'no' : 'no (not payable now)'}${l.nullifier ? `  nullifier ${l.nullifier}` : ''}`));
+  text.push(row('total', total.toString(), tokens(total), `unclaimed ${unclaimed} (${tokens(unclaimed)} tokens)`));
+  process.stdout.write(`${text.join('\n')}\n`);
+}
+
 async function rewards(o: RewardsOptions): Promise<number> {
+  if (o.identity && o.address) throw new InvalidArgumentError('give --identity (a private task) or --address (a public one), not both');
+  if (o.identity) {
+    const identity = loadIdentity(o.identity);
+    const commitment = identity.commitment.toString();
+    return refusals(async () => {
+      const lines = await listPrivateRewards({ api: new CoordinatorApi(o.coordinator), task: o.task, identity, rpcUrl: o.rpc });
+      printRewards(o.json, { task: o.task, private: true, commitment }, `rewards of identity ${short(commitment)} in private task ${o.task} (paid to per-round nullifiers)`, lines);
+      return EXIT.ok;
+    });
+  }
   const account = o.address ?? existingWallet(o.keyFile).address.toLowerCase();
   return refusals(async () => {
     const lines = await listRewards({ api: new CoordinatorApi(o.coordinator), task: o.task, account, rpcUrl: o.rpc });
-    const total = lines.reduce((a, l) => a + l.amount, 0n);
-    const unclaimed = lines.filter((l) => !l.claimed).reduce((a, l) => a + l.amount, 0n);
-    if (o.json) {
-      const rows = lines.map((l) => ({ round: l.round, amount: l.amount.toString(), tokens: tokens(l.amount), claimed: l.claimed, claimable: l.claimable }));
-      process.stdout.write(`${JSON.stringify({ task: o.task, account, rewards: rows, total: total.toString(), unclaimed: unclaimed.toString() })}\n`);
-      return EXIT.ok;
-    }
-    const w = Math.max(20, ...lines.map((l) => l.amount.toString().length), total.toString().length);
-    const t = Math.max(24, ...lines.map((l) => tokens(l.amount).length), tokens(total).length);
-    const row = (a: string, b: string, c: string, d: string) => `${a.padStart(5)}  ${b.padStart(w)}  ${c.padStart(t)}  ${d}`;
-    const text = [`rewards of ${account} in task ${o.task}`, row('round', 'amount (base units)', 'amount (tokens)', 'claimed')];
-    for (const l of lines) text.push(row(String(l.round), l.amount.toString(), tokens(l.amount), l.claimed ? 'yes' : l.claimable ? 'no' : 'no (not payable now)'));
-    text.push(row('total', total.toString(), tokens(total), `unclaimed ${unclaimed} (${tokens(unclaimed)} tokens)`));
-    process.stdout.write(`${text.join('\n')}\n`);
+    printRewards(o.json, { task: o.task, account }, `rewards of ${account} in task ${o.task}`, lines);
     return EXIT.ok;
   });
 }
@@ -190,9 +244,15 @@ interface ClaimOptions {
   rpc?: string;
   round: number[];
   json: boolean;
+  private?: boolean;
+  identity?: string;
+  to?: string;
+  freshKeyOut?: string;
 }
 
 async function claim(o: ClaimOptions): Promise<number> {
+  if (o.private || o.identity) return claimPrivate(o);
+  if (o.to || o.freshKeyOut) throw new InvalidArgumentError('--to and --fresh-key-out are for private claims (--private --identity FILE); a public claim pays the key\'s own account');
   const wallet = existingWallet(o.keyFile);
   const account = wallet.address.toLowerCase();
   return refusals(async () => {
@@ -209,19 +269,92 @@ async function claim(o: ClaimOptions): Promise<number> {
   });
 }
 
+/**
+ * A private claim: the identity proves each round's nullifier, the key's account only sends the
+ * transactions. Without --to the payout goes to a fresh random address whose key is shown once
+ * (or written to --fresh-key-out), made only when there is something to claim.
+ */
+async function claimPrivate(o: ClaimOptions): Promise<number> {
+  if (!o.identity) throw new InvalidArgumentError('--private needs --identity FILE (the member identity whose rewards to claim)');
+  if (o.to && o.freshKeyOut) throw new InvalidArgumentError('give --to ADDRESS or --fresh-key-out FILE, not both');
+  if (o.freshKeyOut && existsSync(o.freshKeyOut)) throw new InvalidArgumentError(`${o.freshKeyOut} already exists: refusing to overwrite a key`);
+  const identity = loadIdentity(o.identity);
+  const sender = existingWallet(o.keyFile);
+  const from = sender.address.toLowerCase();
+  if (o.to === from) console.error(`fl-client: warning: the recipient is the sending account ${from}: the payout is linked to the sender`);
+  const fresh = (): string => {
+    const w = Wallet.createRandom();
+    const address = w.address.toLowerCase();
+    if (o.freshKeyOut) {
+      writeFileSync(o.freshKeyOut, `${w.privateKey}\n`, { mode: 0o600, flag: 'wx' });
+      chmodSync(o.freshKeyOut, 0o600);
+      out(o.json, { event: 'recipient', fresh: true, address, keyFile: o.freshKeyOut }, `paying a fresh address ${address}; its private key is in ${o.freshKeyOut} (mode 0600): keep it, it holds the tokens`);
+    } else {
+      out(o.json, { event: 'recipient', fresh: true, address, privateKey: w.privateKey }, `paying a fresh address ${address}\nits private key, shown once (keep it, it holds the tokens): ${w.privateKey}`);
+    }
+    return address;
+  };
+  return refusals(async () => {
+    let recipient = o.to;
+    const onClaimed = (c: PrivateClaimResult) =>
+      out(
+        o.json,
+        { event: 'claimed', task: o.task, round: c.round, nullifier: c.nullifier, recipient: c.recipient, amount: c.amount.toString(), txHash: c.txHash },
+        `round ${c.round}: claimed ${c.amount} (${tokens(c.amount)} tokens) for nullifier ${short(c.nullifier)} to ${c.recipient} in tx ${c.txHash}`,
+      );
+    const done = await claimPrivateRewards({
+      api: new CoordinatorApi(o.coordinator),
+      task: o.task,
+      identity,
+      recipient: o.to ?? (() => (recipient = fresh())),
+      signer: sender,
+      rounds: o.round.length ? o.round : undefined,
+      rpcUrl: o.rpc,
+      onClaimed,
+    });
+    const total = done.reduce((a, c) => a + c.amount, 0n);
+    out(
+      o.json,
+      { event: 'done', task: o.task, private: true, sender: from, recipient: recipient ?? null, claims: done.length, total: total.toString() },
+      done.length ? `claimed ${done.length} round(s) of private task ${o.task}: ${total} (${tokens(total)} tokens) to ${recipient} (sent by ${from})` : `nothing to claim for this identity in private task ${o.task}`,
+    );
+    return EXIT.ok;
+  });
+}
+
 const REWARDS_HELP = `
 Every committed round's manifest is downloaded and re-hashed, its rewards tree rebuilt, and its root
 checked against the round and against the distributor on chain; the claimed flags are read on chain.
 The chain is the one the coordinator publishes at GET /v1/chain (--rpc overrides its RPC URL).
 Amounts are in token base units and in whole tokens (18 decimals).
+Private tasks: --identity FILE lists the member's rewards. Each round pays a nullifier derived
+locally from the identity secret (nothing identifying is sent); "claimed" means the nullifier is spent.
 Exit codes: 0 done, 1 usage error, 2 the coordinator or the chain refused or its data does not check out.`;
 
 const CLAIM_HELP = `
 Claims every unclaimed reward of the key's account in the task (or only the --round ones) from the
 distributor, one transaction at a time, each mined before the next; every root and proof is checked
 first, as for 'fl-client rewards'. The account pays the gas in ETH. Prints each transaction.
+
+Private tasks (--private --identity FILE): each round pays a nullifier only the identity can derive;
+the claim proves that in zero knowledge and binds the address paid, so nobody can redirect it. The
+payout goes to --to ADDRESS, or by default to a FRESH random address, whose private key is printed
+once (or written to --fresh-key-out FILE, mode 0600): keep it, it holds the tokens. The transactions
+are still sent, and their gas paid, by the key's account (--key-file or FL_PRIVATE_KEY), and that
+sender is visible on chain: send from an account not linked to you, or hand the proofs to a relayer,
+to keep the payout unlinked. Rounds claimed in one run all pay the same address and are linkable to
+each other: claim one --round at a time (each to its own fresh address) to keep them apart.
+
 Exit codes: 0 done (also when there was nothing to claim), 1 usage error, 2 the coordinator or the
 chain refused (e.g. already claimed, invalid proof, no ETH for gas) or its data does not check out.`;
+
+const IDENTITY_HELP = `
+A member identity is a random secret and its public commitment Poseidon(secret). Give the commitment
+(never the secret) to the task admin, who admits it to the private task's members; then take part
+with 'fl-client join --identity FILE' and claim with 'fl-client claim --private --identity FILE'.
+Each upload and reward is named by a per-round nullifier that nobody can link to the commitment or
+to other rounds. The file holds the secret: whoever reads it owns the identity and its rewards, and
+a lost file cannot be recovered.`;
 
 async function main(argv: string[]): Promise<number> {
   const program = new Command('fl-client').description('Data-owner client of the verifiable federated-learning coordinator').showHelpAfterError();
@@ -231,6 +364,7 @@ async function main(argv: string[]): Promise<number> {
     .requiredOption('--coordinator <url>', 'coordinator base URL', process.env.FL_COORDINATOR)
     .requiredOption('--task <id>', 'task id', int('task'))
     .option('--key-file <path>', 'private key file (created if missing; FL_PRIVATE_KEY overrides)', 'fl-client.key')
+    .option('--identity <file>', 'member identity file, for private tasks (fl-client identity new); no wallet is used then')
     .option('--data <file.json>', 'your data: {"x": number[][], "y": number[]}')
     .option('--mnist-shard <i/K>', 'simulate owner i of K with a Dirichlet share of the MNIST digits', shard)
     .option('--alpha <a>', 'Dirichlet label-skew concentration for --mnist-shard', parseFloat, 0.5)
@@ -268,6 +402,7 @@ async function main(argv: string[]): Promise<number> {
     .requiredOption('--task <id>', 'task id', int('task'))
     .option('--key-file <path>', 'private key file whose account to list (FL_PRIVATE_KEY overrides; never created)', 'fl-client.key')
     .option('--address <0x..>', 'list this account instead of the key\'s', address)
+    .option('--identity <file>', 'list the rewards of this member identity in a private task')
     .option('--rpc <url>', "JSON-RPC URL to use instead of the coordinator's", httpUrl)
     .option('--json', 'print one JSON object instead of the table', false)
     .addHelpText('after', REWARDS_HELP)
@@ -282,10 +417,36 @@ async function main(argv: string[]): Promise<number> {
     .option('--key-file <path>', 'private key file of the claiming account (FL_PRIVATE_KEY overrides; never created)', 'fl-client.key')
     .option('--rpc <url>', "JSON-RPC URL to use instead of the coordinator's", httpUrl)
     .option('--round <n>', 'claim only this round (repeatable)', rounds, [] as number[])
+    .option('--private', 'claim the rewards of a member identity in a private task (needs --identity)', false)
+    .option('--identity <file>', 'member identity file whose private rewards to claim')
+    .option('--to <0x..>', 'private claims: pay this address (default: a fresh random one)', address)
+    .option('--fresh-key-out <file>', "private claims: write the fresh recipient's private key here (mode 0600) instead of printing it")
     .option('--json', 'one JSON object per line on stdout', false)
     .addHelpText('after', CLAIM_HELP)
     .action(async (o: ClaimOptions) => {
       process.exitCode = await claim(o);
+    });
+  const identity = program.command('identity').description('make or show a member identity for private tasks').addHelpText('after', IDENTITY_HELP);
+  identity
+    .command('new')
+    .description('create a new random member identity file (mode 0600; never overwrites) and print its commitment')
+    .requiredOption('--out <file>', 'where to write the identity')
+    .option('--json', 'print one JSON object', false)
+    .addHelpText('after', IDENTITY_HELP)
+    .action((o: { out: string; json: boolean }) => {
+      const id = createIdentityFile(o.out);
+      const commitment = id.commitment.toString();
+      out(o.json, { event: 'identity', file: o.out, commitment, created: true }, `new identity in ${o.out} (keep it secret and backed up)\ncommitment (give this to the task admin): ${commitment}`);
+    });
+  identity
+    .command('show')
+    .description("print an identity file's commitment (never its secret)")
+    .requiredOption('--identity <file>', 'identity file')
+    .option('--json', 'print one JSON object', false)
+    .action((o: { identity: string; json: boolean }) => {
+      const id = loadIdentity(o.identity);
+      const commitment = id.commitment.toString();
+      out(o.json, { event: 'identity', file: o.identity, commitment }, `commitment: ${commitment}`);
     });
   try {
     await program.parseAsync(argv);
@@ -295,9 +456,23 @@ async function main(argv: string[]): Promise<number> {
       console.error(`fl-client: coordinator said ${e.code}: ${e.message}`);
       return EXIT.refused;
     }
+    if (e instanceof FederatedClientError) {
+      console.error(`fl-client: ${e.code}: ${e.message}`);
+      return REFUSED_CLIENT_CODES.has(e.code) ? EXIT.refused : EXIT.usage;
+    }
+    if (e instanceof IdentityFileError) {
+      console.error(`fl-client: ${e.message}`);
+      return EXIT.usage;
+    }
     console.error(`fl-client: ${e instanceof Error ? e.message : e}`);
     return EXIT.usage;
   }
 }
 
-process.exit(await main(process.argv));
+/** Client-side refusals that are the coordinator's doing (its members list) or the round's, not a usage error. */
+const REFUSED_CLIENT_CODES = new Set(['NO_MEMBERS_ROOT', 'MEMBERS_MISMATCH', 'NOT_A_MEMBER']);
+
+const code = await main(process.argv);
+// snarkjs keeps its curve's worker threads alive after proving: stop them before leaving.
+await terminateZk().catch(() => {});
+process.exit(code);

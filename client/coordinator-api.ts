@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Address, decodeCheckpoint, decodeManifest, contentHash, ProtocolError, Round, Task, type Checkpoint, type RoundManifest } from '../protocol/index.ts';
+import { Address, decodeCheckpoint, decodeManifest, contentHash, Hash32, MembersList, ProtocolError, RegistrationChallenge, Round, StoredAudit, StoredEvaluation, Task, TaskId, type AuditSummary, type Checkpoint, type RoundEvaluation, type RoundManifest } from '../protocol/index.ts';
 
 /** A coordinator answered with an error: carries its HTTP status and error code. */
 export class CoordinatorError extends Error {
@@ -23,6 +23,15 @@ export const ChainInfoReply = z.object({
   fromBlock: z.number().int().min(0),
 });
 export type ChainInfoReply = z.infer<typeof ChainInfoReply>;
+
+/** POST /v1/tasks/:task/members: how many commitments were new, the members now, and their root. */
+export const AdmitMembersReply = z.object({
+  task: TaskId,
+  admitted: z.number().int().min(0),
+  count: z.number().int().min(0),
+  root: Hash32,
+});
+export type AdmitMembersReply = z.infer<typeof AdmitMembersReply>;
 
 const HASH_RE = /^0x[0-9a-fA-F]{64}$/;
 
@@ -80,8 +89,25 @@ export class CoordinatorApi {
       throw e;
     }
   }
-  register(task: number, address: string, signature: string) {
-    return this.call(z.object({ address: z.string(), created: z.boolean() }), `/v1/tasks/${task}/clients`, { method: 'POST', body: JSON.stringify({ address, signature }) });
+  /** A single-use challenge for `address` to sign (EIP-712 Registration), valid until its expiresAt. */
+  registrationChallenge(task: number, address: string): Promise<RegistrationChallenge> {
+    return this.call(RegistrationChallenge, `/v1/tasks/${task}/clients/challenge`, { method: 'POST', body: JSON.stringify({ address }) });
+  }
+  /** Registers the address with its signature over a challenge from registrationChallenge(). */
+  register(task: number, challenge: RegistrationChallenge, signature: string) {
+    const body = { address: challenge.address, nonce: challenge.nonce, expiresAt: challenge.expiresAt, signature };
+    return this.call(z.object({ address: z.string(), created: z.boolean() }), `/v1/tasks/${task}/clients`, { method: 'POST', body: JSON.stringify(body) });
+  }
+  /** A private task's members: every admitted identity commitment in admission order (decimal strings). */
+  members(task: number): Promise<MembersList> {
+    return this.call(MembersList, `/v1/tasks/${task}/members`);
+  }
+  /**
+   * Admits identity commitments (field elements, as bigints or decimal strings) to a private task's
+   * members tree, in this order; already admitted ones are skipped (admin).
+   */
+  admitMembers(task: number, commitments: readonly (bigint | string)[]): Promise<AdmitMembersReply> {
+    return this.call(AdmitMembersReply, `/v1/tasks/${task}/members`, { method: 'POST', body: JSON.stringify({ commitments: commitments.map(String) }) }, true);
   }
   uploadUpdate(task: number, round: number, headers: Record<string, string>, body: Uint8Array) {
     return this.call(z.object({ jobId: z.string(), updateHash: z.string() }), `/v1/tasks/${task}/rounds/${round}/updates`, {
@@ -98,6 +124,14 @@ export class CoordinatorApi {
     const got = await contentHash(bytes);
     if (got !== hash) throw new CoordinatorError(res.status, 'CHECKPOINT_HASH_MISMATCH', `checkpoint ${hash} arrived with hash ${got}`);
     return { bytes, checkpoint: decodeCheckpoint(bytes) };
+  }
+  /** Reports the test-set evaluation of an aggregated round's checkpoint, shown on the dashboard (admin). */
+  reportEvaluation(task: number, round: number, e: RoundEvaluation): Promise<StoredEvaluation> {
+    return this.call(StoredEvaluation, `/v1/tasks/${task}/rounds/${round}/evaluation`, { method: 'POST', body: JSON.stringify(e) }, true);
+  }
+  /** Reports the outcome of an fl-audit run of the task, shown on the dashboard (admin). */
+  reportAudit(task: number, a: AuditSummary): Promise<StoredAudit> {
+    return this.call(StoredAudit, `/v1/tasks/${task}/audit`, { method: 'POST', body: JSON.stringify(a) }, true);
   }
   /** Where the coordinator commits: chain id, an RPC URL, registry, distributor and token (CoordinatorError NO_CHAIN when it has none). */
   chainInfo(): Promise<ChainInfoReply> {

@@ -1,5 +1,6 @@
 import type { Signer } from 'ethers';
-import { contentHash, encodeFloat32, signRegistration, signUpdate, type Checkpoint, type Round, type Task } from '../protocol/index.ts';
+import { contentHash, encodeFloat32, signRegistration, signUpdate, updateDigest, type Checkpoint, type Round, type Task } from '../protocol/index.ts';
+import { hashToField, MembersTree, proveMembership, toBytes32, type Identity } from '../protocol/zk/index.ts';
 import { CoordinatorApi, CoordinatorError } from './coordinator-api.ts';
 import { trainLocal, type LabelledData, type TrainProgress } from './tf/trainer.ts';
 import { httpUploader } from './upload/http-uploader.ts';
@@ -10,11 +11,18 @@ export type UploadMode = { mode: 'http' } | { mode: 'queue'; redisUrl: string; p
 
 export interface FederatedClientOptions {
   coordinatorUrl: string;
-  /** The data owner's wallet: signs registration and every update. */
-  wallet: Signer;
+  /** The data owner's wallet: signs registration and every update of public tasks. */
+  wallet?: Signer;
+  /**
+   * The member identity for private tasks (protocol/zk): proves membership in zero knowledge
+   * instead of signing, so no address is ever sent.
+   */
+  identity?: Identity;
   upload?: UploadMode;
   /** Poll interval while waiting for rounds and decisions. */
   pollMs?: number;
+  /** Talk to the coordinator through this API object instead of one made from coordinatorUrl. */
+  api?: CoordinatorApi;
 }
 
 export interface ContributeResult {
@@ -24,37 +32,96 @@ export interface ContributeResult {
   numSamples: number;
   loss: number;
   via: 'http' | 'queue';
+  /** Private tasks: the update's nullifier (0x 32-byte word), the name the round lists it under. */
+  nullifier?: `0x${string}`;
 }
 
 export type UpdateDecision = { status: 'accepted' } | { status: 'rejected'; code: string; reason: string };
 
+export type FederatedClientErrorCode =
+  /** A public task, and the client has no wallet to sign with. */
+  | 'WALLET_REQUIRED'
+  /** A private task, and the client has no identity to prove membership with. */
+  | 'IDENTITY_REQUIRED'
+  /** register() on a private task: members are admitted by the task admin, not registered. */
+  | 'PRIVATE_TASK'
+  /** A private task's round without a members root (opened with no members). */
+  | 'NO_MEMBERS_ROOT'
+  /** The coordinator's members list does not give the round's members root. */
+  | 'MEMBERS_MISMATCH'
+  /** The identity is not among the round's members. */
+  | 'NOT_A_MEMBER';
+
+/** The client cannot take part as asked: a missing key, or a private round it cannot prove for. */
+export class FederatedClientError extends Error {
+  constructor(
+    readonly code: FederatedClientErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'FederatedClientError';
+  }
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * Membership proofs in this process run one at a time: one proof already keeps every core busy
+ * (snarkjs' worker threads), so several simulated clients in one process gain nothing by overlapping
+ * and would only hold several witnesses in memory at once.
+ */
+let proving: Promise<unknown> = Promise.resolve();
+function oneProofAtATime<T>(f: () => Promise<T>): Promise<T> {
+  const run = proving.then(f, f);
+  proving = run.catch(() => {});
+  return run;
+}
+
+/**
  * The data owner's side of a round: fetch the base checkpoint (hash-checked), train locally on
- * private data, sign the delta with EIP-712 and upload it. The data never leaves this process.
+ * private data, sign the delta with EIP-712 (or, in a private task, prove membership in zero
+ * knowledge) and upload it. The data never leaves this process.
  */
 export class FederatedClient {
   readonly api: CoordinatorApi;
   private readonly uploader: Uploader;
   private readonly checkpoints = new Map<string, Checkpoint>();
+  /** Private tasks: the members tree of the last round seen, per task (the list only appends). */
+  private readonly members = new Map<number, MembersTree>();
   private readonly pollMs: number;
 
   constructor(private readonly opts: FederatedClientOptions) {
-    this.api = new CoordinatorApi(opts.coordinatorUrl);
+    this.api = opts.api ?? new CoordinatorApi(opts.coordinatorUrl);
     const u = opts.upload ?? { mode: 'http' };
     this.uploader = u.mode === 'queue' ? queueUploader(u.redisUrl, u.prefix ?? 'fl') : httpUploader(this.api);
     this.pollMs = opts.pollMs ?? 250;
   }
 
+  private wallet(task: number): Signer {
+    if (!this.opts.wallet) throw new FederatedClientError('WALLET_REQUIRED', `task ${task} is public: its updates are signed by a wallet, and this client has none`);
+    return this.opts.wallet;
+  }
+
+  private identity(task: number): Identity {
+    if (!this.opts.identity) throw new FederatedClientError('IDENTITY_REQUIRED', `task ${task} is private: this client needs a member identity (fl-client identity new) admitted by the task admin`);
+    return this.opts.identity;
+  }
+
+  /** The wallet's address, lowercase (public tasks; WALLET_REQUIRED without a wallet). */
   async address(): Promise<string> {
+    if (!this.opts.wallet) throw new FederatedClientError('WALLET_REQUIRED', 'this client has no wallet');
     return (await this.opts.wallet.getAddress()).toLowerCase();
   }
 
-  /** Registers this wallet for a task (idempotent). */
+  /** Registers this wallet for a public task (idempotent); PRIVATE_TASK for a private one. */
   async register(task: number): Promise<void> {
     const t = await this.api.getTask(task);
-    await this.api.register(task, await this.address(), await signRegistration(this.opts.wallet, t.eip712, task));
+    if (t.privacy === 'private') {
+      throw new FederatedClientError('PRIVATE_TASK', `task ${task} is private: there is no registration, the task admin admits your identity commitment instead`);
+    }
+    const wallet = this.wallet(task);
+    const challenge = await this.api.registrationChallenge(task, await this.address());
+    await this.api.register(task, challenge, await signRegistration(wallet, t.eip712, challenge));
   }
 
   /** A checkpoint by hash, cached; the API checks the bytes against the hash. */
@@ -68,6 +135,48 @@ export class FederatedClient {
     return cp;
   }
 
+  /**
+   * The members tree a private round's proofs are checked against: the first round.membersCount
+   * commitments of the coordinator's list, whose root must be round.membersRoot. The list is
+   * fetched only when the count differs from the last round's (it only ever appends: a grown list
+   * extends the cached tree).
+   */
+  async membersTree(round: Round): Promise<MembersTree> {
+    const { task } = round;
+    const at = `round ${round.round} of task ${task}`;
+    if (!round.membersRoot || round.membersCount < 1) throw new FederatedClientError('NO_MEMBERS_ROOT', `${at} has no members root: no member was admitted when it opened`);
+    const cached = this.members.get(task);
+    if (cached && cached.size === round.membersCount && cached.rootHex === round.membersRoot) return cached;
+    this.members.delete(task);
+    const list = await this.api.members(task);
+    if (list.task !== task) throw new FederatedClientError('MEMBERS_MISMATCH', `asked for the members of task ${task}, the coordinator sent those of task ${list.task}`);
+    if (list.commitments.length < round.membersCount) {
+      throw new FederatedClientError('MEMBERS_MISMATCH', `the coordinator lists ${list.commitments.length} members of task ${task}, but opened ${at} with ${round.membersCount}: it is serving an inconsistent members list`);
+    }
+    let tree: MembersTree;
+    if (cached && cached.size < round.membersCount) {
+      tree = cached;
+      tree.add(list.commitments.slice(cached.size, round.membersCount).map(BigInt));
+    } else {
+      tree = MembersTree.of(list.commitments.slice(0, round.membersCount).map(BigInt));
+    }
+    if (tree.rootHex !== round.membersRoot) {
+      throw new FederatedClientError('MEMBERS_MISMATCH', `the first ${round.membersCount} members the coordinator lists for task ${task} have root ${tree.rootHex}, but ${at} names ${round.membersRoot}: the coordinator is serving an inconsistent members list`);
+    }
+    this.members.set(task, tree);
+    return tree;
+  }
+
+  /**
+   * Whether this client's identity is among a private round's members (the first membersCount
+   * admitted when it opened): a member admitted later waits for the next round. Throws
+   * IDENTITY_REQUIRED without an identity, and as membersTree() when the list does not check out.
+   */
+  async isRoundMember(round: Round): Promise<boolean> {
+    const identity = this.identity(round.task);
+    return (await this.membersTree(round)).indexOf(identity.commitment) >= 0;
+  }
+
   /** Waits until the task has an open round numbered above `after` and returns it (null on timeout). */
   async waitForOpenRound(task: number, after = 0, timeoutMs = 60_000): Promise<Round | null> {
     const end = Date.now() + timeoutMs;
@@ -79,30 +188,72 @@ export class FederatedClient {
     return null;
   }
 
-  /** Trains on `data` from the round's base and uploads the signed delta. */
+  /**
+   * Trains on `data` from the round's base and uploads the delta: signed by the wallet in a public
+   * task; in a private task with a membership proof bound to this update and the round's nullifier
+   * (no address, no signature). Membership is checked before training, so a member who cannot
+   * take part learns it at once.
+   */
   async contribute(args: { task: Task; round: Round; data: LabelledData; seed?: number; onProgress?: (p: TrainProgress) => void }): Promise<ContributeResult> {
     const { task, round } = args;
+    const isPrivate = task.privacy === 'private';
+    let member: { identity: Identity; tree: MembersTree; path: ReturnType<MembersTree['pathOf']> } | undefined;
+    if (isPrivate) {
+      const identity = this.identity(task.id);
+      const tree = await this.membersTree(round);
+      let path: ReturnType<MembersTree['pathOf']>;
+      try {
+        path = tree.pathOf(identity.commitment);
+      } catch {
+        throw new FederatedClientError('NOT_A_MEMBER', `identity ${identity.commitment} is not among the ${round.membersCount} members of round ${round.round} of task ${task.id} (not admitted, or admitted after the round opened: ask the task admin, then join a later round)`);
+      }
+      member = { identity, tree, path };
+    } else {
+      this.wallet(task.id);
+    }
     const base = await this.checkpoint(round.baseHash);
     const trained = await trainLocal({ spec: task.modelSpec, baseWeights: base.weights, data: args.data, training: round.training, seed: args.seed ?? round.round, onProgress: args.onProgress });
     const bytes = encodeFloat32(trained.delta);
     const updateHash = await contentHash(bytes);
     const msg = { task: task.id, round: round.round, baseHash: round.baseHash, updateHash, numSamples: trained.numSamples };
-    const signature = await signUpdate(this.opts.wallet, task.eip712, msg);
-    const { jobId } = await this.uploader.upload({ ...msg, client: await this.address(), signature }, bytes);
-    return { round: round.round, updateHash, jobId, numSamples: trained.numSamples, loss: trained.loss, via: this.uploader.kind };
+    const done = { round: round.round, updateHash, numSamples: trained.numSamples, loss: trained.loss, via: this.uploader.kind };
+    if (!member) {
+      const signature = await signUpdate(this.wallet(task.id), task.eip712, msg);
+      const { jobId } = await this.uploader.upload({ ...msg, client: await this.address(), signature }, bytes);
+      return { ...done, jobId };
+    }
+    // The proof binds the EIP-712 digest of exactly this update: it cannot be re-attached to another delta.
+    const { proof, nullifier } = await oneProofAtATime(() =>
+      proveMembership({
+        secret: member.identity.secret,
+        path: member.path,
+        membersRoot: member.tree.root,
+        task: task.id,
+        round: round.round,
+        updateDigest: hashToField(updateDigest(task.eip712, msg)),
+      }),
+    );
+    const nullifierHex = toBytes32(nullifier);
+    const { jobId } = await this.uploader.uploadPrivate({ ...msg, nullifier: nullifierHex, proof }, bytes);
+    return { ...done, jobId, nullifier: nullifierHex };
   }
 
-  /** Waits for the worker's verdict on an upload, read from the round status. */
-  async waitForDecision(task: number, round: number, jobId: string, timeoutMs = 60_000): Promise<UpdateDecision> {
+  /**
+   * Waits for the worker's verdict on an upload, read from the round status: by job id, and for a
+   * private upload (pass the ContributeResult) by its nullifier, which the round lists as `client`.
+   */
+  async waitForDecision(task: number, round: number, upload: string | Pick<ContributeResult, 'jobId' | 'nullifier' | 'updateHash'>, timeoutMs = 60_000): Promise<UpdateDecision> {
+    const { jobId, nullifier, updateHash } = typeof upload === 'string' ? { jobId: upload, nullifier: undefined, updateHash: undefined } : upload;
+    const who = nullifier?.toLowerCase();
     const end = Date.now() + timeoutMs;
     while (Date.now() < end) {
       const r = await this.api.getRound(task, round);
-      if (r.acceptedUpdates.some((u) => u.jobId === jobId)) return { status: 'accepted' };
-      const rej = r.rejections.find((x) => x.jobId === jobId);
+      if (r.acceptedUpdates.some((u) => u.jobId === jobId || (who !== undefined && u.client === who))) return { status: 'accepted' };
+      const rej = r.rejections.find((x) => x.jobId === jobId || (who !== undefined && x.client.toLowerCase() === who && (!updateHash || x.updateHash.toLowerCase() === updateHash.toLowerCase())));
       if (rej) return { status: 'rejected', code: rej.code, reason: rej.reason };
       await sleep(this.pollMs);
     }
-    throw new CoordinatorError(0, 'DECISION_TIMEOUT', `no decision on job ${jobId} within ${timeoutMs} ms`);
+    throw new CoordinatorError(0, 'DECISION_TIMEOUT', `no decision on ${who ? `nullifier ${who}` : `job ${jobId}`} within ${timeoutMs} ms`);
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,8 @@
-import { isCallException, isError, type ContractRunner, type Provider, type Signer } from 'ethers';
+import { isCallException, isError, ZeroAddress, type ContractRunner, type ContractTransactionResponse, type Provider, type Signer } from 'ethers';
 import { attach, loadArtifact, type RewardDistributor } from '../contracts/artifacts.ts';
 import { rpcProvider } from '../contracts/provider.ts';
-import { manifestRewardsTree, verifyRewardProof, type RoundManifest } from '../protocol/index.ts';
+import { manifestRewardsTree, verifyRewardProof, type RewardAccountKind, type RewardsTree, type RoundManifest } from '../protocol/index.ts';
+import { nullifierOf, proveClaim, toBytes32, type Identity } from '../protocol/zk/index.ts';
 import type { ChainInfoReply, CoordinatorApi } from './coordinator-api.ts';
 
 /**
@@ -11,6 +12,12 @@ import type { ChainInfoReply, CoordinatorApi } from './coordinator-api.ts';
  * coordinator reports it and the root the distributor holds on chain; the proof is checked locally
  * before it is ever sent. The chain (RPC URL, distributor address) comes from the coordinator's
  * GET /v1/chain unless the caller passes its own RPC URL; the registry must name the distributor.
+ *
+ * Private tasks (zero-knowledge mode) pay nullifiers, not addresses: a member's entitlement in round
+ * r is the leaf of nullifierOf(secret, task, r) in the round's (nullifier, amount) tree, and it is
+ * claimed with distributor.claimPrivate and a Groth16 proof of the secret that names the recipient
+ * (listPrivateRewards, claimPrivateRewards). Any funded account may send that transaction; only the
+ * recipient the proof binds is paid, once per nullifier. The same checks run for both kinds.
  */
 
 /** One round in which the account is owed tokens. */
@@ -18,18 +25,30 @@ export interface RewardLine {
   round: number;
   /** Token base units. */
   amount: bigint;
-  /** The distributor's isClaimed for (task, round, account). */
+  /** The distributor's isClaimed for (task, round, account); for a private line, isNullifierSpent. */
   claimed: boolean;
-  /** StandardMerkleTree proof of (account, amount) in the round's rewards tree. */
+  /** StandardMerkleTree proof of (account, amount) (private: (nullifier, amount)) in the round's rewards tree. */
   proof: string[];
   /** Not claimed yet, and the round still holds enough unclaimed reward on chain to pay it. */
   claimable: boolean;
+}
+
+/** One round of a private task in which the member's nullifier is owed tokens. */
+export interface PrivateRewardLine extends RewardLine {
+  /** nullifierOf(secret, task, round) as an 0x-prefixed 32-byte word: the leaf's key. */
+  nullifier: `0x${string}`;
 }
 
 export interface ClaimResult {
   round: number;
   amount: bigint;
   txHash: string;
+}
+
+export interface PrivateClaimResult extends ClaimResult {
+  nullifier: `0x${string}`;
+  /** The account paid (lowercase). */
+  recipient: string;
 }
 
 export type RewardsErrorCode =
@@ -45,7 +64,13 @@ export type RewardsErrorCode =
   | 'OVER_CLAIM'
   | 'ZERO_AMOUNT'
   | 'NO_GAS'
-  | 'REVERTED';
+  | 'REVERTED'
+  /** A public listing or claim on a private task, or the other way round. */
+  | 'WRONG_MODE'
+  /** The distributor refused the zero-knowledge claim proof (DistributorInvalidZkProof). */
+  | 'INVALID_ZK_PROOF'
+  /** A private claim to the zero address (DistributorZeroRecipient). */
+  | 'BAD_RECIPIENT';
 
 /**
  * Listing or claiming failed because the chain refused (a revert, by its custom error name), the
@@ -74,6 +99,11 @@ export interface ListRewardsOptions {
   rpcUrl?: string;
 }
 
+export interface ListPrivateRewardsOptions extends Omit<ListRewardsOptions, 'account'> {
+  /** The member's identity: its secret gives the round's nullifiers (and never leaves this process). */
+  identity: Identity;
+}
+
 export interface ClaimRewardsOptions {
   api: CoordinatorApi;
   task: number;
@@ -85,6 +115,19 @@ export interface ClaimRewardsOptions {
   rpcUrl?: string;
   /** Called after each claim is mined, before the next one is sent. */
   onClaimed?: (c: ClaimResult) => void;
+}
+
+export interface ClaimPrivateRewardsOptions extends Omit<ClaimRewardsOptions, 'onClaimed'> {
+  /** The member's identity: proves each claim (the secret never leaves this process). */
+  identity: Identity;
+  /**
+   * The address paid: what the proof binds. `signer` only sends the transactions and pays their gas
+   * (it is visible on chain; a relayer, or a fresh funded account, keeps it unlinked to the member).
+   * A function is called once, only when there is something to claim, before the first claim is
+   * sent (so a fresh address is made, and its key saved, only when it will be paid).
+   */
+  recipient: string | (() => string | Promise<string>);
+  onClaimed?: (c: PrivateClaimResult) => void;
 }
 
 /**
@@ -156,11 +199,26 @@ async function read<T>(what: string, f: () => Promise<T>): Promise<T> {
   }
 }
 
-async function linesOn(chain: ChainHandle, api: CoordinatorApi, task: number, account: string): Promise<RewardLine[]> {
-  if (!/^0x[0-9a-fA-F]{40}$/.test(account)) throw new TypeError(`${account} is not an 0x-prefixed 20-byte address`);
-  const who = account.toLowerCase();
+/** A committed round whose rewards tree was rebuilt from its manifest and agrees with the chain. */
+interface CheckedRound {
+  round: number;
+  tree: RewardsTree;
+  /** The round's reward and what has been claimed of it, on chain. */
+  reward: bigint;
+  claimedSoFar: bigint;
+}
+
+/**
+ * Every committed round of the task, in order, with its manifest re-hashed and decoded and its
+ * rewards tree rebuilt; the tree's root must equal the manifest's, the coordinator's and the
+ * chain's. `kind` is what the caller looks up: addresses in a public task, nullifiers in a private one.
+ */
+async function* checkedRounds(chain: ChainHandle, api: CoordinatorApi, task: number, kind: RewardAccountKind): AsyncGenerator<CheckedRound> {
   const t = await api.getTask(task);
-  const lines: RewardLine[] = [];
+  const wantPrivate = kind === 'nullifier';
+  if ((t.privacy === 'private') !== wantPrivate) {
+    throw new RewardsError('WRONG_MODE', t.privacy === 'private' ? `task ${task} is private: its rewards are paid to nullifiers, claimed with the member identity` : `task ${task} is public: its rewards are paid to addresses, not to member identities`);
+  }
   for (let round = 1; round <= t.lastRound; round++) {
     const r = await api.getRound(task, round);
     if (r.state !== 'committed') continue;
@@ -168,17 +226,47 @@ async function linesOn(chain: ChainHandle, api: CoordinatorApi, task: number, ac
     if (!r.manifestHash || !r.rewardsRoot) throw new RewardsError('MANIFEST_MISMATCH', `round ${round} of task ${task} is committed but has no manifest hash or rewards root`);
     const { manifest }: { manifest: RoundManifest } = await api.getManifest(r.manifestHash);
     if (manifest.task !== task || manifest.round !== round) throw new RewardsError('MANIFEST_MISMATCH', `manifest ${r.manifestHash} is of round ${manifest.round} of task ${manifest.task}, not round ${round} of task ${task}`);
+    if ((manifest.private !== undefined) !== wantPrivate) throw new RewardsError('MANIFEST_MISMATCH', `manifest ${r.manifestHash} of round ${round} is ${manifest.private ? 'private' : 'public'}, but task ${task} is ${t.privacy}`);
     const tree = manifestRewardsTree(manifest);
     const [chainRoot, reward, claimedSoFar] = await read(`roundRewards(${task}, ${round})`, () => chain.distributor.roundRewards(task, round));
     const roots = { tree: tree.root, manifest: manifest.rewardsRoot, coordinator: r.rewardsRoot, chain: chainRoot.toLowerCase() };
     if (new Set(Object.values(roots)).size !== 1) {
       throw new RewardsError('ROOT_MISMATCH', `round ${round} of task ${task}: rewards roots disagree (rebuilt from the manifest ${roots.tree}, in the manifest ${roots.manifest}, reported by the coordinator ${roots.coordinator}, on chain ${roots.chain})`);
     }
-    const leaf = tree.proofFor(who);
+    yield { round, tree, reward, claimedSoFar };
+  }
+}
+
+/** The round's leaf of `key` (address or nullifier) with its proof checked locally; null when it has none. */
+function leafIn(c: CheckedRound, task: number, key: string, kind: RewardAccountKind): { amount: bigint; proof: string[] } | null {
+  const leaf = c.tree.proofFor(key);
+  if (!leaf) return null;
+  if (!verifyRewardProof(c.tree.root, key, leaf.amount, leaf.proof, kind)) throw new RewardsError('BAD_PROOF', `round ${c.round} of task ${task}: the proof of ${key} does not verify against ${c.tree.root}`);
+  return { amount: leaf.amount, proof: [...leaf.proof] };
+}
+
+async function linesOn(chain: ChainHandle, api: CoordinatorApi, task: number, account: string): Promise<RewardLine[]> {
+  if (!/^0x[0-9a-fA-F]{40}$/.test(account)) throw new TypeError(`${account} is not an 0x-prefixed 20-byte address`);
+  const who = account.toLowerCase();
+  const lines: RewardLine[] = [];
+  for await (const c of checkedRounds(chain, api, task, 'address')) {
+    const leaf = leafIn(c, task, who, 'address');
     if (!leaf) continue;
-    if (!verifyRewardProof(tree.root, who, leaf.amount, leaf.proof)) throw new RewardsError('BAD_PROOF', `round ${round} of task ${task}: the proof of ${who} does not verify against ${tree.root}`);
-    const claimed = await read(`isClaimed(${task}, ${round}, ${who})`, () => chain.distributor.isClaimed(task, round, who));
-    lines.push({ round, amount: leaf.amount, claimed, proof: [...leaf.proof], claimable: !claimed && reward - claimedSoFar >= leaf.amount });
+    const claimed = await read(`isClaimed(${task}, ${c.round}, ${who})`, () => chain.distributor.isClaimed(task, c.round, who));
+    lines.push({ round: c.round, ...leaf, claimed, claimable: !claimed && c.reward - c.claimedSoFar >= leaf.amount });
+  }
+  return lines;
+}
+
+async function privateLinesOn(chain: ChainHandle, api: CoordinatorApi, task: number, identity: Identity): Promise<PrivateRewardLine[]> {
+  const lines: PrivateRewardLine[] = [];
+  for await (const c of checkedRounds(chain, api, task, 'nullifier')) {
+    const n = nullifierOf(identity.secret, task, c.round);
+    const nullifier = toBytes32(n);
+    const leaf = leafIn(c, task, nullifier, 'nullifier');
+    if (!leaf) continue;
+    const claimed = await read(`isNullifierSpent(${nullifier})`, () => chain.distributor.isNullifierSpent(n));
+    lines.push({ round: c.round, nullifier, ...leaf, claimed, claimable: !claimed && c.reward - c.claimedSoFar >= leaf.amount });
   }
   return lines;
 }
@@ -198,8 +286,27 @@ export async function listRewards(o: ListRewardsOptions): Promise<RewardLine[]> 
   }
 }
 
-/** Turns a failed claim (a revert by custom error name, no gas, an RPC failure) into a RewardsError. */
-export function claimError(e: unknown, task: number, round: number, account: string, distributor?: RewardDistributor): RewardsError {
+/**
+ * The member's entitlement in every committed round of a private task: for each round, the leaf
+ * of its nullifier nullifierOf(secret, task, round) (rounds where it is owed nothing are left out),
+ * checked against the manifests and the chain exactly as listRewards does; `claimed` is the
+ * distributor's isNullifierSpent. Throws RewardsError WRONG_MODE for a public task.
+ */
+export async function listPrivateRewards(o: ListPrivateRewardsOptions): Promise<PrivateRewardLine[]> {
+  const chain = await openChain(o.api, o.provider, o.rpcUrl);
+  try {
+    return await privateLinesOn(chain, o.api, o.task, o.identity);
+  } finally {
+    chain.close();
+  }
+}
+
+/**
+ * Turns a failed claim (a revert by custom error name, no gas, an RPC failure) into a RewardsError.
+ * `account` names the claimant in messages (an address, or `nullifier 0x…` for a private claim);
+ * `sender` is who pays the gas (default: the account).
+ */
+export function claimError(e: unknown, task: number, round: number, account: string, distributor?: RewardDistributor, sender = account): RewardsError {
   if (e instanceof RewardsError) return e;
   if (isCallException(e)) {
     let name = e.revert?.name;
@@ -216,11 +323,19 @@ export function claimError(e: unknown, task: number, round: number, account: str
         return new RewardsError('OVER_CLAIM', `${at} has not enough unclaimed reward left to pay ${account} (DistributorOverClaim)`, name);
       case 'DistributorZeroAmount':
         return new RewardsError('ZERO_AMOUNT', `a claim of 0 for ${at} (DistributorZeroAmount)`, name);
+      case 'DistributorNullifierSpent':
+        return new RewardsError('ALREADY_CLAIMED', `${at} was already claimed by ${account} (DistributorNullifierSpent)`, name);
+      case 'DistributorInvalidMerkleProof':
+        return new RewardsError('INVALID_PROOF', `the distributor rejected the Merkle proof of ${account} for ${at} (DistributorInvalidMerkleProof)`, name);
+      case 'DistributorInvalidZkProof':
+        return new RewardsError('INVALID_ZK_PROOF', `the distributor rejected the zero-knowledge claim proof of ${account} for ${at} (DistributorInvalidZkProof): are the local claim circuit keys those of the distributor's verifier?`, name);
+      case 'DistributorZeroRecipient':
+        return new RewardsError('BAD_RECIPIENT', `a private claim of ${at} to the zero address (DistributorZeroRecipient)`, name);
       default:
         return new RewardsError('REVERTED', `the claim of ${at} reverted: ${name ?? e.reason ?? e.shortMessage}`, name);
     }
   }
-  if (isError(e, 'INSUFFICIENT_FUNDS')) return new RewardsError('NO_GAS', `${account} has not enough ETH to pay the gas of the claim of round ${round} of task ${task}`);
+  if (isError(e, 'INSUFFICIENT_FUNDS')) return new RewardsError('NO_GAS', `${sender} has not enough ETH to pay the gas of the claim of round ${round} of task ${task}`);
   return new RewardsError('CHAIN_UNAVAILABLE', `the claim of round ${round} of task ${task} failed: ${cause(e)}`);
 }
 
@@ -229,14 +344,56 @@ export function claimError(e: unknown, task: number, round: number, account: str
  * throw a RewardsError named after the distributor's custom error.
  */
 export async function claimRound(distributor: RewardDistributor, task: number, round: number, amount: bigint, proof: readonly string[], account: string): Promise<ClaimResult> {
+  return sendClaim(() => distributor.claim(task, round, amount, [...proof]), distributor, task, round, amount, account);
+}
+
+/**
+ * Sends one distributor.claimPrivate, paying `recipient` the leaf (nullifier, amount) against the
+ * Merkle proof and the Groth16 claim proof (proveClaim's packed proof), and waits for its receipt.
+ * `sender` (the distributor's runner) only pays the gas. Refusals throw a RewardsError as claimRound's.
+ */
+export async function claimPrivateRound(
+  distributor: RewardDistributor,
+  a: { task: number; round: number; nullifier: string; amount: bigint; recipient: string; merkleProof: readonly string[]; zkProof: readonly string[]; sender: string },
+): Promise<PrivateClaimResult> {
+  const c = await sendClaim(
+    () => distributor.claimPrivate(a.task, a.round, BigInt(a.nullifier), a.amount, a.recipient, [...a.merkleProof], [...a.zkProof]),
+    distributor,
+    a.task,
+    a.round,
+    a.amount,
+    `nullifier ${a.nullifier.toLowerCase()}`,
+    a.sender,
+  );
+  return { ...c, nullifier: a.nullifier.toLowerCase() as `0x${string}`, recipient: a.recipient.toLowerCase() };
+}
+
+/** Sends a claim transaction and waits for it; any failure becomes claimError's RewardsError. */
+async function sendClaim(send: () => Promise<ContractTransactionResponse>, distributor: RewardDistributor, task: number, round: number, amount: bigint, account: string, sender = account): Promise<ClaimResult> {
   try {
-    const tx = await distributor.claim(task, round, amount, [...proof]);
+    const tx = await send();
     const receipt = await tx.wait();
     if (!receipt || receipt.status !== 1) throw new RewardsError('REVERTED', `the claim of round ${round} of task ${task} (tx ${tx.hash}) was not mined successfully`);
     return { round, amount, txHash: receipt.hash };
   } catch (e) {
-    throw claimError(e, task, round, account, distributor);
+    throw claimError(e, task, round, account, distributor, sender);
   }
+}
+
+/**
+ * The lines to claim: exactly the given rounds (each must have an unclaimed entitlement:
+ * NOT_ENTITLED or ALREADY_CLAIMED otherwise), or by default every unclaimed one.
+ */
+function toClaim<L extends RewardLine>(lines: L[], rounds: readonly number[] | undefined, task: number, who: string, revertName: string): L[] {
+  if (!rounds) return lines.filter((l) => !l.claimed);
+  const todo: L[] = [];
+  for (const round of [...new Set(rounds)].sort((a, b) => a - b)) {
+    const line = lines.find((l) => l.round === round);
+    if (!line) throw new RewardsError('NOT_ENTITLED', `${who} has no reward in round ${round} of task ${task} (not committed, or nothing owed)`);
+    if (line.claimed) throw new RewardsError('ALREADY_CLAIMED', `round ${round} of task ${task} was already claimed by ${who}`, revertName);
+    todo.push(line);
+  }
+  return todo;
 }
 
 /**
@@ -251,22 +408,50 @@ export async function claimRewards(o: ClaimRewardsOptions): Promise<ClaimResult[
     const signer = o.signer.provider ? o.signer : o.signer.connect(chain.provider);
     const account = (await signer.getAddress()).toLowerCase();
     const lines = await linesOn(chain, o.api, o.task, account);
-    let todo: RewardLine[];
-    if (o.rounds) {
-      todo = [];
-      for (const round of [...new Set(o.rounds)].sort((a, b) => a - b)) {
-        const line = lines.find((l) => l.round === round);
-        if (!line) throw new RewardsError('NOT_ENTITLED', `${account} has no reward in round ${round} of task ${o.task} (not committed, or nothing owed)`);
-        if (line.claimed) throw new RewardsError('ALREADY_CLAIMED', `round ${round} of task ${o.task} was already claimed by ${account}`, 'DistributorAlreadyClaimed');
-        todo.push(line);
-      }
-    } else {
-      todo = lines.filter((l) => !l.claimed);
-    }
+    const todo = toClaim(lines, o.rounds, o.task, account, 'DistributorAlreadyClaimed');
     const distributor = attach('RewardDistributor', chain.info.distributor, signer as ContractRunner);
     const done: ClaimResult[] = [];
     for (const line of todo) {
       const c = await claimRound(distributor, o.task, line.round, line.amount, line.proof, account);
+      done.push(c);
+      o.onClaimed?.(c);
+    }
+    return done;
+  } finally {
+    chain.close();
+  }
+}
+
+/**
+ * Claims the member's unclaimed private rewards of the task (or exactly the given rounds) to
+ * `recipient`: for each round, a Groth16 proof of the identity secret behind the round's nullifier
+ * that names the recipient (proveClaim), then distributor.claimPrivate sent by `signer`, each mined
+ * before the next is sent. Rounds whose nullifier is already spent are skipped (unless named in
+ * `rounds`: ALREADY_CLAIMED). The signer pays the gas and is visible on chain; the proof makes the
+ * payout go to the recipient whoever sends it. Refusals throw a RewardsError (claims before it stay
+ * made and were reported through onClaimed).
+ */
+export async function claimPrivateRewards(o: ClaimPrivateRewardsOptions): Promise<PrivateClaimResult[]> {
+  const checkRecipient = (a: string): string => {
+    if (!/^0x[0-9a-fA-F]{40}$/.test(a)) throw new TypeError(`recipient ${a} is not an 0x-prefixed 20-byte address`);
+    if (a.toLowerCase() === ZeroAddress) throw new TypeError('the recipient must not be the zero address');
+    return a.toLowerCase();
+  };
+  if (typeof o.recipient === 'string') checkRecipient(o.recipient);
+  const chain = await openChain(o.api, o.signer.provider ?? undefined, o.rpcUrl);
+  try {
+    const signer = o.signer.provider ? o.signer : o.signer.connect(chain.provider);
+    const sender = (await signer.getAddress()).toLowerCase();
+    const lines = await privateLinesOn(chain, o.api, o.task, o.identity);
+    const todo = toClaim(lines, o.rounds, o.task, 'this identity', 'DistributorNullifierSpent');
+    if (todo.length === 0) return [];
+    const recipient = checkRecipient(typeof o.recipient === 'string' ? o.recipient : await o.recipient());
+    const distributor = attach('RewardDistributor', chain.info.distributor, signer as ContractRunner);
+    const done: PrivateClaimResult[] = [];
+    for (const line of todo) {
+      const { proof, nullifier } = await proveClaim({ secret: o.identity.secret, task: o.task, round: line.round, recipient });
+      if (toBytes32(nullifier) !== line.nullifier) throw new Error(`internal: the claim proof's nullifier ${toBytes32(nullifier)} is not the listed ${line.nullifier}`);
+      const c = await claimPrivateRound(distributor, { task: o.task, round: line.round, nullifier: line.nullifier, amount: line.amount, recipient, merkleProof: line.proof, zkProof: proof, sender });
       done.push(c);
       o.onClaimed?.(c);
     }

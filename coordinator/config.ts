@@ -18,6 +18,20 @@ export const CoordinatorEnv = z.object({
   CHECK_THREADS: z.coerce.number().int().min(0).max(64).optional(),
   SCHEDULER_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Comma-separated origins allowed to call the API from browsers; unset: no CORS at all. */
+  CORS_ORIGINS: z
+    .string()
+    .optional()
+    .transform((v) => (v ?? '').split(',').map((o) => o.trim()).filter(Boolean))
+    .pipe(z.array(z.string().url('each CORS origin must be a URL such as https://app.example'))),
+  /** Requests per minute from one IP, over every route (0: no limit). Counted in Redis, across replicas. */
+  RATE_LIMIT_PER_IP_PER_MIN: z.coerce.number().int().min(0).default(6000),
+  /** Uploads and registrations per minute by one client address or nullifier (0: no limit). */
+  RATE_LIMIT_PER_CLIENT_PER_MIN: z.coerce.number().int().min(0).default(120),
+  /** Seconds a registration challenge stays valid. */
+  REGISTRATION_CHALLENGE_TTL_S: z.coerce.number().int().min(5).max(86_400).default(300),
+  /** Express "trust proxy": set when behind a reverse proxy so limits see the caller's IP (e.g. 1 or loopback). */
+  TRUST_PROXY: z.string().optional(),
 });
 export type CoordinatorEnv = z.infer<typeof CoordinatorEnv>;
 
@@ -34,6 +48,15 @@ export interface CoordinatorConfig {
   checkThreads: number;
   schedulerIntervalMs: number;
   logLevel: CoordinatorEnv['LOG_LEVEL'];
+  /** Browser origins allowed by CORS (absent or empty: CORS off). */
+  corsOrigins?: string[];
+  /** Per-IP and per-client limits per minute (absent or 0: off). */
+  rateLimitPerIpPerMin?: number;
+  rateLimitPerClientPerMin?: number;
+  /** Express trust-proxy setting (absent: the socket's address is the client's). */
+  trustProxy?: string;
+  /** Registration challenge lifetime in seconds (absent: 300). */
+  challengeTtlSeconds?: number;
 }
 
 /** Parses env into config; throws a readable message listing every bad variable. */
@@ -56,5 +79,10 @@ export function parseEnv(env: NodeJS.ProcessEnv, redisUrl?: string): Coordinator
     checkThreads: e.CHECK_THREADS ?? defaultCheckThreads(),
     schedulerIntervalMs: e.SCHEDULER_INTERVAL_MS,
     logLevel: e.LOG_LEVEL,
+    corsOrigins: e.CORS_ORIGINS,
+    rateLimitPerIpPerMin: e.RATE_LIMIT_PER_IP_PER_MIN,
+    rateLimitPerClientPerMin: e.RATE_LIMIT_PER_CLIENT_PER_MIN,
+    challengeTtlSeconds: e.REGISTRATION_CHALLENGE_TTL_S,
+    ...(e.TRUST_PROXY ? { trustProxy: e.TRUST_PROXY } : {}),
   };
 }

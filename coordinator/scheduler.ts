@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { CoordinatorContext } from './context.ts';
 import { closeRound } from './use-cases/close-round.ts';
+import { metrics } from './metrics.ts';
 
 export interface Scheduler {
   /** Runs one pass now (tests call it to avoid waiting for the timer). */
@@ -26,7 +27,10 @@ export function startScheduler(ctx: CoordinatorContext, subscriber: Redis | null
       const due = head.state === 'closing' || head.accepted >= head.cfg.maxClients || ctx.now() >= head.deadlineMs;
       if (!due) continue;
       try {
+        const t0 = performance.now();
         const out = await closeRound(ctx, task, round);
+        // 'busy': another replica holds the close lock; that is not an aggregation of ours.
+        if (out.status !== 'busy') metrics.aggregation.observe({ outcome: out.status }, (performance.now() - t0) / 1000);
         if (out.status === 'aggregated' || out.status === 'failed') ctx.log.debug({ task, round, out }, 'round closed');
       } catch (e) {
         // Leave the round 'closing': the next pass retries, nothing is lost.

@@ -82,7 +82,13 @@ export async function startCoordinator(config: CoordinatorConfig, opts: StartOpt
   let server: Server | null = null;
   let port = 0;
   if (opts.http !== false) {
-    const app = createApp(ctx, { adminToken: config.adminToken, chain: opts.chain ? chainInfo(opts.chain) : null });
+    const app = createApp(ctx, {
+      adminToken: config.adminToken,
+      chain: opts.chain ? chainInfo(opts.chain) : null,
+      protection: { corsOrigins: config.corsOrigins, perIpPerMinute: config.rateLimitPerIpPerMin, perClientPerMinute: config.rateLimitPerClientPerMin },
+      ...(config.trustProxy ? { trustProxy: config.trustProxy } : {}),
+      ...(config.challengeTtlSeconds ? { challengeTtlSeconds: config.challengeTtlSeconds } : {}),
+    });
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(config.port, config.host, () => resolve(s));
       s.once('error', reject);

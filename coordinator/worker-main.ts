@@ -2,7 +2,10 @@
  * `npm run worker`: an update worker on its own, for scaling out. Any number may run, on any
  * machine that reaches Redis (a worker touches only Redis); acceptance is atomic there, so none double-counts.
  */
+import { createServer } from 'node:http';
+import { z } from 'zod';
 import { parseEnv } from './config.ts';
+import { processRegistry } from './metrics.ts';
 import { createLogger } from './logger.ts';
 import { startUpdateWorker } from './queue/update-worker.ts';
 import { createContext } from './server.ts';
@@ -15,7 +18,21 @@ try {
   const worker = startUpdateWorker(ctx, config.redisUrl, config.workerConcurrency);
   await worker.ready();
   log.info({ redis: config.redisUrl, prefix: config.prefix, concurrency: config.workerConcurrency }, 'worker ready');
+  // This worker's own counters (updates decided, queue wait, proof timings) for Prometheus; the
+  // coordinator's /metrics has the shared state. Off unless WORKER_METRICS_PORT is set.
+  const metricsPort = z.coerce.number().int().min(0).max(65535).optional().parse(process.env.WORKER_METRICS_PORT || undefined);
+  const metricsServer = metricsPort === undefined ? null : createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    processRegistry.metrics().then(
+      (body) => res.writeHead(200, { 'content-type': processRegistry.contentType }).end(body),
+      () => res.writeHead(500).end(),
+    );
+  }).listen(metricsPort, config.host, () => log.info({ port: metricsPort }, 'worker metrics listening'));
   const shutdown = async () => {
+    metricsServer?.close();
     await worker.close();
     await ctx.queue.close();
     await ctx.checker.close();

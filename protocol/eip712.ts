@@ -22,12 +22,28 @@ export const UPDATE_TYPES = {
   ],
 };
 
+/**
+ * A registration answers a coordinator challenge: the nonce is single-use and the signature is
+ * worthless after expiresAt, so a registration seen on the wire cannot be replayed.
+ */
 export const REGISTRATION_TYPES = {
   Registration: [
     { name: 'task', type: 'uint256' },
     { name: 'client', type: 'address' },
+    { name: 'nonce', type: 'bytes32' },
+    { name: 'expiresAt', type: 'uint64' },
   ],
 };
+
+/** What the coordinator hands out at POST /v1/tasks/:task/clients/challenge. */
+export interface RegistrationChallengeMessage {
+  task: number;
+  address: string;
+  /** 0x-prefixed 32 random bytes. */
+  nonce: string;
+  /** Unix seconds. */
+  expiresAt: number;
+}
 
 export interface UpdateMessage {
   task: number;
@@ -46,12 +62,15 @@ export function recoverUpdateSigner(domain: Eip712Domain, msg: UpdateMessage, si
   return verifyTypedData(domain as TypedDataDomain, UPDATE_TYPES, msg, signature).toLowerCase();
 }
 
-export async function signRegistration(signer: Signer, domain: Eip712Domain, task: number): Promise<string> {
-  return signer.signTypedData(domain as TypedDataDomain, REGISTRATION_TYPES, { task, client: await signer.getAddress() });
+const registrationMessage = (c: RegistrationChallengeMessage) => ({ task: c.task, client: c.address, nonce: c.nonce, expiresAt: c.expiresAt });
+
+export async function signRegistration(signer: Signer, domain: Eip712Domain, challenge: RegistrationChallengeMessage): Promise<string> {
+  return signer.signTypedData(domain as TypedDataDomain, REGISTRATION_TYPES, registrationMessage(challenge));
 }
 
-export function recoverRegistrationSigner(domain: Eip712Domain, task: number, client: string, signature: string): string {
-  return verifyTypedData(domain as TypedDataDomain, REGISTRATION_TYPES, { task, client }, signature).toLowerCase();
+/** Returns the lowercase address that signed the registration (throws on a malformed signature). */
+export function recoverRegistrationSigner(domain: Eip712Domain, challenge: RegistrationChallengeMessage, signature: string): string {
+  return verifyTypedData(domain as TypedDataDomain, REGISTRATION_TYPES, registrationMessage(challenge), signature).toLowerCase();
 }
 
 /** The EIP-712 digest of an update, for tools that verify off-line. */

@@ -12,3 +12,5 @@ export * from './manifest.ts';
 export * from './rewards.ts';
 export * from './zk/field.ts';
 export * from './zk/packed-proof.ts';
+export * from './reports.ts';
+export * from './dp-accountant.ts';

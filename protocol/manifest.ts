@@ -14,6 +14,7 @@ import {
   type RewardsTree,
   type ScoreRule,
 } from './rewards.ts';
+import { recordedEpsilon } from './dp-accountant.ts';
 import { Contributor, Hash32, StrategyConfig } from './schemas.ts';
 import { PackedProof } from './zk/packed-proof.ts';
 
@@ -55,7 +56,7 @@ export const MANIFEST_FORMAT = 1;
 /** A canonical decimal string of an integer in [0, 2^256). */
 export const DecimalU256 = z
   .string()
-  .regex(/^(0|[1-9][0-9]{0,77})$/, 'a canonical decimal integer string (digits only, no leading zeros)')
+  .regex(/^(0|[1-9][0-9]{0,77})$/, { message: 'a canonical decimal integer string (digits only, no leading zeros)', abort: true })
   .refine((s) => BigInt(s) <= UINT256_MAX, 'at most 2^256 - 1');
 
 const ManifestNumSamples = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -108,6 +109,14 @@ export const RoundManifest = z
     entries: z.array(ManifestEntry),
     /** Present exactly for private tasks: what the round's membership proofs were checked against. */
     private: z.strictObject({ membersRoot: Hash32, members: z.number().int().min(1) }).optional(),
+    /**
+     * Present exactly when the strategy adds differential-privacy noise: the privacy spent by the
+     * task up to and including this round (protocol/dp-accountant.ts), assuming every round so far
+     * ran the same mechanism. Recomputed by verifyManifest.
+     */
+    privacy: z
+      .strictObject({ accountant: z.literal('gaussian-rdp'), rounds: z.number().int().min(1), delta: z.number().gt(0).lt(1), epsilon: z.number().nonnegative() })
+      .optional(),
   })
   .superRefine((m, ctx) => {
     m.entries.forEach((e, i) => {
@@ -179,6 +188,13 @@ function issuesText(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
 }
 
+/** The manifest's privacy record for a strategy that adds DP noise (none otherwise). */
+function privacyOf(strategy: z.input<typeof StrategyConfig>, round: number): { privacy?: { accountant: 'gaussian-rdp'; rounds: number; delta: number; epsilon: number } } {
+  if (strategy.name !== 'fedavg' || !strategy.dp) return {};
+  const { noiseMultiplier, delta } = strategy.dp;
+  return { privacy: { accountant: 'gaussian-rdp', rounds: round, delta, epsilon: recordedEpsilon(round, noiseMultiplier, delta) } };
+}
+
 /**
  * Builds the manifest of a round: normalises and orders the entries, scores them with the named
  * rule, splits the reward, and computes allocated and rewardsRoot. Deterministic: the same
@@ -241,6 +257,7 @@ export function buildManifest(input: ManifestInput, rules: Readonly<Record<strin
     rewardsRoot: EMPTY_REWARDS_ROOT,
     entries,
     ...(input.private ? { private: { membersRoot: input.private.membersRoot.toLowerCase(), members: input.private.members } } : {}),
+    ...privacyOf(input.strategy, input.round),
   };
   draft.rewardsRoot = manifestRewardsTree(draft as RoundManifest).root;
   const r = RoundManifest.safeParse(draft);
@@ -310,7 +327,7 @@ export function manifestHash(m: RoundManifest): Promise<Hex32> {
 }
 
 export interface ManifestProblem {
-  code: 'MALFORMED' | 'UNKNOWN_SCORE_RULE' | 'BAD_SCORE' | 'SCORE_MISMATCH' | 'REWARD_MISMATCH' | 'ALLOCATED_MISMATCH' | 'UNPAYABLE_ENTRY' | 'ROOT_MISMATCH';
+  code: 'MALFORMED' | 'UNKNOWN_SCORE_RULE' | 'BAD_SCORE' | 'SCORE_MISMATCH' | 'REWARD_MISMATCH' | 'ALLOCATED_MISMATCH' | 'UNPAYABLE_ENTRY' | 'ROOT_MISMATCH' | 'PRIVACY_MISMATCH';
   message: string;
   /** Index of the entry concerned, when there is one. */
   entry?: number;
@@ -327,6 +344,10 @@ export function verifyManifest(m: RoundManifest, rules: Readonly<Record<string, 
   const parsed = RoundManifest.safeParse(m);
   if (!parsed.success) return [{ code: 'MALFORMED', message: `invalid manifest: ${issuesText(parsed.error)}` }];
   const problems: ManifestProblem[] = [];
+  const privacy = privacyOf(m.strategy, m.round).privacy;
+  if (JSON.stringify(privacy) !== JSON.stringify(m.privacy)) {
+    problems.push({ code: 'PRIVACY_MISMATCH', message: `privacy ${JSON.stringify(m.privacy ?? null)}, the strategy and round give ${JSON.stringify(privacy ?? null)}` });
+  }
   let rule: ScoreRule;
   try {
     rule = scoreRule(m.scoring.rule, rules);

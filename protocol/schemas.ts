@@ -16,7 +16,8 @@ export const Hash32 = z
 /** A non-zero BN254 field element as a decimal string (an identity commitment). */
 export const FieldElement = z
   .string()
-  .regex(/^[1-9][0-9]{0,76}$/, 'a non-zero decimal integer')
+  // abort: zod 4 runs later checks after a failed one, and BigInt() throws on a non-number (found by fuzzing).
+  .regex(/^[1-9][0-9]{0,76}$/, { message: 'a non-zero decimal integer', abort: true })
   .refine((v) => BigInt(v) < SNARK_FIELD, 'below the BN254 field modulus');
 /** A private update's nullifier as a 32-byte word; it must be a field element to verify. */
 export const Nullifier = Hash32.refine((h) => BigInt(h) < SNARK_FIELD, 'a BN254 field element');
@@ -29,6 +30,12 @@ export type Privacy = z.infer<typeof Privacy>;
 export const Signature = z.string().regex(/^0x[0-9a-fA-F]{130}$/, 'an 0x-prefixed 65-byte signature');
 export const TaskId = z.coerce.number().int().min(1).max(2 ** 40);
 export const RoundNo = z.coerce.number().int().min(1).max(2 ** 40);
+/**
+ * The same ranges without coercion, for JSON payloads: coercion suits path parameters (strings), but
+ * in a job it would read `true` or "1" as task 1 (found by fuzzing the job payload).
+ */
+export const TaskIdNumber = z.number().int().min(1).max(2 ** 40);
+export const RoundNoNumber = z.number().int().min(1).max(2 ** 40);
 
 export const PresetName = z.enum(Object.keys(PRESET_MODELS) as [keyof typeof PRESET_MODELS, ...(keyof typeof PRESET_MODELS)[]]);
 
@@ -40,18 +47,38 @@ export const TrainingConfig = z.strictObject({
 });
 export type TrainingConfig = z.infer<typeof TrainingConfig>;
 
+/**
+ * Wrappers any strategy can take. `clip`: every update is scaled down to at most this L2 norm before
+ * the rule sees it (coordinator/strategies/clip.ts). Absent from a config, it is absent from its
+ * manifest too, so configs without it hash as they always did.
+ */
+const StrategyWrappers = { clip: z.strictObject({ maxNorm: z.number().positive().max(1e12) }).optional() };
+
+/**
+ * Differential privacy on FedAvg (coordinator/strategies/dp.ts): every update clipped to clipNorm,
+ * Gaussian noise with std noiseMultiplier x the weighted mean's sensitivity added to the aggregate,
+ * and the privacy spent (epsilon at delta, protocol/dp-accountant.ts) recorded in each manifest.
+ */
+export const DpConfig = z.strictObject({
+  clipNorm: z.number().positive().max(1e6),
+  noiseMultiplier: z.number().min(0.1).max(100),
+  delta: z.number().gt(0).lt(0.1),
+});
+export type DpConfig = z.infer<typeof DpConfig>;
+
 export const StrategyConfig = z.discriminatedUnion('name', [
-  z.strictObject({ name: z.literal('fedavg') }),
+  z.strictObject({ name: z.literal('fedavg'), ...StrategyWrappers, dp: DpConfig.optional() }),
   z.strictObject({
     name: z.literal('fedadam'),
     serverLr: z.number().positive().max(10).default(0.01),
     beta1: z.number().min(0).max(0.9999).default(0.9),
     beta2: z.number().min(0).max(0.99999).default(0.99),
     tau: z.number().positive().max(1).default(1e-3),
+    ...StrategyWrappers,
   }),
-  z.strictObject({ name: z.literal('median') }),
-  z.strictObject({ name: z.literal('trimmed-mean'), trimFraction: z.number().min(0).max(0.49).default(0.1) }),
-  z.strictObject({ name: z.literal('krum'), byzantine: z.number().int().min(0).max(1000).default(1), select: z.number().int().min(1).max(10000).default(1) }),
+  z.strictObject({ name: z.literal('median'), ...StrategyWrappers }),
+  z.strictObject({ name: z.literal('trimmed-mean'), trimFraction: z.number().min(0).max(0.49).default(0.1), ...StrategyWrappers }),
+  z.strictObject({ name: z.literal('krum'), byzantine: z.number().int().min(0).max(1000).default(1), select: z.number().int().min(1).max(10000).default(1), ...StrategyWrappers }),
 ]);
 export type StrategyConfig = z.infer<typeof StrategyConfig>;
 
@@ -186,10 +213,24 @@ export const Round = z.object({
 });
 export type Round = z.infer<typeof Round>;
 
+export const RegistrationChallengeBody = z.object({ address: Address }).strict();
+
+/** A single-use registration challenge for one address of one task, valid until expiresAt (unix seconds). */
+export const RegistrationChallenge = z.object({
+  task: TaskId,
+  address: Address,
+  nonce: Hash32,
+  expiresAt: z.number().int().positive().max(2 ** 53),
+});
+export type RegistrationChallenge = z.infer<typeof RegistrationChallenge>;
+
 export const RegisterClientBody = z
   .object({
     address: Address,
-    /** EIP-712 signature of Registration{task, client} by the address: proves the caller holds the key. */
+    /** The challenge's nonce and expiry, exactly as the coordinator issued them. */
+    nonce: Hash32,
+    expiresAt: z.number().int().positive().max(2 ** 53),
+    /** EIP-712 signature of Registration{task, client, nonce, expiresAt} by the address: proves the caller holds the key. */
     signature: Signature,
   })
   .strict();
@@ -197,8 +238,8 @@ export const RegisterClientBody = z
 /** The job payload: metadata and signature only; the delta sits in its own Redis key. */
 export const PublicUpdateJob = z
   .object({
-    task: TaskId,
-    round: RoundNo,
+    task: TaskIdNumber,
+    round: RoundNoNumber,
     client: Address,
     baseHash: Hash32,
     updateHash: Hash32,
@@ -216,8 +257,8 @@ export type PublicUpdateJob = z.infer<typeof PublicUpdateJob>;
  */
 export const PrivateUpdateJob = z
   .object({
-    task: TaskId,
-    round: RoundNo,
+    task: TaskIdNumber,
+    round: RoundNoNumber,
     nullifier: Nullifier,
     baseHash: Hash32,
     updateHash: Hash32,

@@ -3,6 +3,10 @@
  * found) and a coordinator, creates an MNIST CNN task, and runs K data owners as separate processes,
  * each training on its own Dirichlet(alpha)-skewed share of 8,000 digits. After each round it tests
  * the new checkpoint on 2,000 held-out digits and prints a row. The last line is machine-readable.
+ *
+ * With --private the task is a private one (docs/private-tasks.md): the data owners are members
+ * admitted by identity commitment, upload with Groth16 membership proofs instead of signatures,
+ * and every member claims its rewards with a claim proof to a fresh address, sent by a relayer.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -13,7 +17,11 @@ import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError } from 'commander';
 import { formatUnits, keccak256, toUtf8Bytes, Wallet } from 'ethers';
 import { CoordinatorApi } from '../client/coordinator-api.ts';
-import { claimRewards } from '../client/rewards.ts';
+import { writeIdentityFile } from '../client/identity-file.ts';
+import { createProgress } from '../client/progress.ts';
+import { claimPrivateRewards, claimRewards } from '../client/rewards.ts';
+import { buildCircuits } from '../circuits/build.ts';
+import { identityFromSeed, terminateZk, type Identity } from '../protocol/zk/index.ts';
 import { setupChain } from '../coordinator/chain/chain-setup.ts';
 import { loadMnist, splitTrainTest } from '../client/data/mnist.ts';
 import { initBackend } from '../client/tf/backend.ts';
@@ -39,10 +47,15 @@ const opts = new Command('demo')
   .option('--batch-size <n>', 'local batch size', posInt('batch-size'), 32)
   .option('--lr <x>', 'local learning rate', parseFloat, 0.05)
   .option('--strategy <name>', 'fedavg | fedadam | median | trimmed-mean | krum', 'fedavg')
+  .option('--clip <norm>', 'clip every update to this L2 norm before aggregating (a strategy wrapper)', parseFloat)
+  .option('--dp <z>', 'differential privacy on fedavg: Gaussian noise with this noise multiplier (clip 1, delta 1e-5; epsilon in each manifest)', parseFloat)
   .option('--json', 'print rows as JSON lines', false)
   .option('--no-chain', 'run without a chain: no commits, rewards or audit')
+  .option('--private', 'a private task: anonymous uploads with membership proofs, private claims to fresh addresses', false)
+  .option('--port <n>', 'port of the coordinator and its dashboard (default: any free port)', (v) => (v === '0' ? 0 : posInt('port')(v)), 0)
+  .option('--hold', 'keep the coordinator and its dashboard running after the demo, until Ctrl-C', false)
   .parse()
-  .opts<{ rounds: number; clients: number; seed: number; alpha: number; localEpochs: number; batchSize: number; lr: number; strategy: string; json: boolean; chain: boolean }>();
+  .opts<{ rounds: number; clients: number; seed: number; alpha: number; localEpochs: number; batchSize: number; lr: number; strategy: string; clip?: number; dp?: number; json: boolean; chain: boolean; private: boolean; port: number; hold: boolean }>();
 
 const PER_ROUND = 100n * 10n ** 18n;
 const log = createLogger(process.env.LOG_LEVEL ?? 'warn', 'demo');
@@ -61,8 +74,10 @@ async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'fl-demo-'));
   cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
   const adminToken = randomBytes(16).toString('hex');
-  const config = parseEnv({ ...process.env, PORT: '0', DATA_DIR: dataDir, ADMIN_TOKEN: adminToken, REDIS_PREFIX: prefix, LOG_LEVEL: 'warn' }, redis.url);
+  const config = parseEnv({ ...process.env, PORT: String(opts.port), DATA_DIR: dataDir, ADMIN_TOKEN: adminToken, REDIS_PREFIX: prefix, LOG_LEVEL: 'warn' }, redis.url);
   // The chain: RPC_URL + PRIVATE_KEY + REGISTRY_ADDRESS when given, else a private anvil with fresh contracts.
+  // Private tasks prove with the circuits' proving keys (built once, then reused).
+  if (opts.private) await buildCircuits({ quiet: true });
   const chain = opts.chain ? await setupChain(process.env, log.child({}, { level: "error" })) : null;
   if (chain) cleanups.push(() => chain.stop());
   const coordinator = await startCoordinator(config, { log, ...(chain ? { chain: chain.client, chainIntervalMs: 200 } : {}) });
@@ -75,15 +90,20 @@ async function main() {
     name: 'mnist-demo',
     model: 'mnist-cnn',
     training: { localEpochs: opts.localEpochs, batchSize: opts.batchSize, learningRate: opts.lr, optimizer: 'sgd' },
-    strategy: { name: opts.strategy },
+    strategy: { name: opts.strategy, ...(opts.clip ? { clip: { maxNorm: opts.clip } } : {}), ...(opts.dp ? { dp: { clipNorm: 1, noiseMultiplier: opts.dp, delta: 1e-5 } } : {}) },
     // 100 tokens (18 decimals) per round, split pro rata over accepted samples; the budget covers every round.
     rewards: { perRound: (PER_ROUND).toString(), budget: (PER_ROUND * BigInt(opts.rounds)).toString() },
+    privacy: opts.private ? 'private' : 'public',
     seed: opts.seed,
   });
+  // Private: the demo is also the task admin, admitting each member's commitment (never its secret).
+  const members: Identity[] = opts.private ? Array.from({ length: opts.clients }, (_, i) => memberIdentity(i)) : [];
+  if (opts.private) await api.admitMembers(task.id, members.map((m) => m.commitment));
   const say = (s: string) => !opts.json && process.stdout.write(`${s}\n`);
   say(`demo: redis ${redis.url}${redis.private ? ' (private)' : ''}, coordinator ${coordinator.url}, tfjs backend ${backend.name}`);
+  say(`demo: dashboard ${coordinator.url}/dashboard/?task=${task.id}`);
   if (chain) say(`demo: chain ${chain.client.settings.rpcUrl}${chain.private ? ' (private anvil)' : ''}, chain id ${chain.client.chainId}, registry ${chain.client.addresses.registry}`);
-  say(`demo: task ${task.id} mnist-cnn (${task.params} parameters), ${opts.clients} clients, alpha ${opts.alpha}, ${opts.rounds} rounds, strategy ${opts.strategy}`);
+  say(`demo: task ${task.id} mnist-cnn (${task.params} parameters), ${opts.clients} clients, alpha ${opts.alpha}, ${opts.rounds} rounds, strategy ${opts.strategy}${opts.private ? ', private (membership proofs, no addresses)' : ''}`);
 
   // K data owners, each its own process (both cores busy); odd ones upload over HTTP, even ones through Redis.
   const exits: Promise<void>[] = [];
@@ -92,7 +112,9 @@ async function main() {
     // Demo keys derive from the seed (never do this with real funds): with fixed keys the clients'
     // aggregation order is fixed too, so the same seed reproduces the same checkpoint hashes.
     const key = clientKey(i);
-    const args = ['--import', 'tsx', 'client/cli.ts', 'join', '--coordinator', coordinator.url, '--task', String(task.id), '--key-file', keyFile,
+    const idFile = join(dataDir, `member-${i}.identity.json`);
+    if (opts.private) writeIdentityFile(idFile, members[i]!);
+    const args = ['--import', 'tsx', 'client/cli.ts', 'join', '--coordinator', coordinator.url, '--task', String(task.id), ...(opts.private ? ['--identity', idFile] : ['--key-file', keyFile]),
       '--mnist-shard', `${i}/${opts.clients}`, '--alpha', String(opts.alpha), '--split-seed', String(opts.seed), '--rounds', String(opts.rounds),
       '--upload', i % 2 === 0 ? 'queue' : 'http', '--redis-url', redis.url, '--redis-prefix', prefix, '--json'];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FL_PRIVATE_KEY: key } });
@@ -107,7 +129,9 @@ async function main() {
     );
   }
   const clientFailure = Promise.race(exits.map((e) => e.then(() => new Promise<never>(() => {}))));
-  await Promise.race([waitRegistered(() => coordinator.ctx.tasks.clientCount(task.id), opts.clients), clientFailure]);
+  // Public clients register their wallets first; private members have nothing to register (they
+  // were admitted above) and join the round whenever they are up.
+  if (!opts.private) await Promise.race([waitRegistered(() => coordinator.ctx.tasks.clientCount(task.id), opts.clients), clientFailure]);
 
   const header = 'round  accepted/rejected  test_acc  test_loss  seconds  checkpoint';
   say(header);
@@ -115,32 +139,60 @@ async function main() {
   for (let r = 1; r <= opts.rounds; r++) {
     const started = Date.now();
     await api.openRound(task.id, { durationSeconds: 900, minClients: opts.clients, maxClients: opts.clients });
-    const round = await Promise.race([waitClosed(api, task.id, r), clientFailure]);
+    // A live bar of the round's accepted updates on a terminal; the row below is the record.
+    const bar = createProgress({ json: opts.json || !process.stderr.isTTY });
+    bar.start(`round ${r}: updates accepted`, opts.clients);
+    const round = await Promise.race([waitClosed(api, task.id, r, (x) => bar.update(x.accepted, x.state)), clientFailure]).finally(() => bar.stop());
     if (round.state !== 'aggregated') fail(`round ${r} ${round.state}: ${round.failureReason}`);
     const cp = await api.getCheckpoint(round.checkpointHash!);
     const ev = await evaluate({ spec: task.modelSpec, weights: cp.checkpoint.weights, data: test });
     accuracy = ev.accuracy;
+    // The dashboard's chart: the operator reports each checkpoint's test-set figures to the coordinator.
+    await api.reportEvaluation(task.id, r, { accuracy: ev.accuracy, loss: ev.loss, examples: test.n, dataset: `mnist-test-${test.n}` });
     const secs = (Date.now() - started) / 1000;
     if (opts.json) process.stdout.write(`${JSON.stringify({ round: r, accepted: round.accepted, rejected: round.rejected, accuracy: ev.accuracy, loss: ev.loss, seconds: secs, checkpoint: round.checkpointHash })}\n`);
     else say(`${String(r).padStart(5)}  ${`${round.accepted}/${round.rejected}`.padStart(17)}  ${ev.accuracy.toFixed(4).padStart(8)}  ${ev.loss.toFixed(4).padStart(9)}  ${secs.toFixed(1).padStart(7)}  ${round.checkpointHash}`);
   }
   await Promise.all(exits);
   let committed = 0;
+  let privateClaims = 0;
   let audit = 'skipped';
   if (chain) {
     // Every round on chain, one data owner paid, then an outsider's audit of the whole history.
     const rounds = await waitCommitted(api, task.id, opts.rounds);
     committed = rounds.length;
     for (const r of rounds) say(`demo: round ${r.round} committed in block ${r.commit!.blockNumber}, tx ${r.commit!.txHash}`);
-    const owner = new Wallet(clientKey(0), chain.client.provider);
-    await (await chain.client.signer.sendTransaction({ to: owner.address, value: 10n ** 17n })).wait(); // gas money
-    const claims = await claimRewards({ api, task: task.id, signer: owner });
-    const paid = claims.reduce((s, c) => s + c.amount, 0n);
-    say(`demo: client 0 (${owner.address}) claimed ${formatUnits(paid, 18)} tokens over ${claims.length} rounds`);
-    audit = await runAuditor(chain.client.settings.rpcUrl, chain.client.addresses.registry, chain.client.settings.fromBlock, task.id, coordinator.url);
+    if (opts.private) {
+      // Every member claims every round to its own fresh address; the coordinator's account relays
+      // the transactions (any account may), so neither the payer of gas nor the payee names a member.
+      for (const [i, identity] of members.entries()) {
+        const recipient = Wallet.createRandom().address;
+        const claims = await claimPrivateRewards({ api, task: task.id, identity, recipient, signer: chain.client.signer });
+        privateClaims += claims.length;
+        const paid = claims.reduce((s, c) => s + c.amount, 0n);
+        say(`demo: member ${i} claimed ${formatUnits(paid, 18)} tokens over ${claims.length} rounds to fresh address ${recipient} (relayed)`);
+      }
+    } else {
+      const owner = new Wallet(clientKey(0), chain.client.provider);
+      await (await chain.client.signer.sendTransaction({ to: owner.address, value: 10n ** 17n })).wait(); // gas money
+      const claims = await claimRewards({ api, task: task.id, signer: owner });
+      const paid = claims.reduce((s, c) => s + c.amount, 0n);
+      say(`demo: client 0 (${owner.address}) claimed ${formatUnits(paid, 18)} tokens over ${claims.length} rounds`);
+    }
+    const report = await runAuditor(chain.client.settings.rpcUrl, chain.client.addresses.registry, chain.client.settings.fromBlock, task.id, coordinator.url);
+    audit = report.pass ? 'pass' : 'fail';
+    await api.reportAudit(task.id, { pass: report.pass, rounds: report.rounds, findings: report.findings, reaggregated: true });
   }
   say(`demo: finished in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-  process.stdout.write(`demo: rounds=${opts.rounds} clients=${opts.clients} accuracy=${accuracy.toFixed(4)} committed=${committed} audit=${audit}\n`);
+  const privatePart = opts.private ? ` private_claims=${privateClaims}` : '';
+  process.stdout.write(`demo: rounds=${opts.rounds} clients=${opts.clients} accuracy=${accuracy.toFixed(4)} committed=${committed}${privatePart} audit=${audit}\n`);
+  if (opts.hold) {
+    process.stderr.write(`demo: holding: the dashboard stays at ${coordinator.url}/dashboard/?task=${task.id}; Ctrl-C to stop\n`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', () => resolve());
+      process.once('SIGTERM', () => resolve());
+    });
+  }
 }
 
 async function waitRegistered(count: () => Promise<number>, k: number) {
@@ -158,6 +210,11 @@ function clientKey(i: number): string {
   return keccak256(toUtf8Bytes(`fl-demo-client:${opts.seed}:${i}`));
 }
 
+/** Demo member identities derive from the seed too (anyone knowing the seed owns them). */
+function memberIdentity(i: number): Identity {
+  return identityFromSeed(`fl-demo-member:${opts.seed}:${i}`);
+}
+
 async function waitCommitted(api: CoordinatorApi, task: number, rounds: number) {
   const end = Date.now() + 120_000;
   for (;;) {
@@ -169,7 +226,8 @@ async function waitCommitted(api: CoordinatorApi, task: number, rounds: number) 
 }
 
 /** Runs fl-audit as an outsider would (its own process, only the RPC and the coordinator's public routes). */
-async function runAuditor(rpcUrl: string, registry: string, fromBlock: number, task: number, coordinatorUrl: string): Promise<'pass' | 'fail'> {
+/** Runs fl-audit --reaggregate as an outsider would; its last line is `audit: task=N rounds=R pass|FAIL findings=K`. */
+async function runAuditor(rpcUrl: string, registry: string, fromBlock: number, task: number, coordinatorUrl: string): Promise<{ pass: boolean; rounds: number; findings: number }> {
   const args = ['--import', 'tsx', 'client/audit/cli.ts', '--rpc', rpcUrl, '--registry', registry, '--from-block', String(fromBlock), '--task', String(task), '--coordinator', coordinatorUrl, '--reaggregate'];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -177,12 +235,14 @@ async function runAuditor(rpcUrl: string, registry: string, fromBlock: number, t
   child.stderr!.on('data', (d) => (out += d));
   const code = await new Promise<number | null>((r) => child.once('exit', r));
   if (!opts.json) process.stdout.write(out.split('\n').map((l) => (l ? `  ${l}` : l)).join('\n'));
-  return code === 0 ? 'pass' : 'fail';
+  const last = /audit: task=\d+ rounds=(\d+) (pass|FAIL) findings=(\d+)/.exec(out);
+  return { pass: code === 0 && last?.[2] === 'pass', rounds: Number(last?.[1] ?? 0), findings: Number(last?.[3] ?? 0) };
 }
 
-async function waitClosed(api: CoordinatorApi, task: number, round: number) {
+async function waitClosed(api: CoordinatorApi, task: number, round: number, onPoll: (r: { accepted: number; state: string }) => void = () => {}) {
   for (;;) {
     const r = await api.getRound(task, round);
+    onPoll(r);
     if (r.state === 'aggregated' || r.state === 'failed') return r;
     await new Promise((res) => setTimeout(res, 100));
   }
@@ -197,5 +257,6 @@ try {
 } finally {
   for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
   for (const f of cleanups.reverse()) await f().catch(() => {});
+  await terminateZk();
 }
 process.exit(code);

@@ -7,7 +7,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const suite = process.argv[2] ?? 'all';
-const dirs = suite === 'all' ? ['test/unit', 'test/circuits', 'test/contracts', 'test/integration', 'test/e2e'] : [`test/${suite}`];
+const dirs = suite === 'all' ? ['test/unit', 'test/circuits', 'test/contracts', 'test/integration', 'test/fuzz', 'test/faults', 'test/deploy', 'test/e2e'] : [`test/${suite}`];
 
 function collect(dir: string): string[] {
   let out: string[] = [];

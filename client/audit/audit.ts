@@ -3,23 +3,46 @@ import {
   decodeCheckpoint,
   decodeDelta,
   decodeManifest,
+  DEFAULT_DOMAIN,
   EMPTY_REWARDS_ROOT,
   encodeCheckpoint,
   contentHash,
+  hashToField,
   manifestRewardsTree,
+  SNARK_FIELD,
+  toBytes32,
+  updateDigest,
   verifyManifest,
   weightManifest,
   type Checkpoint,
+  type Eip712Domain,
   type Hex32,
   type RoundManifest,
 } from '../../protocol/index.ts';
+import { MembersTree } from '../../protocol/zk/members-tree.ts';
 // The auditor re-runs the coordinator's own aggregation rules. coordinator/strategies is pure maths
 // (no Redis, no HTTP, no state): importing it is the point, since a re-implementation could differ
 // from the coordinator in the last bit and the check is bit-for-bit equality of the checkpoint hash.
 import { createStrategy, type ClientDelta } from '../../coordinator/strategies/index.ts';
-import { readChainHistory, type ChainHistory, type Claimed, type RoundCommitted } from './chain-history.ts';
-import { fetchVerified, type ContentSource } from './content-source.ts';
+import { readChainHistory, type ChainHistory, type Claimed, type PrivateClaimed, type RoundCommitted } from './chain-history.ts';
+import { fetchVerified, SourceUnavailableError, type ContentSource } from './content-source.ts';
 import { CHECKS, columnsOf, type AuditReport, type CheckName, type CheckResult, type RoundRow } from './report.ts';
+
+// The Groth16 verifier (snarkjs) takes about a second to load, and only private rounds need it: it
+// is imported on first use. Once loaded, snarkjs keeps worker threads alive until terminateZk().
+type ZkProofs = typeof import('../../protocol/zk/proofs.ts');
+let zkModule: Promise<ZkProofs> | undefined;
+const zk = (): Promise<ZkProofs> => (zkModule ??= import('../../protocol/zk/proofs.ts'));
+
+/**
+ * Stops the proof verifier's worker threads when an audit has loaded it (a no-op otherwise): call it
+ * when done auditing, or the process never exits on its own.
+ */
+export async function releaseAuditResources(): Promise<void> {
+  if (zkModule) await (await zkModule).terminateZk();
+}
+
+const ZERO_ROOT = EMPTY_REWARDS_ROOT;
 
 export interface AuditOptions {
   /** JSON-RPC endpoint of the chain the registry lives on. */
@@ -62,8 +85,13 @@ interface Verified {
  * Audits a task's whole on-chain history, trusting neither the coordinator, the content source nor
  * the RPC node's event arguments. Round by round (in log order) it checks the checkpoint bytes and
  * header, the parent links, the manifest (bytes, form, pro-rata payout, root, amounts against the
- * event), the distributor's record and every claim, and with `reaggregate` re-runs the aggregation
- * from the archived updates to reproduce the checkpoint hash bit for bit.
+ * event), the participation root (and, for a private round, that the publicly admitted members
+ * rebuild it and that every accepted update's membership proof verifies against it), the
+ * distributor's record and every claim (public and private), and with `reaggregate` re-runs the
+ * aggregation from the archived updates to reproduce the checkpoint hash bit for bit.
+ *
+ * Verifying a private round's proofs loads snarkjs, whose worker threads keep the process alive:
+ * call releaseAuditResources() when done.
  *
  * Every finding is a failed CheckResult naming its round and check; the audit itself only throws
  * (AuditSetupError, SourceUnavailableError) when the chain or the source cannot be used at all.
@@ -86,7 +114,8 @@ async function audit(opts: AuditOptions, chain: ChainHistory, startedAt: Date, t
   const taskN = BigInt(task);
   const all: CheckResult[] = [];
   const record = (into: CheckResult[], round: number | null, check: CheckName, ok: boolean, detail: string, skipped = false) => {
-    const c: CheckResult = skipped ? { round, check, ok: false, skipped: true, detail } : { round, check, ok, detail };
+    // A skipped check is not ok (it sits behind a finding) unless it is optional (ok passed as true).
+    const c: CheckResult = skipped ? { round, check, ok, skipped: true, detail } : { round, check, ok, detail };
     into.push(c);
     all.push(c);
   };
@@ -137,19 +166,34 @@ async function audit(opts: AuditOptions, chain: ChainHistory, startedAt: Date, t
   }
 
   // ---- Claims, grouped by round ----------------------------------------------------------------
-  const claimsByRound = new Map<bigint, Claimed[]>();
-  for (const c of chain.claims) {
-    const l = claimsByRound.get(c.round) ?? [];
-    l.push(c);
-    claimsByRound.set(c.round, l);
-  }
+  const byRound = <T extends { round: bigint }>(events: readonly T[]): Map<bigint, T[]> => {
+    const out = new Map<bigint, T[]>();
+    for (const c of events) {
+      const l = out.get(c.round) ?? [];
+      l.push(c);
+      out.set(c.round, l);
+    }
+    return out;
+  };
+  const claimsByRound = byRound<Claimed>(chain.claims);
+  const privateClaimsByRound = byRound<PrivateClaimed>(chain.privateClaims);
   const committed = new Set(chain.rounds.map((r) => BigInt(r.round)));
-  for (const [round, cl] of claimsByRound) {
-    if (committed.has(round)) continue;
-    const total = cl.reduce((s, c) => s + c.amount, 0n);
-    const rn = round >= 1n && round <= 2n ** 40n ? Number(round) : null;
-    record(taskChecks, rn, CHECKS.claimsEntitlement, false, `${cl.length} Claimed event(s) (${total} in all) for round ${round}, which has no RoundCommitted event in blocks ${chain.fromBlock}..${chain.toBlock}`);
+  for (const [byR, name] of [[claimsByRound, 'Claimed'], [privateClaimsByRound, 'PrivateClaimed']] as const) {
+    for (const [round, cl] of byR) {
+      if (committed.has(round)) continue;
+      const total = cl.reduce((s, c) => s + c.amount, 0n);
+      const rn = round >= 1n && round <= 2n ** 40n ? Number(round) : null;
+      record(taskChecks, rn, CHECKS.claimsEntitlement, false, `${cl.length} ${name} event(s) (${total} in all) for round ${round}, which has no RoundCommitted event in blocks ${chain.fromBlock}..${chain.toBlock}`);
+    }
   }
+  // Nullifiers paid so far (the distributor's spent set is one for all rounds): nullifier -> block.
+  const spentNullifiers = new Map<bigint, number>();
+  // The members list is read once, when the first private round needs it (it only ever grows).
+  let membersList: Promise<MembersListed | null> | undefined;
+  const members = () => (membersList ??= (source.members ? source.members(task) : Promise.resolve(null)).then((l) => (l === null ? null : parseMembers(l))));
+  const membersRoot = membersRootBuilder();
+  // The EIP-712 domain every update of the task is signed (and its proof bound) under: the chain's.
+  const domain: Eip712Domain = { name: DEFAULT_DOMAIN.name, version: DEFAULT_DOMAIN.version, chainId: chain.chainId };
 
   // ---- Committed rounds, in log order ----------------------------------------------------------
   const rows: RoundRow[] = [];
@@ -158,6 +202,7 @@ async function audit(opts: AuditOptions, chain: ChainHistory, startedAt: Date, t
     const rc: CheckResult[] = [];
     const add = (check: CheckName, ok: boolean, detail: string) => record(rc, ev.round, check, ok, detail);
     const skip = (check: CheckName, detail: string) => record(rc, ev.round, check, false, `not checked: ${detail}`, true);
+    const optional = (check: CheckName, detail: string) => record(rc, ev.round, check, true, `not checked: ${detail}`, true);
 
     if (lastRound !== null && ev.round <= lastRound) add(CHECKS.eventOrder, false, `round ${ev.round} committed (block ${ev.blockNumber}) after round ${lastRound}: rounds only move forward`);
     else add(CHECKS.eventOrder, true, `block ${ev.blockNumber}, log ${ev.logIndex}`);
@@ -228,6 +273,9 @@ async function audit(opts: AuditOptions, chain: ChainHistory, startedAt: Date, t
       add(CHECKS.manifestAllocated, allocated === ev.reward, allocated === ev.reward ? `reward ${ev.reward}` : `reward mismatch: manifest allocates ${allocated}, chain says reward ${ev.reward}`);
     }
 
+    // 3b. Participation: who was allowed to upload (private rounds), and the proofs they uploaded with.
+    const proofStats = await participation({ ev, m, task, domain, members, membersRoot, add, skip, optional });
+
     // 4. The distributor's record of the round, and every claim against it.
     const [dRoot, dReward, dClaimed] = await chain.distributorContract.roundRewards(taskN, ev.round, { blockTag: chain.toBlock });
     const root = dRoot.toLowerCase();
@@ -241,21 +289,32 @@ async function audit(opts: AuditOptions, chain: ChainHistory, startedAt: Date, t
       add(CHECKS.rewardsDistributor, bad.length === 0, bad.length ? list(bad) : `distributor holds root and reward ${ev.reward}`);
     }
     const claims = claimsByRound.get(BigInt(ev.round)) ?? [];
-    const claimedSum = claims.reduce((s, c) => s + c.amount, 0n);
+    const privateClaims = privateClaimsByRound.get(BigInt(ev.round)) ?? [];
+    const claimedSum = claims.reduce((s, c) => s + c.amount, 0n) + privateClaims.reduce((s, c) => s + c.amount, 0n);
+    const claimCount = claims.length + privateClaims.length;
     {
+      // The distributor's `claimed` counts both kinds of claim together.
       const bad: string[] = [];
+      const events = privateClaims.length ? 'Claimed and PrivateClaimed events' : 'Claimed events';
       if (claimedSum > ev.reward) bad.push(`claims sum to ${claimedSum}, more than the round's reward ${ev.reward}`);
-      if (claimedSum !== dClaimed) bad.push(`Claimed events sum to ${claimedSum}, the distributor counts ${dClaimed} claimed`);
-      add(CHECKS.claimsTotal, bad.length === 0, bad.length ? list(bad) : `${claims.length} claim(s), ${claimedSum} of ${ev.reward} claimed`);
+      if (claimedSum !== dClaimed) bad.push(`${events} sum to ${claimedSum}, the distributor counts ${dClaimed} claimed`);
+      const counted = privateClaims.length ? `${claimCount} claim(s) (${privateClaims.length} private)` : `${claims.length} claim(s)`;
+      add(CHECKS.claimsTotal, bad.length === 0, bad.length ? list(bad) : `${counted}, ${claimedSum} of ${ev.reward} claimed`);
     }
-    if (claims.length === 0) add(CHECKS.claimsEntitlement, true, 'no claims');
-    else if (!m) skip(CHECKS.claimsEntitlement, `${claims.length} claim(s) but the manifest is unavailable`);
+    if (claimCount === 0) add(CHECKS.claimsEntitlement, true, 'no claims');
+    else if (!m) skip(CHECKS.claimsEntitlement, `${claimCount} claim(s) but the manifest is unavailable`);
     else {
       const bad: string[] = [];
       let entitled: (a: string) => bigint;
       try {
         const tree = manifestRewardsTree(m);
-        entitled = (a) => tree.proofFor(a)?.amount ?? 0n;
+        entitled = (a) => {
+          try {
+            return tree.proofFor(a)?.amount ?? 0n;
+          } catch {
+            return 0n; // an account of the other kind (an address in a private tree, or a nullifier in a public one)
+          }
+        };
       } catch (e) {
         entitled = () => 0n;
         bad.push(`the manifest gives no rewards tree: ${msg(e)}`);
@@ -272,7 +331,27 @@ async function audit(opts: AuditOptions, chain: ChainHistory, startedAt: Date, t
           bad.push(`${account} has a Claimed event but isClaimed(${task}, ${ev.round}, ${account}) is false`);
         }
       }
-      add(CHECKS.claimsEntitlement, bad.length === 0, bad.length ? list(bad) : `${claims.length} claim(s), each exactly the manifest's entitlement`);
+      // Private claims pay (nullifier, amount) leaves. The recipient is deliberately not checked against
+      // anything: who is paid is private by design, and the distributor's claim verifier already checked
+      // that the claim's Groth16 proof binds this recipient to the nullifier's secret.
+      if (privateClaims.length && !m.private) bad.push(`${privateClaims.length} PrivateClaimed event(s) against a public round, whose manifest pays addresses`);
+      const spentHere = new Set<bigint>();
+      for (const c of privateClaims) {
+        const key = toBytes32(c.nullifier);
+        const earlier = spentNullifiers.get(c.nullifier);
+        if (earlier !== undefined) bad.push(`nullifier ${key} claimed twice (again at block ${c.blockNumber}, first at block ${earlier})`);
+        else spentNullifiers.set(c.nullifier, c.blockNumber);
+        spentHere.add(c.nullifier);
+        const want = entitled(key);
+        if (c.amount !== want) bad.push(`nullifier ${key} claimed ${c.amount} (block ${c.blockNumber}), the manifest entitles it to ${want}`);
+      }
+      for (const n of spentHere) {
+        if (!(await chain.distributorContract.isNullifierSpent(n, { blockTag: chain.toBlock }))) {
+          bad.push(`nullifier ${toBytes32(n)} has a PrivateClaimed event but isNullifierSpent is false`);
+        }
+      }
+      const ok = privateClaims.length ? `${claimCount} claim(s) (${privateClaims.length} private), each exactly the manifest's entitlement` : `${claims.length} claim(s), each exactly the manifest's entitlement`;
+      add(CHECKS.claimsEntitlement, bad.length === 0, bad.length ? list(bad) : ok);
     }
 
     // 5. Re-aggregation from the archived updates.
@@ -292,6 +371,10 @@ async function audit(opts: AuditOptions, chain: ChainHistory, startedAt: Date, t
       reward: ev.reward.toString(),
       accepted: m ? m.entries.filter((e) => e.status === 'accepted').length : null,
       claims: claims.map((c) => ({ account: c.account, amount: c.amount.toString(), blockNumber: c.blockNumber, txHash: c.txHash })),
+      ...(m?.private || privateClaims.length
+        ? { privateClaims: privateClaims.map((c) => ({ nullifier: toBytes32(c.nullifier), recipient: c.recipient, amount: c.amount.toString(), blockNumber: c.blockNumber, txHash: c.txHash })) }
+        : {}),
+      ...(proofStats ? { proofs: proofStats } : {}),
       checks: rc,
       columns: columnsOf(rc),
     });
@@ -336,6 +419,147 @@ async function audit(opts: AuditOptions, chain: ChainHistory, startedAt: Date, t
     startedAt: startedAt.toISOString(),
     durationMs: Math.round(performance.now() - t0),
   };
+}
+
+/** A members list as the auditor uses it: the commitments, or why the list is unusable. */
+type MembersListed = { commitments: bigint[]; problem: null; firstDuplicate: number } | { commitments: null; problem: string; firstDuplicate: number };
+
+/** Parses the source's members list: canonical non-zero decimal field elements; notes the first repeated one. */
+function parseMembers(list: string[]): MembersListed {
+  const commitments: bigint[] = [];
+  const seen = new Set<bigint>();
+  let firstDuplicate = -1;
+  for (const [i, v] of list.entries()) {
+    if (typeof v !== 'string' || !/^[1-9][0-9]{0,76}$/.test(v) || BigInt(v) >= SNARK_FIELD) {
+      return { commitments: null, problem: `member ${i} of the source's list (${String(v).slice(0, 80)}) is not a non-zero decimal BN254 field element`, firstDuplicate };
+    }
+    const c = BigInt(v);
+    if (seen.has(c) && firstDuplicate < 0) firstDuplicate = i;
+    seen.add(c);
+    commitments.push(c);
+  }
+  return { commitments, problem: null, firstDuplicate };
+}
+
+/**
+ * Roots of the members tree over the first n commitments. Rounds are snapshotted on a growing list,
+ * so one tree is extended round after round instead of rebuilt (a tree of a million members costs
+ * seconds); a smaller n than the last (never from an honest coordinator) rebuilds from scratch.
+ */
+function membersRootBuilder(): (commitments: readonly bigint[], n: number) => string {
+  let tree = new MembersTree();
+  return (commitments, n) => {
+    if (n < tree.size) tree = MembersTree.of(commitments.slice(0, n));
+    else tree.add(commitments.slice(tree.size, n));
+    return tree.rootHex;
+  };
+}
+
+interface ParticipationArgs {
+  ev: RoundCommitted;
+  m: RoundManifest | null;
+  task: number;
+  domain: Eip712Domain;
+  members: () => Promise<MembersListed | null>;
+  membersRoot: (commitments: readonly bigint[], n: number) => string;
+  add: (check: CheckName, ok: boolean, detail: string) => void;
+  skip: (check: CheckName, detail: string) => void;
+  optional: (check: CheckName, detail: string) => void;
+}
+
+/**
+ * Check 3b. A public round commits a zero participationRoot. A private round commits the root of its
+ * members snapshot, which its manifest names too; the first `private.members` commitments the source
+ * lists as publicly admitted must rebuild it (so nobody uploaded as a member admitted in secret);
+ * and every accepted entry's membership proof must verify against it, for this task and round, its
+ * nullifier and the EIP-712 digest of exactly its Update. Returns the proof statistics of a private
+ * round (null for a public one).
+ */
+async function participation(a: ParticipationArgs): Promise<{ checked: number; verified: number; ms: number } | null> {
+  const { ev, m, task, add, skip } = a;
+  const root = ev.participationRoot;
+  if (!m) {
+    skip(CHECKS.participationRoot, 'manifest unavailable, so whether the round is private is unknown');
+    return null;
+  }
+  if (!m.private) {
+    add(CHECKS.participationRoot, root === ZERO_ROOT, root === ZERO_ROOT ? 'public round: no participation root' : `public round (its manifest names no members) but the chain commits participation root ${root}`);
+    return null;
+  }
+
+  // The root: the chain's and the manifest's agree, and there is one.
+  if (root === ZERO_ROOT) add(CHECKS.participationRoot, false, `private round (members root ${m.private.membersRoot} in the manifest) but the chain commits a zero participation root`);
+  else if (m.private.membersRoot !== root) add(CHECKS.participationRoot, false, `members root mismatch: manifest says ${m.private.membersRoot}, chain's participation root is ${root}`);
+  else add(CHECKS.participationRoot, true, `members root ${root}, ${m.private.members} member(s)`);
+
+  // Everyone behind the root was publicly admitted: rebuild it from the source's members list.
+  const n = m.private.members;
+  if (root === ZERO_ROOT) skip(CHECKS.participationMembers, 'no participation root on chain to rebuild');
+  else {
+    let listed: MembersListed | null = null;
+    let problem: string | null = null;
+    try {
+      listed = await a.members();
+      if (listed?.problem) problem = listed.problem;
+    } catch (e) {
+      if (e instanceof SourceUnavailableError) throw e;
+      problem = `the members list is unavailable: ${msg(e)}`;
+    }
+    if (problem) add(CHECKS.participationMembers, false, problem);
+    else if (!listed?.commitments) a.optional(CHECKS.participationMembers, 'the content source cannot list the task\'s members (a coordinator source can), so the root is not rebuilt');
+    else if (listed.commitments.length < n) add(CHECKS.participationMembers, false, `the round was opened on ${n} member(s), but the source lists only ${listed.commitments.length} admitted`);
+    else if (listed.firstDuplicate >= 0 && listed.firstDuplicate < n) add(CHECKS.participationMembers, false, `commitment ${listed.commitments[listed.firstDuplicate]} is listed twice among the first ${n} members (again at position ${listed.firstDuplicate})`);
+    else {
+      let rebuilt: string;
+      try {
+        rebuilt = a.membersRoot(listed.commitments, n);
+      } catch (e) {
+        rebuilt = `(none: ${msg(e)})`;
+      }
+      if (rebuilt === root) add(CHECKS.participationMembers, true, `the first ${n} of ${listed.commitments.length} publicly admitted member(s) rebuild the participation root`);
+      else add(CHECKS.participationMembers, false, `the first ${n} publicly admitted member(s) rebuild root ${rebuilt}, the chain commits ${root}: the round's members are not the admitted ones`);
+    }
+  }
+
+  // Every accepted update came from a member: its proof verifies against the chain's root.
+  const accepted = m.entries.filter((e) => e.status === 'accepted');
+  if (root === ZERO_ROOT) {
+    skip(CHECKS.uploadProofs, 'no participation root on chain to verify the proofs against');
+    return { checked: 0, verified: 0, ms: 0 };
+  }
+  const rootN = BigInt(root);
+  if (rootN >= SNARK_FIELD) {
+    add(CHECKS.uploadProofs, false, `participation root ${root} is not a BN254 field element, so no proof can be checked against it`);
+    return { checked: 0, verified: 0, ms: 0 };
+  }
+  const bad: string[] = [];
+  if (accepted.length > n) bad.push(`${accepted.length} accepted updates from a round of ${n} member(s)`);
+  const seen = new Set<bigint>();
+  // One at a time: a Groth16 check is a pairing on the main thread, so running several at once gains nothing.
+  const verifyMembership = accepted.length ? (await zk()).verifyMembership : null;
+  const t0 = performance.now();
+  /** null when the entry's proof verifies, else what is wrong with the entry. */
+  const checkEntry = async (e: (typeof accepted)[number]): Promise<string | null> => {
+    const nullifier = BigInt(e.client);
+    if (nullifier >= SNARK_FIELD) return `nullifier ${e.client} is not a BN254 field element`;
+    if (seen.has(nullifier)) return `nullifier ${e.client} has two accepted entries`;
+    seen.add(nullifier);
+    if (!e.proof || !verifyMembership) return `the entry of ${e.client} carries no proof`;
+    const digest = hashToField(updateDigest(a.domain, { task, round: ev.round, baseHash: m.baseHash, updateHash: e.updateHash, numSamples: e.numSamples }));
+    const ok = await verifyMembership({ membersRoot: rootN, task, round: ev.round, updateDigest: digest, nullifier }, e.proof);
+    return ok ? null : `the proof of ${e.client} (update ${e.updateHash}, ${e.numSamples} samples) does not verify against root ${root}, task ${task}, round ${ev.round}`;
+  };
+  const results: (string | null)[] = [];
+  for (const e of accepted) results.push(await checkEntry(e));
+  const ms = Math.round(performance.now() - t0);
+  const verified = results.filter((r) => r === null).length;
+  bad.push(...results.filter((r): r is string => r !== null));
+  add(
+    CHECKS.uploadProofs,
+    bad.length === 0,
+    bad.length ? `${verified} of ${accepted.length} proof(s) verified in ${ms} ms; ${list(bad)}` : `${verified} membership proof(s) verified against ${root} in ${ms} ms`,
+  );
+  return { checked: accepted.length, verified, ms };
 }
 
 /**
@@ -428,7 +652,7 @@ async function reaggregate(
   try {
     const strategy = createStrategy(m.strategy);
     strategyName = strategy.name;
-    const result = await strategy.aggregate({ base: base.weights, serverState: base.serverState, deltas, count: accepted.length });
+    const result = await strategy.aggregate({ base: base.weights, serverState: base.serverState, deltas, count: accepted.length, round: { task: m.task, round: m.round, baseHash: m.baseHash } });
     bytes = encodeCheckpoint({
       task: opts.task,
       round: ev.round,

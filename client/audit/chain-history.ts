@@ -5,10 +5,10 @@ import { rpcProvider } from '../../contracts/provider.ts';
 import type { Hex32 } from '../../protocol/index.ts';
 
 /**
- * Reads what the chain says about one task: its TaskCreated event, every RoundCommitted and Claimed
- * event, and the registry's and distributor's views, all at one pinned block. Event arguments are a
- * trust boundary (an RPC node can send anything), so every decoded event is zod-parsed; a log that
- * does not decode or parse is returned as a problem, not thrown.
+ * Reads what the chain says about one task: its TaskCreated event, every RoundCommitted, Claimed and
+ * PrivateClaimed event, and the registry's and distributor's views, all at one pinned block. Event
+ * arguments are a trust boundary (an RPC node can send anything), so every decoded event is
+ * zod-parsed; a log that does not decode or parse is returned as a problem, not thrown.
  */
 
 /** Setting up failed: the RPC node or the registry cannot be used (the CLI's exit code 2). */
@@ -48,6 +48,8 @@ export const RoundCommittedArgs = z.strictObject({
   reward: U256,
 });
 export const ClaimedArgs = z.strictObject({ task: U256, round: U256, account: EthAddress, amount: U256 });
+/** A private task's claim: the nullifier's leaf paid to `recipient` (which nothing else names: it is private by design). */
+export const PrivateClaimedArgs = z.strictObject({ task: U256, round: U256, nullifier: U256, recipient: EthAddress, amount: U256 });
 
 /** Where an event sits on chain. */
 export interface LogPosition {
@@ -59,6 +61,7 @@ export interface LogPosition {
 export type TaskCreated = z.infer<typeof TaskCreatedArgs> & LogPosition;
 export type RoundCommitted = z.infer<typeof RoundCommittedArgs> & LogPosition;
 export type Claimed = z.infer<typeof ClaimedArgs> & LogPosition;
+export type PrivateClaimed = z.infer<typeof PrivateClaimedArgs> & LogPosition;
 
 /** A log the auditor could not accept (undecodable, or arguments outside their schema). */
 export interface LogProblem {
@@ -78,6 +81,8 @@ export interface ChainHistory {
   taskCreated: TaskCreated[];
   rounds: RoundCommitted[];
   claims: Claimed[];
+  /** The distributor's PrivateClaimed events of the task (private rounds, claimed by nullifier). */
+  privateClaims: PrivateClaimed[];
   problems: LogProblem[];
   /** The registry's own view of the task at toBlock. */
   head: { exists: boolean; latestCheckpoint: Hex32 | null; lastRound: number | null };
@@ -242,10 +247,11 @@ export async function readChainHistory(opts: ChainOptions): Promise<ChainHistory
       return out.sort(byPosition);
     };
 
-    const [taskCreated, rounds, claims] = await Promise.all([
+    const [taskCreated, rounds, claims, privateClaims] = await Promise.all([
       read(registry.interface, registryAddress, await registry.filters.TaskCreated(task).getTopicFilter(), 'TaskCreated', TaskCreatedArgs),
       read(registry.interface, registryAddress, await registry.filters.RoundCommitted(task).getTopicFilter(), 'RoundCommitted', RoundCommittedArgs),
       read(distributor.interface, getAddress(distributorAddress), await distributor.filters.Claimed(task).getTopicFilter(), 'Claimed', ClaimedArgs),
+      read(distributor.interface, getAddress(distributorAddress), await distributor.filters.PrivateClaimed(task).getTopicFilter(), 'PrivateClaimed', PrivateClaimedArgs),
     ]);
 
     const exists = await registry.taskExists(task, { blockTag: toBlock });
@@ -266,6 +272,7 @@ export async function readChainHistory(opts: ChainOptions): Promise<ChainHistory
       taskCreated,
       rounds,
       claims,
+      privateClaims,
       problems,
       head,
       provider,

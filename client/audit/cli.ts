@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { loadArtifact } from '../../contracts/artifacts.ts';
 import { buildContracts } from '../../contracts/build.ts';
-import { auditTask } from './audit.ts';
+import { auditTask, releaseAuditResources } from './audit.ts';
 import { AuditSetupError } from './chain-history.ts';
 import { coordinatorSource, directorySource, SourceUnavailableError, type ContentSource } from './content-source.ts';
 import { formatFinding, formatTable, summaryLine } from './report.ts';
@@ -19,8 +19,13 @@ Content: give exactly one of --store (the coordinator's DATA_DIR: <dir>/<kind>/<
 --coordinator (its GET /v1/{checkpoints,manifests,updates}/:hash routes). Every byte string is
 re-hashed; missing or mismatching content is a finding.
 
-Output: a table (round, checkpoint, parent, manifest, rewards, claims, reaggregated), the findings,
-and always as the last line: audit: task=N rounds=R pass|FAIL findings=K
+Private tasks: every accepted update's membership proof is verified against the round's
+participation root. With --coordinator the root is also rebuilt from the task's publicly admitted
+members (GET /v1/tasks/:task/members); a directory holds no members list, so with --store that
+check is reported as not run (it does not fail the audit).
+
+Output: a table (round, checkpoint, parent, manifest, [participation, proofs,] rewards, claims,
+reaggregated), the findings, and always as the last line: audit: task=N rounds=R pass|FAIL findings=K
 With --json the first line is the whole report as one JSON object instead of the table.
 
 Exit codes:
@@ -102,8 +107,10 @@ async function run(o: CliOptions): Promise<number> {
       out.push('', 'findings:');
       for (const f of report.findings) out.push(`  ${formatFinding(f)}`);
     }
-    const skipped = report.checks.filter((c) => c.skipped).length;
+    const skipped = report.checks.filter((c) => c.skipped && !c.ok).length;
     if (skipped) out.push(`(${skipped} check(s) not run because a finding above blocks them)`);
+    const optional = report.checks.filter((c) => c.skipped && c.ok);
+    if (optional.length) out.push(`(${optional.length} optional check(s) not run: ${[...new Set(optional.map((c) => c.check))].join(', ')}; ${optional[0]!.detail.replace(/^not checked: /, '')})`);
   }
   out.push(summaryLine(report));
   process.stdout.write(`${out.join('\n')}\n`);
@@ -141,6 +148,9 @@ export async function main(argv: string[]): Promise<number> {
     const kind = e instanceof AuditSetupError ? 'chain' : e instanceof SourceUnavailableError ? 'content source' : 'error';
     process.stderr.write(`fl-audit: ${kind}: ${e instanceof Error ? e.message : String(e)}\n`);
     return EXIT.error;
+  } finally {
+    // Verifying private rounds' proofs starts snarkjs' worker threads; stop them (terminateZk).
+    await releaseAuditResources();
   }
 }
 

@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { contentHash, HEX32_RE, type Hex32 } from '../../protocol/index.ts';
+import { contentHash, HEX32_RE, MembersList, type Hex32 } from '../../protocol/index.ts';
 
 /**
  * Where the auditor reads the bytes the chain names by keccak256: checkpoints, round manifests and
@@ -20,6 +20,23 @@ export interface ContentSource {
   probe(): Promise<void>;
   /** The raw bytes stored under `hash` (lowercase 0x-hex), unverified; found: false when absent. */
   fetch(kind: ContentKind, hash: Hex32): Promise<FetchResult>;
+  /**
+   * A private task's admitted identity commitments, in admission order, as canonical decimal strings
+   * (the order is the members tree's leaf order). null when this source cannot list members at all
+   * (a directory holds none): the auditor then reports the rebuild of the members root as skipped.
+   * Throws MembersListError when the source answers but gives no valid list (a finding), and
+   * SourceUnavailableError when it does not answer. Unverified, like fetch(): the auditor rebuilds the
+   * root from the list and compares it with the chain's participationRoot.
+   */
+  members?(task: number): Promise<string[] | null>;
+}
+
+/** The source answered the members query, but with no usable list (a finding of the audit, not an error). */
+export class MembersListError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MembersListError';
+  }
 }
 
 /** The source cannot be reached or read (not: an object is missing or corrupt, which is a finding). */
@@ -54,11 +71,17 @@ export async function fetchVerified(source: ContentSource, kind: ContentKind, ha
   return { ok: true, bytes: r.bytes };
 }
 
-/** The coordinator's DATA_DIR layout: <dir>/<kind>/<first two hex digits>/<0x-hash>. */
+/**
+ * The coordinator's DATA_DIR layout: <dir>/<kind>/<first two hex digits>/<0x-hash>. It holds no
+ * members lists (those live in the coordinator's Redis), so members() answers null.
+ */
 export function directorySource(dir: string): ContentSource {
   const root = resolve(dir);
   return {
     description: `directory ${root}`,
+    async members() {
+      return null;
+    },
     async probe() {
       let s;
       try {
@@ -93,9 +116,10 @@ export interface CoordinatorSourceOptions {
 }
 
 /**
- * A coordinator's public routes GET /v1/checkpoints/:hash, /v1/manifests/:hash, /v1/updates/:hash.
- * An HTTP error status (404, or the 500 a coordinator answers for a corrupt file) means "not
- * available" and becomes a finding; a coordinator that does not answer at all is SourceUnavailableError.
+ * A coordinator's public routes GET /v1/checkpoints/:hash, /v1/manifests/:hash, /v1/updates/:hash,
+ * and GET /v1/tasks/:task/members for private tasks. An HTTP error status (404, or the 500 a
+ * coordinator answers for a corrupt file) means "not available" and becomes a finding; a coordinator
+ * that does not answer at all is SourceUnavailableError.
  */
 export function coordinatorSource(baseUrl: string, opts: CoordinatorSourceOptions = {}): ContentSource {
   let base: URL;
@@ -140,17 +164,41 @@ export function coordinatorSource(baseUrl: string, opts: CoordinatorSourceOption
       } catch (e) {
         throw new SourceUnavailableError(`coordinator ${base.href}: reading GET /v1/${kind}/${hash} failed: ${(e as Error).message}`);
       }
-      if (!res.ok) {
-        let msg = '';
-        try {
-          const j = JSON.parse(new TextDecoder().decode(body)) as { error?: { code?: unknown; message?: unknown } };
-          if (j.error && typeof j.error.message === 'string') msg = `: ${String(j.error.code)}: ${j.error.message}`;
-        } catch {
-          // not an error body; the status says enough
-        }
-        return { found: false, detail: `HTTP ${res.status}${msg}` };
-      }
+      if (!res.ok) return { found: false, detail: `HTTP ${res.status}${errorText(body)}` };
       return { found: true, bytes: new Uint8Array(body) };
     },
+    async members(task) {
+      const path = `v1/tasks/${task}/members`;
+      const res = await get(path);
+      let body: ArrayBuffer;
+      try {
+        body = await res.arrayBuffer();
+      } catch (e) {
+        throw new SourceUnavailableError(`coordinator ${base.href}: reading GET /${path} failed: ${(e as Error).message}`);
+      }
+      if (!res.ok) throw new MembersListError(`GET /${path} answered HTTP ${res.status}${errorText(body)}`);
+      let json: unknown;
+      try {
+        json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
+      } catch {
+        throw new MembersListError(`GET /${path} answered something that is not JSON`);
+      }
+      const r = MembersList.safeParse(json);
+      if (!r.success) throw new MembersListError(`GET /${path}: not a members list: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+      if (r.data.task !== task) throw new MembersListError(`GET /${path} answered the members of task ${r.data.task}`);
+      if (r.data.count !== r.data.commitments.length) throw new MembersListError(`GET /${path} says ${r.data.count} members but lists ${r.data.commitments.length}`);
+      return r.data.commitments;
+    },
   };
+}
+
+/** ": CODE: message" of a coordinator's error body, or '' when the body is not one. */
+function errorText(body: ArrayBuffer): string {
+  try {
+    const j = JSON.parse(new TextDecoder().decode(body)) as { error?: { code?: unknown; message?: unknown } };
+    if (j.error && typeof j.error.message === 'string') return `: ${String(j.error.code)}: ${j.error.message}`;
+  } catch {
+    // not an error body; the status says enough
+  }
+  return '';
 }

@@ -1,10 +1,21 @@
 /** The auditor: re-checks a task's whole on-chain history against the content it names. */
-export { auditTask, type AuditOptions } from './audit.ts';
-export { AuditSetupError, readChainHistory, type ChainHistory, type ChainOptions, type Claimed, type LogProblem, type RoundCommitted, type TaskCreated } from './chain-history.ts';
+export { auditTask, releaseAuditResources, type AuditOptions } from './audit.ts';
+export {
+  AuditSetupError,
+  readChainHistory,
+  type ChainHistory,
+  type ChainOptions,
+  type Claimed,
+  type LogProblem,
+  type PrivateClaimed,
+  type RoundCommitted,
+  type TaskCreated,
+} from './chain-history.ts';
 export {
   coordinatorSource,
   directorySource,
   fetchVerified,
+  MembersListError,
   SourceUnavailableError,
   type ContentKind,
   type ContentSource,
@@ -21,7 +32,9 @@ export {
   type AuditReport,
   type CheckName,
   type CheckResult,
+  type ClaimRow,
   type ColumnStatus,
+  type PrivateClaimRow,
   type RoundColumns,
   type RoundRow,
 } from './report.ts';

@@ -37,11 +37,31 @@ export const CHECKS = {
   manifestRewardsRoot: 'manifest.rewardsRoot',
   /** 3. The manifest's allocated amount is the event's reward. */
   manifestAllocated: 'manifest.allocated',
+  /**
+   * 3b. A private manifest's members root is the event's (non-zero) participationRoot; a public
+   * round's participationRoot is zero.
+   */
+  participationRoot: 'participation.root',
+  /**
+   * 3b. (private rounds) The first `private.members` commitments the content source lists as publicly
+   * admitted rebuild the participationRoot (Lean IMT, Poseidon): nobody behind the root was admitted
+   * in secret. Skipped, without failing the audit, when the source cannot list members (a directory).
+   */
+  participationMembers: 'participation.members',
+  /**
+   * 3b. (private rounds) Every accepted entry's Groth16 membership proof verifies against the
+   * participationRoot, the task, the round, its nullifier and the EIP-712 digest of its Update;
+   * nullifiers are unique and BN254 field elements.
+   */
+  uploadProofs: 'proofs.upload',
   /** 4. The distributor's roundRewards(task, round) holds the event's root and reward. */
   rewardsDistributor: 'rewards.distributor',
-  /** 4. Claimed events of the round sum to no more than its reward and to the distributor's claimed total. */
+  /** 4. Claimed and PrivateClaimed events of the round sum to no more than its reward and to the distributor's claimed total. */
   claimsTotal: 'claims.total',
-  /** 4. Every Claimed (account, amount) is that account's entitlement in the manifest, once. */
+  /**
+   * 4. Every Claimed (account, amount) is that account's entitlement in the manifest, once, and
+   * isClaimed; every PrivateClaimed (nullifier, amount) is that nullifier's, once, and isNullifierSpent.
+   */
   claimsEntitlement: 'claims.entitlement',
   /** 5. Every accepted update exists, hashes to its updateHash and has the model's length. */
   reaggregateUpdates: 'reaggregate.updates',
@@ -55,7 +75,11 @@ export interface CheckResult {
   round: number | null;
   check: CheckName;
   ok: boolean;
-  /** Not run because something it needs failed already (that failure is the finding). */
+  /**
+   * Not run. With ok false: because something it needs failed already (that failure is the
+   * finding). With ok true: because the content source cannot provide what it needs and the check is
+   * optional (participation.members from a directory); it neither fails the audit nor is a finding.
+   */
   skipped?: boolean;
   detail: string;
 }
@@ -66,6 +90,10 @@ export interface RoundColumns {
   checkpoint: ColumnStatus;
   parent: ColumnStatus;
   manifest: ColumnStatus;
+  /** participation.*: present for private rounds, and for a public round whose zero-root check did not pass. */
+  participation?: ColumnStatus;
+  /** proofs.*: present for private rounds. */
+  proofs?: ColumnStatus;
   rewards: ColumnStatus;
   claims: ColumnStatus;
   reaggregated: ColumnStatus;
@@ -73,6 +101,16 @@ export interface RoundColumns {
 
 export interface ClaimRow {
   account: string;
+  amount: string;
+  blockNumber: number;
+  txHash: string;
+}
+
+export interface PrivateClaimRow {
+  /** The nullifier as an 0x-prefixed 32-byte word, as the manifest names it. */
+  nullifier: string;
+  /** Who was paid; not checked against anything (private by design, bound by the claim's proof on chain). */
+  recipient: string;
   amount: string;
   blockNumber: number;
   txHash: string;
@@ -94,6 +132,10 @@ export interface RoundRow {
   /** Accepted updates in the manifest (null when the manifest could not be read). */
   accepted: number | null;
   claims: ClaimRow[];
+  /** PrivateClaimed events of the round (present for private rounds, or when there are any). */
+  privateClaims?: PrivateClaimRow[];
+  /** Private rounds: the membership proofs checked (proofs.upload), how many verified, and the time it took. */
+  proofs?: { checked: number; verified: number; ms: number };
   checks: CheckResult[];
   columns: RoundColumns;
 }
@@ -117,7 +159,7 @@ export interface AuditReport {
   taskChecks: CheckResult[];
   /** Every check, in the order made. */
   checks: CheckResult[];
-  /** The checks that failed (skipped ones excluded: each sits behind a finding). */
+  /** The checks that failed (skipped ones excluded: each sits behind a finding, or is optional). */
   findings: CheckResult[];
   pass: boolean;
   startedAt: string;
@@ -128,12 +170,21 @@ const GROUPS: Record<keyof RoundColumns, readonly string[]> = {
   checkpoint: ['checkpoint.', 'genesis.'],
   parent: ['parent.', 'event.order'],
   manifest: ['manifest.'],
+  participation: ['participation.'],
+  proofs: ['proofs.'],
   rewards: ['rewards.'],
   claims: ['claims.'],
   reaggregated: ['reaggregate.'],
 };
 
-/** A column's verdict over its checks: FAIL if any failed, skip if any was skipped, ok, or '-' for none. */
+/** Checks only private rounds get: their presence makes a round's private columns show. */
+const PRIVATE_ONLY: readonly string[] = [CHECKS.participationMembers, CHECKS.uploadProofs];
+
+/**
+ * A column's verdict over its checks: FAIL if any failed, skip if any was skipped, ok, or '-' for none.
+ * The participation and proofs columns are left out of a public round whose zero participation root
+ * checked out (so a public task's report keeps the six columns it always had).
+ */
 export function columnsOf(checks: readonly CheckResult[]): RoundColumns {
   const col = (prefixes: readonly string[]): ColumnStatus => {
     const mine = checks.filter((c) => prefixes.some((p) => c.check.startsWith(p)));
@@ -142,10 +193,15 @@ export function columnsOf(checks: readonly CheckResult[]): RoundColumns {
     if (mine.some((c) => c.skipped)) return 'skip';
     return 'ok';
   };
+  const isPrivate = checks.some((c) => PRIVATE_ONLY.includes(c.check));
+  const participation = col(GROUPS.participation);
+  const proofs = col(GROUPS.proofs);
   return {
     checkpoint: col(GROUPS.checkpoint),
     parent: col(GROUPS.parent),
     manifest: col(GROUPS.manifest),
+    ...(participation !== '-' && (isPrivate || participation !== 'ok') ? { participation } : {}),
+    ...(proofs !== '-' ? { proofs } : {}),
     rewards: col(GROUPS.rewards),
     claims: col(GROUPS.claims),
     reaggregated: col(GROUPS.reaggregated),
@@ -163,19 +219,37 @@ export function summaryLine(r: Pick<AuditReport, 'task' | 'rounds' | 'pass' | 'f
   return `audit: task=${r.task} rounds=${r.rounds.length} ${r.pass ? 'pass' : 'FAIL'} findings=${r.findings.length}`;
 }
 
-/** The per-round table: round, checkpoint ok, parent ok, manifest ok, rewards ok, claims ok, reaggregated. */
+/**
+ * The per-round table: round, checkpoint ok, parent ok, manifest ok, (participation ok, proofs ok:
+ * only when some round is private,) rewards ok, claims ok, reaggregated, reward, claimed (count).
+ */
 export function formatTable(r: AuditReport): string {
-  const head = ['round', 'checkpoint', 'parent', 'manifest', 'rewards', 'claims', 'reaggregated', 'reward', 'claimed', 'checkpointHash'];
+  const withPrivate = r.rounds.some((row) => row.columns.participation !== undefined || row.columns.proofs !== undefined);
+  const head = ['round', 'checkpoint', 'parent', 'manifest', ...(withPrivate ? ['participation', 'proofs'] : []), 'rewards', 'claims', 'reaggregated', 'reward', 'claimed', 'checkpointHash'];
   const rows: string[][] = [];
   const g = columnsOf(r.genesis);
-  rows.push(['0', g.checkpoint, '-', '-', '-', '-', '-', '-', '-', short(r.genesisHash)]);
+  rows.push(['0', g.checkpoint, '-', '-', ...(withPrivate ? ['-', '-'] : []), '-', '-', '-', '-', '-', short(r.genesisHash)]);
   for (const row of r.rounds) {
     const c = row.columns;
-    const claimed = row.claims.reduce((s, x) => s + BigInt(x.amount), 0n);
-    rows.push([String(row.round), c.checkpoint, c.parent, c.manifest, c.rewards, c.claims, c.reaggregated, row.reward, `${claimed} (${row.claims.length})`, short(row.checkpointHash)]);
+    const all = [...row.claims, ...(row.privateClaims ?? [])];
+    const claimed = all.reduce((s, x) => s + BigInt(x.amount), 0n);
+    rows.push([
+      String(row.round),
+      c.checkpoint,
+      c.parent,
+      c.manifest,
+      ...(withPrivate ? [c.participation ?? '-', c.proofs ?? '-'] : []),
+      c.rewards,
+      c.claims,
+      c.reaggregated,
+      row.reward,
+      `${claimed} (${all.length})`,
+      short(row.checkpointHash),
+    ]);
   }
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((x) => (x[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i >= 7 && i < 9 ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+  const numeric = new Set([head.indexOf('reward'), head.indexOf('claimed')]);
+  const line = (cells: string[]) => cells.map((c, i) => (numeric.has(i) ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
   return [line(head), ...rows.map(line)].join('\n');
 }
 

@@ -1,6 +1,7 @@
 import { isCallException, ZeroHash } from 'ethers';
 import type { Task } from '../../protocol/index.ts';
 import type { CoordinatorContext } from '../context.ts';
+import { metrics } from '../metrics.ts';
 import type { ChainClient } from './chain-client.ts';
 
 export interface ChainWriter {
@@ -117,6 +118,9 @@ export function startChainWriter(ctx: CoordinatorContext, chain: ChainClient, op
     if (!receipt) throw new Error(`commit of ${task}/${round} was not mined`);
     await ctx.rounds.markCommitted(task, round, receipt.hash, receipt.blockNumber);
     await ctx.rounds.setCommitError(task, round, null);
+    metrics.chainTx.observe((performance.now() - started) / 1000);
+    metrics.chainGas.inc(Number(receipt.gasUsed));
+    metrics.chainCommits.inc();
     ctx.log.info({ task, round, tx: receipt.hash, block: receipt.blockNumber, gas: receipt.gasUsed.toString(), ms: Math.round(performance.now() - started) }, 'round committed on chain');
     return true;
   }

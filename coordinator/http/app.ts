@@ -10,9 +10,14 @@ import { createTask } from '../use-cases/create-task.ts';
 import { openRound } from '../use-cases/open-round.ts';
 import { parseOr400 } from '../use-cases/parse.ts';
 import { registerClient } from '../use-cases/register-client.ts';
+import { issueRegistrationChallenge } from '../use-cases/registration-challenge.ts';
 import { submitHttpUpdate } from '../use-cases/submit-http-update.ts';
 import { requireAdmin } from './admin-auth.ts';
 import { errorMiddleware } from './error-middleware.ts';
+import { renderMetrics } from '../metrics.ts';
+import { mountDashboard } from './dashboard.ts';
+import { corsFor, rateLimits, securityHeaders, type ProtectionOptions } from './protection.ts';
+import { requestLog } from './request-log.ts';
 import { buildOpenApi } from './openapi.ts';
 import { readRawBody } from './raw-body.ts';
 
@@ -20,6 +25,12 @@ export interface AppOptions {
   adminToken: string | undefined;
   /** Published at GET /v1/chain; null when the coordinator runs without a chain. */
   chain?: ChainInfo | null;
+  /** CORS origins and rate limits (absent: CORS off, no limits). */
+  protection?: ProtectionOptions;
+  /** Express "trust proxy" (a hop count, a subnet list, or loopback); absent: not behind a proxy. */
+  trustProxy?: string;
+  /** Lifetime of a registration challenge in seconds (default 300). */
+  challengeTtlSeconds?: number;
 }
 
 type Handler = (req: Request, res: Response) => Promise<void>;
@@ -34,6 +45,14 @@ const HashParams = z.object({ hash: z.string().regex(/^0x[0-9a-f]{64}$/, 'a lowe
 export function createApp(ctx: CoordinatorContext, opts: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  if (opts.trustProxy) app.set('trust proxy', /^\d+$/.test(opts.trustProxy) ? Number(opts.trustProxy) : opts.trustProxy);
+  app.use(requestLog(ctx.log));
+  const protection = opts.protection ?? {};
+  const corsMiddleware = corsFor(protection.corsOrigins);
+  app.use(securityHeaders(corsMiddleware !== null));
+  if (corsMiddleware) app.use(corsMiddleware);
+  const limits = rateLimits(ctx.redis, ctx.prefix, protection, ctx.log);
+  app.use(limits.perIp);
   const admin = requireAdmin(opts.adminToken);
   const json = express.json({ limit: '1mb' });
   const openapi = buildOpenApi();
@@ -41,6 +60,12 @@ export function createApp(ctx: CoordinatorContext, opts: AppOptions): express.Ex
   app.get('/v1/health', route(async (_req, res) => {
     const redis = await ctx.redis.ping().then(() => 'up', () => 'down');
     res.status(redis === 'up' ? 200 : 503).json({ status: redis === 'up' ? 'ok' : 'degraded', redis });
+  }));
+  // Prometheus text format; counts only, nothing secret (README, "Metrics and logs").
+  app.get('/metrics', route(async (_req, res) => {
+    const m = await renderMetrics(ctx);
+    res.setHeader('content-type', m.contentType);
+    res.end(m.body);
   }));
   app.get('/v1/openapi.json', (_req, res) => void res.json(openapi));
   app.get('/v1/chain', route(async (_req, res) => {
@@ -60,7 +85,11 @@ export function createApp(ctx: CoordinatorContext, opts: AppOptions): express.Ex
     if (!t) throw notFound(`task ${task}`);
     res.json(t);
   }));
-  app.post('/v1/tasks/:task/clients', json, route(async (req, res) => {
+  app.post('/v1/tasks/:task/clients/challenge', json, limits.perClient, route(async (req, res) => {
+    const { task } = parseOr400(TaskParams, req.params, 'path');
+    res.status(201).json(await issueRegistrationChallenge(ctx, task, req.body, opts.challengeTtlSeconds));
+  }));
+  app.post('/v1/tasks/:task/clients', json, limits.perClient, route(async (req, res) => {
     const { task } = parseOr400(TaskParams, req.params, 'path');
     const r = await registerClient(ctx, task, req.body);
     res.status(r.created ? 201 : 200).json(r);
@@ -90,7 +119,7 @@ export function createApp(ctx: CoordinatorContext, opts: AppOptions): express.Ex
     if (!r) throw notFound(`round ${round} of task ${task}`);
     res.json(r);
   }));
-  app.put('/v1/tasks/:task/rounds/:round/updates', route(async (req, res) => {
+  app.put('/v1/tasks/:task/rounds/:round/updates', limits.perClient, route(async (req, res) => {
     const { task, round } = parseOr400(RoundParams, req.params, 'path');
     const t = await ctx.tasks.get(task);
     if (!t) throw notFound(`task ${task}`);
@@ -116,6 +145,9 @@ export function createApp(ctx: CoordinatorContext, opts: AppOptions): express.Ex
   // Archived accepted deltas, so that anyone can re-run a round's aggregation.
   app.get('/v1/updates/:hash', serveContent('updates', 'update', 'application/octet-stream'));
   app.get('/v1/manifests/:hash', serveContent('manifests', 'manifest', 'application/json'));
+
+  // The dashboard page and its read models (round timeline, reported evaluations and audits, events).
+  mountDashboard(app, ctx, { admin, json });
 
   app.use((req, _res, next) => next(new AppError('NOT_FOUND', 404, `no route ${req.method} ${req.path}`)));
   app.use(errorMiddleware(ctx.log));

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   AdmitMembersBody,
+  AuditSummary,
   CreateTaskBody,
   HttpPrivateUpdateHeaders,
   MembersList,
@@ -8,7 +9,12 @@ import {
   HttpUpdateHeaders,
   OpenRoundBody,
   RegisterClientBody,
+  RegistrationChallenge,
+  RegistrationChallengeBody,
   Round,
+  RoundEvaluation,
+  StoredAudit,
+  StoredEvaluation,
   Task,
 } from '../../protocol/index.ts';
 
@@ -17,7 +23,10 @@ import {
  * schemas are JSON Schema 2020-12, which zod 4 emits itself (z.toJSONSchema), so no adapter library
  * is needed (zod-to-openapi 9.1 could not attach its .openapi() method to zod 4.6 schemas).
  */
-const components = { Task, Round, Error: ErrorBody, CreateTaskBody, OpenRoundBody, RegisterClientBody, AdmitMembersBody, MembersList } as const;
+const components = {
+  Task, Round, Error: ErrorBody, CreateTaskBody, OpenRoundBody, RegisterClientBody, RegistrationChallengeBody, RegistrationChallenge, AdmitMembersBody, MembersList,
+  RoundEvaluationBody: RoundEvaluation, StoredEvaluation, AuditSummaryBody: AuditSummary, StoredAudit,
+} as const;
 
 function schema(s: z.ZodType, io: 'input' | 'output') {
   const js = z.toJSONSchema(s, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as Record<string, unknown>;
@@ -54,6 +63,8 @@ export function buildOpenApi(): object {
     info: { title: 'Verifiable federated-learning coordinator', version: '1' },
     components: { schemas, securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: "the coordinator's ADMIN_TOKEN" } } },
     paths: {
+      '/': { get: { summary: 'Redirects to the dashboard (/dashboard/, a static page over this API)', responses: { 302: { description: 'to /dashboard/' } } } },
+      '/metrics': { get: { summary: 'Prometheus metrics: rounds by state, updates by outcome and reason, queue depth and wait, aggregation, chain and proof timings', responses: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
       '/v1/health': { get: { summary: 'Liveness and Redis reachability', responses: { 200: { description: 'healthy' }, 503: { description: 'Redis unreachable' } } } },
       '/v1/chain': {
         get: {
@@ -71,12 +82,20 @@ export function buildOpenApi(): object {
         get: { summary: 'List tasks', responses: { 200: json({ type: 'object', properties: { tasks: { type: 'array', items: ref('Task') } } }, 'all tasks') } },
       },
       '/v1/tasks/{task}': { get: { summary: 'Get a task', parameters: [taskParam], responses: { 200: json(ref('Task'), 'the task'), 400: err('bad id'), 404: err('no such task') } } },
+      '/v1/tasks/{task}/clients/challenge': {
+        post: {
+          summary: 'A single-use registration challenge (nonce, expiry) for an address to sign',
+          parameters: [taskParam],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('RegistrationChallengeBody') } } },
+          responses: { 201: json(ref('RegistrationChallenge'), 'the challenge'), 400: err('invalid body'), 404: err('no such task'), 429: err('over the per-client or per-IP rate limit (Retry-After)') },
+        },
+      },
       '/v1/tasks/{task}/clients': {
         post: {
-          summary: 'Register a client wallet; the body carries its EIP-712 Registration{task, client} signature',
+          summary: 'Register a client wallet; the body answers a challenge with its EIP-712 Registration{task, client, nonce, expiresAt} signature (single use)',
           parameters: [taskParam],
           requestBody: { required: true, content: { 'application/json': { schema: ref('RegisterClientBody') } } },
-          responses: { 201: { description: 'registered' }, 200: { description: 'already registered' }, 400: err('invalid body or signature'), 404: err('no such task') },
+          responses: { 201: { description: 'registered' }, 200: { description: 'already registered' }, 400: err('invalid body or signature'), 404: err('no such task'), 429: err('over the per-client or per-IP rate limit (Retry-After)') },
         },
       },
       '/v1/tasks/{task}/members': {
@@ -101,6 +120,38 @@ export function buildOpenApi(): object {
           requestBody: { content: { 'application/json': { schema: ref('OpenRoundBody') } } },
           responses: { 201: json(ref('Round'), 'opened'), 400: err('invalid body'), 401: err('missing or wrong admin token'), 404: err('no such task'), 409: err('a round is still running, or a private task has no members') },
         },
+        get: {
+          summary: 'The round timeline: the newest 200 rounds without their update lists (state, counts, checkpoint, manifest, reward, chain commit)',
+          parameters: [taskParam],
+          responses: { 200: json({ type: 'object', properties: { rounds: { type: 'array', items: { type: 'object' } } } }, 'round summaries, oldest first'), 404: err('no such task') },
+        },
+      },
+      '/v1/tasks/{task}/rounds/{round}/evaluation': {
+        post: {
+          summary: "Report the test-set evaluation of an aggregated round's checkpoint (shown on the dashboard; a claim by the operator, naming the checkpoint so anyone can re-check it)",
+          security: admin, parameters: [taskParam, roundParam],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('RoundEvaluationBody') } } },
+          responses: { 201: json(ref('StoredEvaluation'), 'recorded'), 400: err('invalid body'), 401: err('missing or wrong admin token'), 404: err('no such round'), 409: err('the round has no checkpoint yet') },
+        },
+      },
+      '/v1/tasks/{task}/evaluations': {
+        get: { summary: 'Every reported evaluation of the task, by round', parameters: [taskParam], responses: { 200: json({ type: 'object', properties: { evaluations: { type: 'array', items: ref('StoredEvaluation') } } }, 'evaluations'), 404: err('no such task') } },
+      },
+      '/v1/tasks/{task}/audit': {
+        post: {
+          summary: 'Report the outcome of an fl-audit run of the task (shown on the dashboard)',
+          security: admin, parameters: [taskParam],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('AuditSummaryBody') } } },
+          responses: { 201: json(ref('StoredAudit'), 'recorded'), 400: err('invalid body'), 401: err('missing or wrong admin token'), 404: err('no such task') },
+        },
+        get: { summary: 'The latest reported audit of the task (null when none)', parameters: [taskParam], responses: { 200: json({ type: 'object', properties: { audit: { anyOf: [ref('StoredAudit'), { type: 'null' }] } } }, 'the audit'), 404: err('no such task') } },
+      },
+      '/v1/tasks/{task}/events': {
+        get: {
+          summary: "Server-sent events of the task: `snapshot` once, then `round` (the newest round's summary) when it changes and `reports` when an evaluation or audit arrives",
+          parameters: [taskParam],
+          responses: { 200: { description: 'an event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, 404: err('no such task') },
+        },
       },
       '/v1/tasks/{task}/rounds/current': { get: { summary: 'The newest round', parameters: [taskParam], responses: { 200: json(ref('Round'), 'the round'), 404: err('no such task, or no round yet') } } },
       '/v1/tasks/{task}/rounds/{round}': {
@@ -113,7 +164,7 @@ export function buildOpenApi(): object {
           requestBody: { required: true, content: { 'application/octet-stream': { schema: binary } } },
           responses: {
             202: json({ type: 'object', properties: { jobId: { type: 'string' }, updateHash: { type: 'string' } } }, 'queued: the worker accepts or rejects it; see the round status'),
-            400: err('bad headers, length or hash'), 403: err('unregistered wallet, or a membership proof that does not verify'), 404: err('no such task or round'), 413: err('body larger than the model'), 415: err('not application/octet-stream'),
+            400: err('bad headers, length or hash'), 403: err('unregistered wallet, or a membership proof that does not verify'), 404: err('no such task or round'), 413: err('body larger than the model'), 415: err('not application/octet-stream'), 429: err('over the per-client or per-IP rate limit (Retry-After)'),
           },
         },
       },

@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { bullPrefix, UPDATE_QUEUE, updateJobSchemaFor, type Rejection, type UpdateJob } from '../../protocol/index.ts';
 import type { CoordinatorContext } from '../context.ts';
 import { UpdateRejected } from '../errors.ts';
+import { metrics } from '../metrics.ts';
 import { processUpdate, type ProcessOutcome } from '../use-cases/process-update.ts';
 
 export interface UpdateWorker {
@@ -23,13 +24,19 @@ export function startUpdateWorker(ctx: CoordinatorContext, redisUrl: string, con
     UPDATE_QUEUE,
     async (job: Job<unknown, ProcessOutcome>) => {
       const jobId = job.id as string;
+      // First attempt only: a retry's wait includes its back-off, which is not queueing.
+      if (job.attemptsMade === 0) metrics.queueWait.observe(Math.max(0, Date.now() - job.timestamp) / 1000);
       try {
         const out = await processUpdate(ctx, jobId, job.data);
-        if (out.status === 'accepted') ctx.log.debug({ jobId, task: out.task, round: out.round }, 'update accepted');
+        if (out.status === 'accepted') {
+          metrics.updates.inc({ outcome: 'accepted', reason: '' });
+          ctx.log.debug({ jobId, task: out.task, round: out.round }, 'update accepted');
+        }
         return out;
       } catch (e) {
         if (!(e instanceof UpdateRejected)) throw e;
         await recordRejection(ctx, jobId, job.data, e);
+        metrics.updates.inc({ outcome: 'rejected', reason: e.code });
         throw new UnrecoverableError(e.message);
       }
     },

@@ -6,6 +6,8 @@ export function redisKeys(prefix: string) {
     /** Hash: def (immutable task JSON), checkpointHash, lastRound, openRound. */
     task: (task: number) => `${prefix}:task:${task}`,
     clients: (task: number) => `${prefix}:task:${task}:clients`,
+    /** String (the challenge's expiresAt), with a TTL: one outstanding registration challenge, deleted on use. */
+    registrationChallenge: (task: number, address: string, nonce: string) => `${prefix}:challenge:${task}:${address.toLowerCase()}:${nonce.toLowerCase()}`,
     /** List: a private task's identity commitments in admission order (the members tree's leaves). */
     members: (task: number) => `${prefix}:task:${task}:members`,
     /** Set: the same commitments, so one is never admitted twice. */

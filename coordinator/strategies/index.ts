@@ -1,4 +1,6 @@
 import type { StrategyConfig } from '../../protocol/index.ts';
+import { ClipStrategy } from './clip.ts';
+import { DpStrategy } from './dp.ts';
 import { FedAdamStrategy } from './fedadam.ts';
 import { FedAvgStrategy } from './fedavg.ts';
 import { KrumStrategy } from './krum.ts';
@@ -18,9 +20,18 @@ export { KrumStrategy, type KrumConfig } from './krum.ts';
 export { streamWeightedMean, type StreamedMean } from './streaming-mean.ts';
 export { collectDeltas } from './collect-deltas.ts';
 export { copyServerState } from './server-state.ts';
+export { ClipStrategy, clipToNorm, l2Norm } from './clip.ts';
+export { DpStrategy, dpNoiseSeed } from './dp.ts';
 
-/** The strategy a task's (already schema-parsed) config names. */
+/** The strategy a task's (already schema-parsed) config names, with its wrappers (clipping) around it. */
 export function createStrategy(config: StrategyConfig): Strategy {
+  let s = createRule(config);
+  if (config.clip) s = new ClipStrategy(s, config.clip.maxNorm);
+  if (config.name === 'fedavg' && config.dp) s = new DpStrategy(s, config.dp);
+  return s;
+}
+
+function createRule(config: StrategyConfig): Strategy {
   switch (config.name) {
     case 'fedavg':
       return new FedAvgStrategy();

@@ -20,6 +20,11 @@ export interface AggregateInput {
    */
   deltas: () => AsyncIterable<ClientDelta>;
   count: number;
+  /**
+   * Which round this is. Strategies that draw noise (dp.ts) seed it from these public values, so
+   * anyone re-aggregating the round draws the same noise.
+   */
+  round?: { task: number; round: number; baseHash: string };
 }
 
 export interface AggregateResult {

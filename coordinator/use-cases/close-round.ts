@@ -58,7 +58,7 @@ export async function closeRound(ctx: CoordinatorContext, task: number, round: n
       }
     }
     const strategy = createStrategy(head.cfg.strategy);
-    const result = await strategy.aggregate({ base: base.weights, serverState: base.serverState, deltas, count: accepted.length });
+    const result = await strategy.aggregate({ base: base.weights, serverState: base.serverState, deltas, count: accepted.length, round: { task, round, baseHash: head.baseHash } });
 
     // Archive every accepted delta, content-addressed, before the round is marked done: the auditor
     // re-aggregates from these. Redis keeps them until then, so a crash here loses nothing.

@@ -51,8 +51,23 @@ function artefacts(name: CircuitName): { wasm: string; zkey: string } {
   return a;
 }
 
+/**
+ * ffjavascript caches its bn128 curve (and that curve's worker threads) in a global, but only once
+ * a build finishes: two proofs started together each build a curve, and the loser's threads are
+ * never terminated, so the process cannot exit. Every entry point awaits this one build first.
+ */
+let curve: Promise<snarkjs.Curve> | undefined;
+function sharedCurve(): Promise<snarkjs.Curve> {
+  curve ??= snarkjs.curves.getCurveFromName('bn128').catch((err: unknown) => {
+    curve = undefined;
+    throw err;
+  });
+  return curve;
+}
+
 async function prove(name: CircuitName, input: Record<string, unknown>): Promise<{ proof: PackedProof; publicSignals: string[] }> {
   const { wasm, zkey } = artefacts(name);
+  await sharedCurve();
   const { proof, publicSignals } = await snarkjs.groth16.fullProve(input, wasm, zkey);
   return { proof: packProof(proof as SnarkjsProof), publicSignals: publicSignals as string[] };
 }
@@ -61,6 +76,7 @@ async function prove(name: CircuitName, input: Record<string, unknown>): Promise
 async function verify(name: CircuitName, publicSignals: bigint[], proof: unknown): Promise<boolean> {
   const packed = PackedProof.safeParse(proof);
   if (!packed.success) return false;
+  await sharedCurve();
   try {
     return (await snarkjs.groth16.verify(vkey(name), publicSignals.map(String), unpackProof(packed.data), silentLogger)) === true;
   } catch {
@@ -143,5 +159,9 @@ export function verifyClaim(statement: ClaimStatement, proof: unknown): Promise<
 
 /** snarkjs keeps its curve's worker threads alive; call this before a process should exit. */
 export async function terminateZk(): Promise<void> {
+  const built = curve;
+  curve = undefined;
+  if (built) await (await built.catch(() => undefined))?.terminate();
+  // Covers a curve some other snarkjs call built (the circuit build script, for one).
   await (globalThis as { curve_bn128?: { terminate(): Promise<void> } }).curve_bn128?.terminate();
 }

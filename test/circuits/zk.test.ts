@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { DEFAULT_DOMAIN, updateDigest } from '../../protocol/eip712.ts';
 import {
@@ -74,5 +76,21 @@ describe('zero-knowledge circuits', () => {
     assert.equal(await verifyClaim({ task: 3, round: 2, nullifier, recipient }, proof), true);
     assert.equal(await verifyClaim({ task: 3, round: 2, nullifier, recipient: '0x00000000000000000000000000000000000000a2' }, proof), false, 'redirected payout');
     assert.equal(await verifyClaim({ task: 3, round: 1, nullifier, recipient }, proof), false);
+  });
+});
+
+describe('snarkjs worker threads', () => {
+  it('are all stopped by terminateZk even when the first proofs run concurrently', async () => {
+    // A separate process, because the point is whether it exits by itself: before the shared curve,
+    // concurrent first calls each built a curve and only one set of threads was ever terminated.
+    const fixture = fileURLToPath(new URL('./fixtures/concurrent-first-use.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', fixture], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | string>((resolve) => {
+      const timer = setTimeout(() => { child.kill('SIGKILL'); resolve('still running after 60 s'); }, 60_000);
+      child.on('exit', (c) => { clearTimeout(timer); resolve(c ?? -1); });
+    });
+    assert.equal(code, 0, stderr);
   });
 });

@@ -5,8 +5,8 @@ import { spawnSync } from 'node:child_process';
 // The README's main command, run as a user would (shortened: 2 rounds, 3 client processes).
 // Real MNIST digits, real TensorFlow.js in separate processes, real Redis and BullMQ, a private
 // anvil with the project's contracts, a real reward claim and the auditor run as its own process.
-const runDemo = () => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/demo.ts', '--rounds', '2', '--clients', '3', '--seed', '3'], {
+const runDemo = (...extra: string[]) => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/demo.ts', '--rounds', '2', '--clients', '3', '--seed', '3', ...extra], {
     encoding: 'utf8',
     timeout: 600_000,
     env: { ...process.env, LOG_LEVEL: 'warn' },
@@ -37,4 +37,19 @@ test('npm run demo trains MNIST with client processes and ends with the machine-
 test('the same seed reproduces the same checkpoint hashes bit for bit', () => {
   assert.equal(first.length, 2);
   assert.deepEqual(hashes(runDemo().stdout), first);
+});
+
+// The private mode of the same run: members admitted by commitment upload with Groth16 membership
+// proofs (no address, no signature), every member claims with a claim proof to a fresh address,
+// and the auditor re-verifies every proof against the committed participation roots.
+test('npm run demo -- --private runs a private task end to end: anonymous uploads, private claims, audit', () => {
+  const r = runDemo('--private');
+  const lines = r.stdout.trim().split('\n');
+  const rows = lines.filter((l) => /^\s+\d+\s+\d+\/\d+\s/.test(l));
+  assert.equal(rows.length, 2, r.stdout);
+  for (const row of rows) assert.match(row, /\s3\/0\s/, 'all three members accepted, none rejected');
+  // 3 members x 2 rounds, each a separate claimPrivate to a fresh address.
+  assert.equal(lines.filter((l) => /^demo: member \d claimed .* over 2 rounds to fresh address 0x[0-9a-fA-F]{40} \(relayed\)$/.test(l)).length, 3, r.stdout);
+  const last = lines[lines.length - 1]!;
+  assert.match(last, /^demo: rounds=2 clients=3 accuracy=\d\.\d{4} committed=2 private_claims=6 audit=pass$/, `last line: ${last}`);
 });

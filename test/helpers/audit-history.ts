@@ -6,6 +6,10 @@ import { createStrategy, type ClientDelta } from '../../coordinator/strategies/i
 import {
   buildManifest,
   contentHash,
+  DEFAULT_DOMAIN,
+  hashToField,
+  toBytes32,
+  updateDigest,
   decodeManifest,
   emptyServerState,
   encodeCheckpoint,
@@ -21,6 +25,8 @@ import {
   type RoundManifest,
   type Task,
 } from '../../protocol/index.ts';
+import { identityFromSeed } from '../../protocol/zk/identity.ts';
+import { MembersTree } from '../../protocol/zk/members-tree.ts';
 import { mined, startChain, type Chain } from '../contracts/chain.ts';
 import { ADMIN, startTestCoordinator, waitFor } from './env.ts';
 import { makeOwner, queueUpload } from './forge.ts';
@@ -195,4 +201,87 @@ export async function craftTask(chain: Chain, dataDir: string, taskId: number, l
     `keccak256:${checkpointHash}`,
   );
   return { genesisHash, checkpointHash: checkpointHash as Hex32, manifestHash, manifest: m };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Crafted private histories: real Groth16 membership proofs, one lie each
+// ---------------------------------------------------------------------------------------------
+
+export type PrivateLie =
+  /** Nothing: an honest one-round private task (for comparison). */
+  | 'none'
+  /** One accepted entry carries another entry's (valid) proof instead of its own. */
+  | 'swapped-proof'
+  /**
+   * A member admitted in secret: the round's root (chain and manifest agree, proofs verify) is that of
+   * a tree whose last member is not the one the coordinator publishes in its members list.
+   */
+  | 'hidden-member'
+  /** The manifest names another members root than the participationRoot committed on chain. */
+  | 'manifest-root'
+  /** The round is committed as if it were public: participationRoot zero. */
+  | 'zero-root';
+
+/**
+ * Writes a one-round private task into `dataDir` (genesis, two members' updates with real membership
+ * proofs for this chain's EIP-712 domain, checkpoint, private manifest with reward 0) and commits it on
+ * chain under `taskId` with its participation root, honest except for `lie`. Returns the members list
+ * the coordinator would publish (decimal commitments in admission order): a members source serves it.
+ */
+export async function craftPrivateTask(chain: Chain, dataDir: string, taskId: number, lie: PrivateLie) {
+  // The prover (snarkjs) is loaded only here, so the public audit tests never start its threads.
+  const { proveMembership } = await import('../../protocol/zk/proofs.ts');
+  const store = fsContentStore(dataDir);
+  const spec = structuredClone(PRESET_MODELS['iris-mlp']) as ModelSpec;
+  const genesis = { task: taskId, round: 0, parentHash: null, strategy: 'fedavg', modelSpec: spec, weights: initialWeights(spec, taskId), serverState: emptyServerState() };
+  const genesisHash = await store.put('checkpoints', encodeCheckpoint(genesis));
+  const identities = [0, 1, 2].map((i) => identityFromSeed(`crafted private task ${taskId} member ${i}`));
+  const published = identities.map((id) => id.commitment);
+  // The hidden member is admitted in place of the third published one; it uploads.
+  const hidden = identityFromSeed(`crafted private task ${taskId} hidden`);
+  const members = lie === 'hidden-member' ? [...published.slice(0, 2), hidden.commitment] : published;
+  const tree = MembersTree.of(members);
+  const uploaders = lie === 'hidden-member' ? [identities[0]!, hidden] : [identities[0]!, identities[1]!];
+  const domain = { name: DEFAULT_DOMAIN.name, version: DEFAULT_DOMAIN.version, chainId: chain.anvil.chainId };
+  const rng = new Prng(taskId);
+  const accepted: { client: string; updateHash: string; numSamples: number; proof: string[]; delta: Float32Array }[] = [];
+  for (const [i, id] of uploaders.entries()) {
+    const delta = new Float32Array(genesis.weights.length);
+    for (let k = 0; k < delta.length; k++) delta[k] = (rng.next() * 2 - 1) * 0.01;
+    const updateHash = await store.put('updates', encodeFloat32(delta));
+    const numSamples = 10 + 7 * i;
+    const digest = hashToField(updateDigest(domain, { task: taskId, round: 1, baseHash: genesisHash, updateHash, numSamples }));
+    const { proof, nullifier } = await proveMembership({ secret: id.secret, path: tree.pathOf(id.commitment), membersRoot: tree.root, task: taskId, round: 1, updateDigest: digest });
+    accepted.push({ client: toBytes32(nullifier), updateHash, numSamples, proof, delta });
+  }
+  if (lie === 'swapped-proof') accepted[0]!.proof = accepted[1]!.proof;
+  // Folded in ascending client (nullifier) order, as close-round does.
+  const ordered = [...accepted].sort((a, b) => (a.client < b.client ? -1 : 1));
+  const result = await createStrategy({ name: 'fedavg' }).aggregate({
+    base: genesis.weights,
+    serverState: genesis.serverState,
+    deltas: async function* () {
+      for (const a of ordered) yield { id: a.updateHash, delta: a.delta, numSamples: a.numSamples };
+    },
+    count: ordered.length,
+  });
+  const checkpointHash = await store.put('checkpoints', encodeCheckpoint({ ...genesis, round: 1, parentHash: genesisHash, weights: result.weights, serverState: result.serverState }));
+  const otherRoot = MembersTree.of(published.slice(0, 2)).rootHex;
+  const m = buildManifest({
+    task: taskId,
+    round: 1,
+    baseHash: genesisHash,
+    checkpointHash,
+    strategy: { name: 'fedavg' },
+    reward: 0n,
+    accepted: accepted.map(({ client, updateHash, numSamples, proof }) => ({ client, updateHash, numSamples, proof })),
+    rejected: [],
+    private: { membersRoot: lie === 'manifest-root' ? otherRoot : tree.rootHex, members: members.length },
+  });
+  const manifestHash = await store.put('manifests', encodeManifest(m));
+  await mined(chain.d.registry.createTask(taskId, genesisHash));
+  // As the chain writer commits a private round: participationRoot is the round's members root.
+  const participationRoot = lie === 'zero-root' ? ZeroHash : tree.rootHex;
+  await mined(chain.d.registry.commitRound(taskId, 1, checkpointHash, genesisHash, manifestHash, m.rewardsRoot, participationRoot, `keccak256:${checkpointHash}`, BigInt(m.allocated)));
+  return { genesisHash, checkpointHash: checkpointHash as Hex32, manifestHash, manifest: m, participationRoot, members: published.map(String) };
 }

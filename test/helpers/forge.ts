@@ -6,10 +6,11 @@ import { queueUploader } from '../../client/upload/queue-uploader.ts';
 /** A registered wallet that can produce signed random deltas for a task, without TensorFlow. */
 export async function makeOwner(ctx: CoordinatorContext, task: Task, seed: number) {
   const wallet = Wallet.createRandom();
-  const sig = await signRegistration(wallet, task.eip712, task.id);
-  // Straight through the use-case's rule (signature checked) but without HTTP.
+  // Straight through the use-cases' rules (challenge and signature checked) but without HTTP.
   const { registerClient } = await import('../../coordinator/use-cases/register-client.ts');
-  await registerClient(ctx, task.id, { address: wallet.address, signature: sig });
+  const { issueRegistrationChallenge } = await import('../../coordinator/use-cases/registration-challenge.ts');
+  const challenge = await issueRegistrationChallenge(ctx, task.id, { address: wallet.address });
+  await registerClient(ctx, task.id, { address: challenge.address, nonce: challenge.nonce, expiresAt: challenge.expiresAt, signature: await signRegistration(wallet, task.eip712, challenge) });
   return {
     wallet,
     address: wallet.address.toLowerCase(),

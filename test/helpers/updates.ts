@@ -21,6 +21,7 @@ import {
   weightManifest,
   type AcceptedUpdate,
   type Eip712Domain,
+  type RegistrationChallengeMessage,
   type UpdateJob,
 } from '../../protocol/index.ts';
 import { proveMembership, type Identity, type MembersTree } from '../../protocol/zk/index.ts';
@@ -162,13 +163,22 @@ export async function uploadHttp(url: string, u: BuiltUpdate): Promise<HttpReply
   return reply(res);
 }
 
-/** Registers a wallet for a task with its EIP-712 Registration signature. */
+/** Asks the coordinator for a registration challenge for this wallet (throws unless 201). */
+export async function registrationChallenge(url: string, task: number, address: string): Promise<RegistrationChallengeMessage> {
+  const res = await fetch(`${url}/v1/tasks/${task}/clients/challenge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address }) });
+  const r = await reply(res);
+  if (r.status !== 201) throw new Error(`challenge: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body as RegistrationChallengeMessage;
+}
+
+/** Registers a wallet for a task: a fresh challenge, signed (EIP-712 Registration), sent back. */
 export async function registerWallet(url: string, task: number, wallet: BaseWallet, domain: Eip712Domain): Promise<HttpReply> {
-  const signature = await signRegistration(wallet, domain, task);
+  const challenge = await registrationChallenge(url, task, wallet.address);
+  const signature = await signRegistration(wallet, domain, challenge);
   const res = await fetch(`${url}/v1/tasks/${task}/clients`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ address: wallet.address, signature }),
+    body: JSON.stringify({ address: wallet.address, nonce: challenge.nonce, expiresAt: challenge.expiresAt, signature }),
   });
   return reply(res);
 }

@@ -243,40 +243,82 @@ describe('REST API', () => {
   });
 
   describe('clients', () => {
-    test('POST /v1/tasks/:task/clients: 201 on first registration, 200 on a repeat', async () => {
+    const challenge = async (task: number, address: string) => {
+      const r = await api.post(`/v1/tasks/${task}/clients/challenge`).send({ address });
+      assert.equal(r.status, 201, r.text);
+      return r.body as { task: number; address: string; nonce: string; expiresAt: number };
+    };
+    /** A registration body: a fresh challenge for `address`, signed by `signer` (the address's key by default). */
+    const signed = async (t: { id: number; eip712: { name: string; version: string; chainId: number } }, address: BaseWallet, signer: BaseWallet = address, over: Partial<{ task: number }> = {}) => {
+      const c = await challenge(t.id, address.address);
+      const signature = await signRegistration(signer, t.eip712, { ...c, ...over });
+      return { address: address.address, nonce: c.nonce, expiresAt: c.expiresAt, signature };
+    };
+
+    test('POST /v1/tasks/:task/clients: 201 on first registration, 200 on a repeat (each with a fresh challenge)', async () => {
       const t = await newTask();
       const w = Wallet.createRandom();
-      const signature = await signRegistration(w, t.eip712, t.id);
-      const first = await api.post(`/v1/tasks/${t.id}/clients`).send({ address: w.address, signature });
+      const c = await challenge(t.id, w.address);
+      assert.equal(c.task, t.id);
+      assert.equal(c.address, w.address.toLowerCase());
+      assert.match(c.nonce, /^0x[0-9a-f]{64}$/);
+      assert.ok(c.expiresAt > Date.now() / 1000);
+      const first = await api.post(`/v1/tasks/${t.id}/clients`).send({ address: w.address, nonce: c.nonce, expiresAt: c.expiresAt, signature: await signRegistration(w, t.eip712, c) });
       assert.equal(first.status, 201, first.text);
       assert.deepEqual(first.body, { address: w.address.toLowerCase(), created: true });
-      const again = await api.post(`/v1/tasks/${t.id}/clients`).send({ address: w.address.toLowerCase(), signature });
+      const again = await api.post(`/v1/tasks/${t.id}/clients`).send(await signed(t, w));
       assert.equal(again.status, 200, again.text);
       assert.deepEqual(again.body, { address: w.address.toLowerCase(), created: false });
     });
 
-    test('a registration signed by another key, or for another task, is 400 BAD_SIGNATURE', async () => {
+    test('a challenge is single-use: replaying a registration is 400 CHALLENGE_UNKNOWN', async () => {
       const t = await newTask();
       const w = Wallet.createRandom();
-      const thief = Wallet.createRandom();
-      assertError(await api.post(`/v1/tasks/${t.id}/clients`).send({ address: w.address, signature: await signRegistration(thief, t.eip712, t.id) }), 400, 'BAD_SIGNATURE');
-      assertError(await api.post(`/v1/tasks/${t.id}/clients`).send({ address: w.address, signature: await signRegistration(w, t.eip712, t.id + 1) }), 400, 'BAD_SIGNATURE');
-      assertError(await api.post(`/v1/tasks/${t.id}/clients`).send({ address: w.address, signature: `0x${'00'.repeat(65)}` }), 400, 'BAD_SIGNATURE');
+      const body = await signed(t, w);
+      assert.equal((await api.post(`/v1/tasks/${t.id}/clients`).send(body)).status, 201);
+      assertError(await api.post(`/v1/tasks/${t.id}/clients`).send(body), 400, 'CHALLENGE_UNKNOWN');
+      // Consumed even when the attempt fails: a bad signature burns the challenge too.
+      const other = await signed(t, w, Wallet.createRandom());
+      assertError(await api.post(`/v1/tasks/${t.id}/clients`).send(other), 400, 'BAD_SIGNATURE');
+      assertError(await api.post(`/v1/tasks/${t.id}/clients`).send({ ...other, signature: (await signed(t, w)).signature }), 400, 'CHALLENGE_UNKNOWN');
+    });
+
+    test('a challenge belongs to its address, task and expiry, and is never issued for an unknown task', async () => {
+      const t = await newTask();
+      const t2 = await newTask();
+      const [w, v] = [Wallet.createRandom(), Wallet.createRandom()];
+      const forW = await signed(t, w);
+      // Another address presenting w's challenge (signed by itself): no such challenge for it.
+      assertError(await api.post(`/v1/tasks/${t.id}/clients`).send({ ...forW, address: v.address, signature: await signRegistration(v, t.eip712, { task: t.id, address: v.address, nonce: forW.nonce, expiresAt: forW.expiresAt }) }), 400, 'CHALLENGE_UNKNOWN');
+      // w's challenge on another task.
+      assertError(await api.post(`/v1/tasks/${t2.id}/clients`).send(await signed(t, w)), 400, 'CHALLENGE_UNKNOWN');
+      // A changed expiry.
+      const moved = await signed(t, w);
+      assertError(await api.post(`/v1/tasks/${t.id}/clients`).send({ ...moved, expiresAt: moved.expiresAt + 3600 }), 400, 'CHALLENGE_UNKNOWN');
+      assertError(await api.post('/v1/tasks/999999/clients/challenge').send({ address: w.address }), 404, 'NOT_FOUND');
+      for (const body of [{}, { address: '0x12' }, { address: w.address, extra: 1 }]) assertError(await api.post(`/v1/tasks/${t.id}/clients/challenge`).send(body), 400, 'VALIDATION_FAILED');
+    });
+
+    test('a registration signed by another key, or over another task, is 400 BAD_SIGNATURE', async () => {
+      const t = await newTask();
+      const w = Wallet.createRandom();
+      assertError(await api.post(`/v1/tasks/${t.id}/clients`).send(await signed(t, w, Wallet.createRandom())), 400, 'BAD_SIGNATURE');
+      assertError(await api.post(`/v1/tasks/${t.id}/clients`).send(await signed(t, w, w, { task: t.id + 1 })), 400, 'BAD_SIGNATURE');
+      assertError(await api.post(`/v1/tasks/${t.id}/clients`).send({ ...(await signed(t, w)), signature: `0x${'00'.repeat(65)}` }), 400, 'BAD_SIGNATURE');
       // None of those registered w: a real registration is still "created".
-      const ok = await api.post(`/v1/tasks/${t.id}/clients`).send({ address: w.address, signature: await signRegistration(w, t.eip712, t.id) });
-      assert.equal(ok.status, 201);
+      assert.equal((await api.post(`/v1/tasks/${t.id}/clients`).send(await signed(t, w))).status, 201);
     });
 
     test('malformed registrations are 400, an unknown task is 404', async () => {
       const t = await newTask();
       const w = Wallet.createRandom();
-      const signature = await signRegistration(w, t.eip712, t.id);
-      for (const body of [{}, { address: w.address }, { signature }, { address: '0x1234', signature }, { address: w.address, signature: '0xdead' }, { address: w.address, signature, extra: 1 }, [w.address, signature]]) {
+      const ok = await signed(t, w);
+      for (const body of [{}, { address: w.address }, { signature: ok.signature }, { ...ok, address: '0x1234' }, { ...ok, signature: '0xdead' }, { ...ok, nonce: '0x12' }, { ...ok, expiresAt: 'soon' }, { ...ok, extra: 1 }, [w.address, ok.signature]]) {
         assertError(await api.post(`/v1/tasks/${t.id}/clients`).send(body), 400, 'VALIDATION_FAILED');
       }
       assertError(await api.post(`/v1/tasks/${t.id}/clients`).set('content-type', 'application/json').send('{"address"'), 400, 'BAD_JSON');
-      assertError(await api.post('/v1/tasks/999999/clients').send({ address: w.address, signature: await signRegistration(w, t.eip712, 999999) }), 404, 'NOT_FOUND');
-      assertError(await api.post('/v1/tasks/abc/clients').send({ address: w.address, signature }), 400, 'VALIDATION_FAILED');
+      assertError(await api.post('/v1/tasks/999999/clients').send(ok), 404, 'NOT_FOUND');
+      assertError(await api.post('/v1/tasks/abc/clients').send(ok), 400, 'VALIDATION_FAILED');
     });
   });
 

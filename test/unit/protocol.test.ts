@@ -540,11 +540,14 @@ describe('EIP-712 signatures', () => {
     assert.throws(() => recoverUpdateSigner(DEFAULT_DOMAIN, msg, '0x1234'));
   });
 
-  test('registration signatures bind the task and the address', async () => {
-    const sig = await signRegistration(wallet, DEFAULT_DOMAIN, 4);
+  test('registration signatures bind the task, the address, the nonce and the expiry', async () => {
+    const c = { task: 4, address: wallet.address, nonce: `0x${'07'.repeat(32)}`, expiresAt: 1_900_000_000 };
+    const sig = await signRegistration(wallet, DEFAULT_DOMAIN, c);
     const me = wallet.address.toLowerCase();
-    assert.equal(recoverRegistrationSigner(DEFAULT_DOMAIN, 4, wallet.address, sig), me);
-    assert.notEqual(recoverRegistrationSigner(DEFAULT_DOMAIN, 5, wallet.address, sig), me);
-    assert.notEqual(recoverRegistrationSigner(DEFAULT_DOMAIN, 4, other.address, sig), me);
+    assert.equal(recoverRegistrationSigner(DEFAULT_DOMAIN, c, sig), me);
+    assert.notEqual(recoverRegistrationSigner(DEFAULT_DOMAIN, { ...c, task: 5 }, sig), me);
+    assert.notEqual(recoverRegistrationSigner(DEFAULT_DOMAIN, { ...c, address: other.address }, sig), me);
+    assert.notEqual(recoverRegistrationSigner(DEFAULT_DOMAIN, { ...c, nonce: `0x${'08'.repeat(32)}` }, sig), me);
+    assert.notEqual(recoverRegistrationSigner(DEFAULT_DOMAIN, { ...c, expiresAt: c.expiresAt + 1 }, sig), me);
   });
 });
