@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { FailpointsEnv, type FailpointName } from './failpoints.ts';
 import { defaultCheckThreads } from './infra/blob-checker.ts';
 
 /** Coordinator settings, parsed from the environment (a trust boundary like any other). */
@@ -14,6 +15,11 @@ export const CoordinatorEnv = z.object({
   /** Run the update worker inside the coordinator process (set 0 when workers run separately). */
   IN_PROCESS_WORKER: z.enum(['0', '1']).default('1'),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
+  /** How long a worker's claim on a job lasts without renewal; a worker that dies mid-job hands
+   * the job on to another worker after about this long (BullMQ's lock and stalled-job check). */
+  WORKER_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
+  /** Fault tests only (coordinator/failpoints.ts): names of places where the process freezes. */
+  FAILPOINTS: FailpointsEnv,
   /** Threads that hash and measure deltas (0 = on the main thread); default: cores - 1. */
   CHECK_THREADS: z.coerce.number().int().min(0).max(64).optional(),
   SCHEDULER_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
@@ -45,6 +51,10 @@ export interface CoordinatorConfig {
   chainId: number;
   inProcessWorker: boolean;
   workerConcurrency: number;
+  /** Job lock and stalled-check period of the update worker (absent: 30 s). */
+  workerLockMs?: number;
+  /** Armed failpoints (fault tests only; absent or empty in service). */
+  failpoints?: FailpointName[];
   checkThreads: number;
   schedulerIntervalMs: number;
   logLevel: CoordinatorEnv['LOG_LEVEL'];
@@ -76,6 +86,8 @@ export function parseEnv(env: NodeJS.ProcessEnv, redisUrl?: string): Coordinator
     chainId: e.CHAIN_ID,
     inProcessWorker: e.IN_PROCESS_WORKER === '1',
     workerConcurrency: e.WORKER_CONCURRENCY,
+    workerLockMs: e.WORKER_LOCK_MS,
+    failpoints: e.FAILPOINTS,
     checkThreads: e.CHECK_THREADS ?? defaultCheckThreads(),
     schedulerIntervalMs: e.SCHEDULER_INTERVAL_MS,
     logLevel: e.LOG_LEVEL,

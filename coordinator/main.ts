@@ -2,6 +2,7 @@
 import { setupChain } from './chain/chain-setup.ts';
 import { parseEnv } from './config.ts';
 import { ensureRedis } from './infra/redis-server.ts';
+import { armFailpoints } from './failpoints.ts';
 import { createLogger } from './logger.ts';
 import { startCoordinator } from './server.ts';
 
@@ -12,6 +13,7 @@ try {
   stops.push(() => redis.stop());
   if (redis.private) log.warn({ url: redis.url }, 'no Redis given or found: started a private redis-server (data is lost on exit)');
   const config = parseEnv(process.env, redis.url);
+  armFailpoints(config.failpoints ?? []);
   if (!config.adminToken) log.warn('ADMIN_TOKEN is not set: admin routes (create task, open round) are disabled');
   const chain = await setupChain(process.env, log);
   if (chain) stops.push(() => chain.stop());

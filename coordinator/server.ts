@@ -75,7 +75,7 @@ export async function startCoordinator(config: CoordinatorConfig, opts: StartOpt
   const log = opts.log ?? createLogger(config.logLevel);
   const ctx = createContext(config, log, opts.now);
   await ctx.redis.ping();
-  const worker = config.inProcessWorker ? startUpdateWorker(ctx, config.redisUrl, config.workerConcurrency) : null;
+  const worker = config.inProcessWorker ? startUpdateWorker(ctx, config.redisUrl, config.workerConcurrency, config.workerLockMs) : null;
   if (worker) await worker.ready();
   const scheduler = opts.scheduler === false ? startScheduler(ctx, null, null) : startScheduler(ctx, new Redis(config.redisUrl), config.schedulerIntervalMs);
 

@@ -6,6 +6,7 @@ import { createServer } from 'node:http';
 import { z } from 'zod';
 import { parseEnv } from './config.ts';
 import { processRegistry } from './metrics.ts';
+import { armFailpoints } from './failpoints.ts';
 import { createLogger } from './logger.ts';
 import { startUpdateWorker } from './queue/update-worker.ts';
 import { createContext } from './server.ts';
@@ -13,9 +14,10 @@ import { createContext } from './server.ts';
 const log = createLogger(undefined, 'worker');
 try {
   const config = parseEnv(process.env);
+  armFailpoints(config.failpoints ?? []);
   const ctx = createContext(config, log);
   await ctx.redis.ping();
-  const worker = startUpdateWorker(ctx, config.redisUrl, config.workerConcurrency);
+  const worker = startUpdateWorker(ctx, config.redisUrl, config.workerConcurrency, config.workerLockMs);
   await worker.ready();
   log.info({ redis: config.redisUrl, prefix: config.prefix, concurrency: config.workerConcurrency }, 'worker ready');
   // This worker's own counters (updates decided, queue wait, proof timings) for Prometheus; the

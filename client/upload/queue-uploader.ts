@@ -4,6 +4,14 @@ import { blobKey, BLOB_TTL_SECONDS, bullPrefix, PrivateUpdateJob, UPDATE_JOB_OPT
 import type { ProvenUpdate, SignedUpdate, Uploader } from './uploader.ts';
 
 /**
+ * The first half of a queue upload: the delta under the sender's blob key, with a TTL set in the
+ * same command, so a client that dies before adding its job leaves nothing that outlives the TTL.
+ */
+export async function putDeltaBlob(redis: Redis, prefix: string, sender: string, updateHash: string, delta: Uint8Array): Promise<void> {
+  await redis.set(blobKey(prefix, sender, updateHash), Buffer.from(delta.buffer, delta.byteOffset, delta.byteLength), 'EX', BLOB_TTL_SECONDS);
+}
+
+/**
  * Uploads straight into Redis: the delta into its own key (with a TTL), then a job that carries only
  * the metadata and signature (or, in a private task, the nullifier and membership proof). Keeping
  * the blob out of the job data doubles throughput (measured ~22 MB/s with base64-in-job vs ~50 MB/s
@@ -14,7 +22,7 @@ export function queueUploader(redisUrl: string, prefix: string): Uploader {
   const queue = new Queue<UpdateJob>(UPDATE_QUEUE, { connection: redis, prefix: bullPrefix(prefix) });
   /** The blob first, under the sender's key (address or nullifier), then the job that names it. */
   const send = async (sender: string, updateHash: string, delta: Uint8Array, job: UpdateJob) => {
-    await redis.set(blobKey(prefix, sender, updateHash), Buffer.from(delta.buffer, delta.byteOffset, delta.byteLength), 'EX', BLOB_TTL_SECONDS);
+    await putDeltaBlob(redis, prefix, sender, updateHash, delta);
     const added = await queue.add('update', job, UPDATE_JOB_OPTIONS);
     return { jobId: added.id as string };
   };

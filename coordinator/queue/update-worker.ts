@@ -17,7 +17,7 @@ export interface UpdateWorker {
  * The queue's consumer: a thin shell over processUpdate. Refusals are recorded on the round and
  * made unrecoverable (BullMQ must not retry them); any other error is a fault and is retried.
  */
-export function startUpdateWorker(ctx: CoordinatorContext, redisUrl: string, concurrency: number): UpdateWorker {
+export function startUpdateWorker(ctx: CoordinatorContext, redisUrl: string, concurrency: number, lockMs = 30_000): UpdateWorker {
   // BullMQ's blocking commands need their own connection, which must retry forever.
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const worker = new Worker<unknown, ProcessOutcome>(
@@ -40,7 +40,17 @@ export function startUpdateWorker(ctx: CoordinatorContext, redisUrl: string, con
         throw new UnrecoverableError(e.message);
       }
     },
-    { connection, prefix: bullPrefix(ctx.prefix), concurrency, autorun: true, name: `${hostname()}:${process.pid}` },
+    {
+      connection,
+      prefix: bullPrefix(ctx.prefix),
+      concurrency,
+      autorun: true,
+      name: `${hostname()}:${process.pid}`,
+      // A worker that dies mid-job stops renewing its lock; after lockMs another worker's stalled
+      // check puts the job back, and the retry finds the blob in the work key (processUpdate).
+      lockDuration: lockMs,
+      stalledInterval: lockMs,
+    },
   );
   worker.on('error', (e) => ctx.log.error({ err: e }, 'update worker error'));
   worker.on('failed', (job, e) => {

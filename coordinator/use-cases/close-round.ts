@@ -1,5 +1,6 @@
 import { buildManifest, decodeCheckpoint, decodeDelta, encodeCheckpoint, encodeManifest, weightManifest, type Hex32 } from '../../protocol/index.ts';
 import type { CoordinatorContext } from '../context.ts';
+import { failpoint } from '../failpoints.ts';
 import { createStrategy } from '../strategies/index.ts';
 import type { ClientDelta } from '../strategies/strategy.ts';
 
@@ -66,6 +67,7 @@ export async function closeRound(ctx: CoordinatorContext, task: number, round: n
       const h = await ctx.store.put('updates', new Uint8Array(d.delta.buffer, d.delta.byteOffset, d.delta.byteLength));
       if (h !== d.id) throw new Error(`archived delta hashes to ${h}, accepted as ${d.id}`);
     }
+    await failpoint('close.after-archive');
     const checkpointHash = await ctx.store.put(
       'checkpoints',
       encodeCheckpoint({ task, round, parentHash: head.baseHash as Hex32, strategy: strategy.name, modelSpec: t.modelSpec, weights: result.weights, serverState: result.serverState }),

@@ -1,4 +1,5 @@
 import { blobKey, jobSender, recoverUpdateSigner, updateJobSchemaFor, type Task, type UpdateJob } from '../../protocol/index.ts';
+import { failpoint } from '../failpoints.ts';
 import { verifyUpdateProof } from './verify-update-proof.ts';
 import type { RoundHead } from '../store/round-repo.ts';
 import type { CoordinatorContext } from '../context.ts';
@@ -59,6 +60,7 @@ export async function processUpdate(ctx: CoordinatorContext, jobId: string, data
   if (size === 0) throw new UpdateRejected('BLOB_MISSING', 'no delta under the update\'s blob key (expired, never written, or taken by another job)');
   if (size > expectedBytes) throw new UpdateRejected('OVERSIZED', `delta has ${size} bytes; the model needs ${expectedBytes}`);
   if (size !== expectedBytes) throw new UpdateRejected('BAD_LENGTH', `delta has ${size} bytes; the model needs ${expectedBytes}`);
+  await failpoint('worker.after-blob-move');
   const buf = await ctx.redis.getBuffer(work);
   if (!buf) throw new Error(`work blob ${work} vanished`);
   // Hash and norm on a checker thread; the bytes are handed over and not used here again.

@@ -9,6 +9,7 @@ import { startChain, type Chain } from '../contracts/chain.ts';
 import { startTestCoordinator, waitFor } from '../helpers/env.ts';
 import { makeOwner, queueUpload } from '../helpers/forge.ts';
 import { tcpProxy } from '../helpers/tcp-proxy.ts';
+import { expectAudited } from '../helpers/chain-audit.ts';
 
 // The coordinator against a real anvil: commits, restart reconciliation, an RPC outage.
 describe('chain writer', () => {
@@ -121,5 +122,6 @@ describe('chain writer', () => {
     }, 60_000);
     assert.equal(done.commitError, null);
     assert.equal(await client.registry.lastRound(task.id), 2n);
+    await expectAudited(chain, env.c.url, task.id);
   });
 });
