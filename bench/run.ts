@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
 import { ensureRedis } from '../coordinator/infra/redis-server.ts';
 import { deletePrefix, figureLine, note, runPrefix, targetLine, type Figure } from './common.ts';
 import { benchFold } from './fold.ts';
@@ -26,6 +27,17 @@ const SETTINGS = {
   gas: { small: 5, large: 500, commitLimit: 120_000, claimLimit: 80_000 },
   zk: { members: 1000, proofs: 5, verifies: 30 },
   load: { clients: 1000, httpShare: 0.5, hostileShare: 0.05 },
+};
+
+const cli = new Command('bench')
+  .description('performance figures of the coordinator, each as a ratio to a baseline measured in the same run; writes bench/results.json')
+  .option('--json', 'print the whole result (figures, settings, method, diagnostics) as one JSON line on stdout instead of bench:/target: lines', false)
+  .addHelpText('after', '\nEnv: REDIS_URL (default: 127.0.0.1:6379 when it answers, else a private redis-server), BENCH_INGEST_N (40).\nExit codes: 0 every figure measured and the load run clean; 1 a benchmark failed or the load run saw a 5xx or an undecided upload.\nTargets are reported as target: lines and do not change the exit code.')
+  .parse()
+  .opts<{ json: boolean }>();
+/** stdout: bench:/target:/load: lines, or nothing until the final JSON with --json. */
+const out = (line: string) => {
+  if (!cli.json) console.log(line);
 };
 
 const started = performance.now();
@@ -58,7 +70,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 const figures: Figure[] = [];
 const emit = (f: Figure) => {
   figures.push(f);
-  console.log(figureLine(f));
+  out(figureLine(f));
 };
 const diagnostics: { ingest?: unknown; workerStepMs?: StageCosts; gas?: GasDiagnostics; load?: LoadResult } = {};
 let failed = false;
@@ -74,7 +86,7 @@ try {
   diagnostics.load = { ...load.result, unaccounted: load.result.unaccounted.slice(0, 20) };
   for (const f of load.figures) emit(f);
   const r = load.result;
-  console.log(`load: clients=${r.clients} accepted=${r.accepted} rejected=${JSON.stringify(r.rejectedByCode)} refused=${JSON.stringify(r.refusedByCode)} 5xx=${r.serverErrors} unaccounted=${r.unaccounted.length} round=${r.roundState}`);
+  out(`load: clients=${r.clients} accepted=${r.accepted} rejected=${JSON.stringify(r.rejectedByCode)} refused=${JSON.stringify(r.refusedByCode)} 5xx=${r.serverErrors} unaccounted=${r.unaccounted.length} round=${r.roundState}`);
   if (load.problems.length) {
     failed = true;
     console.error(`bench load: ${load.problems.join('; ')}`);
@@ -105,7 +117,7 @@ try {
 
 for (const f of figures) {
   const t = targetLine(f);
-  if (t) console.log(t);
+  if (t) out(t);
 }
 const results = {
   figures,
@@ -140,4 +152,5 @@ const results = {
 };
 writeFileSync(fileURLToPath(new URL('./results.json', import.meta.url)), `${JSON.stringify(results, null, 2)}\n`);
 note(`done in ${results.elapsedSeconds} s; wrote bench/results.json`);
+if (cli.json) console.log(JSON.stringify(results));
 process.exit(failed ? 1 : 0);

@@ -1,5 +1,5 @@
 /**
- * `npm run build:circuits [-- --quiet] [-- --update] [-- --force] [-- --ptau FILE]`
+ * `npm run build:circuits [-- --quiet] [--json] [--update] [--force] [--ptau FILE]` (`--help` for all)
  *
  * For each circuit in circuits/src: compile with circom2 (WebAssembly, `--O2`), run the Groth16
  * phase-2 setup against the powers-of-tau file, add one deterministic beacon contribution, and
@@ -23,10 +23,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, promisify } from 'node:util';
+import { promisify } from 'node:util';
+import { Command } from 'commander';
 import { keccak256, toUtf8Bytes } from 'ethers';
 import * as snarkjs from 'snarkjs';
 import { z } from 'zod';
+import { createStepProgress } from '../client/progress.ts';
+import { withDirLock } from '../scripts/dir-lock.ts';
 import { BUILD_DIR, CIRCUITS_DIR, type CircuitName, vkeyPath } from './artefacts.ts';
 
 const run = promisify(execFile);
@@ -51,6 +54,8 @@ const TOOL_PACKAGES = ['circom2', 'circomlib', '@zk-kit/binary-merkle-root.circo
 
 export interface CircuitsBuildOptions {
   quiet?: boolean;
+  /** No lines and no progress: the caller prints the returned result as JSON. */
+  json?: boolean;
   /** Rewrite the committed verification keys and verifiers instead of checking them. */
   update?: boolean;
   /** Rebuild even when the build folder is current. */
@@ -102,20 +107,33 @@ function current(hash: string): boolean {
 }
 
 /** Builds (or reuses) circuits/build, then checks or rewrites the committed keys and verifiers. */
-export async function buildCircuits(opts: CircuitsBuildOptions = {}): Promise<{ built: boolean }> {
-  const log = opts.quiet ? () => {} : (opts.log ?? ((l: string) => console.log(l)));
+export interface CircuitsBuildResult {
+  /** False when circuits/build was current and reused. */
+  built: boolean;
+  /** Non-linear constraints per circuit, from the build's record. */
+  constraints: Record<string, number>;
+  /** Whether the committed keys and verifiers were checked (and match) or rewritten. */
+  committed: 'match' | 'updated';
+}
+
+export async function buildCircuits(opts: CircuitsBuildOptions = {}): Promise<CircuitsBuildResult> {
+  const log = opts.quiet || opts.json ? () => {} : (opts.log ?? ((l: string) => console.error(l)));
   const ptau = resolve(opts.ptau ?? process.env.FL_PTAU ?? DEFAULT_PTAU);
   if (!existsSync(ptau)) throw new Error(`powers-of-tau file not found: ${ptau}`);
   const hash = inputHash(ptau);
   let built = false;
   if (opts.force || !current(hash)) {
-    await withLock(async () => {
+    // Circuit builds take minutes: a live owner is waited for up to 15 min.
+    await withDirLock(join(CIRCUITS_DIR, '.build.lock'), { staleMs: 15 * 60_000, waitMs: 15 * 60_000 }, async () => {
       if (!opts.force && current(hash)) return;
       const staging = `${BUILD_DIR}.tmp-${randomBytes(4).toString('hex')}`;
       mkdirSync(staging, { recursive: true });
       try {
         const constraints: Record<string, number> = {};
-        for (const c of CIRCUITS) constraints[c.name] = await buildOne(c.name, c.contract, ptau, staging, log);
+        // Four steps per circuit: compile, phase-2 key, beacon, exports.
+        const progress = createStepProgress('circuits', CIRCUITS.length * 4, opts);
+        for (const c of CIRCUITS) constraints[c.name] = await buildOne(c.name, c.contract, ptau, staging, progress.step);
+        progress.done(`built ${CIRCUITS.map((c) => `${c.name} (${constraints[c.name]} constraints)`).join(', ')}`);
         const info = { inputHash: hash, ptau: relative(REPO_ROOT, ptau), circuits: CIRCUITS.map((c) => c.name), constraints };
         writeFileSync(join(staging, 'build-info.json'), JSON.stringify(info, null, 2) + '\n');
         rmSync(BUILD_DIR, { recursive: true, force: true });
@@ -128,14 +146,15 @@ export async function buildCircuits(opts: CircuitsBuildOptions = {}): Promise<{ 
   } else {
     log('circuits: build is current');
   }
-  syncCommitted(opts.update === true, log);
-  return { built };
+  const committed = syncCommitted(opts.update === true, log);
+  const info = z.object({ constraints: z.record(z.string(), z.number()) }).parse(JSON.parse(readFileSync(join(BUILD_DIR, 'build-info.json'), 'utf8')));
+  return { built, constraints: info.constraints, committed };
 }
 
 /** Builds one circuit into `out`; returns its number of non-linear constraints. */
-async function buildOne(name: string, contract: string, ptau: string, out: string, log: (l: string) => void): Promise<number> {
+async function buildOne(name: string, contract: string, ptau: string, out: string, progress: (info: string) => void): Promise<number> {
   const t0 = Date.now();
-  const step = (what: string): void => log(`circuits: ${name}: ${what} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  const step = (what: string): void => progress(`${name}: ${what} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   const work = join(out, `${name}.work`);
   mkdirSync(work, { recursive: true });
   // circom2 runs under WASI with the working directory as its root, so every path is repo-relative.
@@ -167,18 +186,20 @@ async function buildOne(name: string, contract: string, ptau: string, out: strin
 }
 
 /** Compares (or, with update, copies) the build's keys and verifiers with the committed ones. */
-function syncCommitted(update: boolean, log: (l: string) => void): void {
+function syncCommitted(update: boolean, log: (l: string) => void): 'match' | 'updated' {
   const pairs = CIRCUITS.flatMap(({ name, contract }) => [
     [join(BUILD_DIR, `${name}.vkey.json`), vkeyPath(name)],
     [join(BUILD_DIR, `${contract}.sol`), verifierPath(contract)],
   ] as const);
   const stale: string[] = [];
+  let wrote = false;
   for (const [built, committed] of pairs) {
     const fresh = readFileSync(built);
     if (existsSync(committed) && readFileSync(committed).equals(fresh)) continue;
     if (update) {
       mkdirSync(dirname(committed), { recursive: true });
       writeFileSync(committed, fresh);
+      wrote = true;
       log(`circuits: wrote ${relative(REPO_ROOT, committed)}`);
     } else {
       stale.push(relative(REPO_ROOT, committed));
@@ -188,40 +209,25 @@ function syncCommitted(update: boolean, log: (l: string) => void): void {
     throw new Error(`circuits: the rebuilt artefacts differ from the committed ${stale.join(', ')}. ` +
       'If the circuits or the ptau changed on purpose, run `npm run build:circuits -- --update` and commit the result.');
   }
+  if (wrote) return 'updated';
   log('circuits: committed verification keys and verifiers match the build');
-}
-
-/** A directory lock, so parallel test processes do not build the same circuits at once. */
-async function withLock(fn: () => Promise<void>): Promise<void> {
-  const lock = join(CIRCUITS_DIR, '.build.lock');
-  const started = Date.now();
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch {
-      // A lock older than 15 minutes is left by a killed build.
-      if (Date.now() - started > 15 * 60_000) rmSync(lock, { recursive: true, force: true });
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-  try {
-    await fn();
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
+  return 'match';
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({
-    options: { quiet: { type: 'boolean' }, update: { type: 'boolean' }, force: { type: 'boolean' }, ptau: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-  });
-  if (values.help) {
-    console.log('usage: npm run build:circuits [-- --quiet] [--update] [--force] [--ptau FILE]');
-    process.exit(0);
-  }
+  const program = new Command('build:circuits')
+    .description('compile the circuits, make their Groth16 keys, and check (or --update) the committed verification keys and Solidity verifiers')
+    .option('--quiet', 'print nothing but errors', false)
+    .option('--json', 'print the result as one JSON line on stdout, no progress', false)
+    .option('--update', 'rewrite the committed keys and verifiers instead of checking them', false)
+    .option('--force', 'rebuild even when circuits/build is current', false)
+    .option('--ptau <file>', 'powers-of-tau file (env: FL_PTAU; default: the project\'s beacon-only file)')
+    .addHelpText('after', '\nExit codes: 0 built (or current) and the committed artefacts match; 1 usage error, build failure, or committed artefacts that differ.')
+    .parse();
+  const o = program.opts<{ quiet: boolean; json: boolean; update: boolean; force: boolean; ptau?: string }>();
   try {
-    await buildCircuits({ quiet: values.quiet, update: values.update, force: values.force, ptau: values.ptau });
+    const result = await buildCircuits(o);
+    if (o.json) console.log(JSON.stringify(result));
     await (globalThis as { curve_bn128?: { terminate(): Promise<void> } }).curve_bn128?.terminate();
   } catch (err) {
     console.error(err instanceof Error ? err.message : String(err));

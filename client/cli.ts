@@ -322,6 +322,9 @@ async function claimPrivate(o: ClaimOptions): Promise<number> {
   });
 }
 
+const SHOW_EXIT_HELP = '\nExit codes: 0 shown; 1 usage error or the coordinator unreachable; 2 the coordinator refused (e.g. no such task or round).';
+const IDENTITY_EXIT_HELP = '\nExit codes: 0 done; 1 usage error, an existing file (never overwritten) or an unreadable identity.';
+
 const REWARDS_HELP = `
 Every committed round's manifest is downloaded and re-hashed, its rewards tree rebuilt, and its root
 checked against the round and against the distributor on chain; the claimed flags are read on chain.
@@ -357,7 +360,14 @@ to other rounds. The file holds the secret: whoever reads it owns the identity a
 a lost file cannot be recovered.`;
 
 async function main(argv: string[]): Promise<number> {
-  const program = new Command('fl-client').description('Data-owner client of the verifiable federated-learning coordinator').showHelpAfterError();
+  const program = new Command('fl-client')
+    .description('Data-owner client of the verifiable federated-learning coordinator')
+    .showHelpAfterError()
+    .addHelpText('after', `
+Exit codes (every command): 0 done; 1 usage or input error; 2 the coordinator or the chain refused,
+or what it sent does not check out; 3 (join) no round opened in time.
+--json (every command): JSON on stdout and nothing else there; join and claim print one object per
+event as it happens, the others one object. Progress bars go to stderr, and only on a terminal.`);
   program
     .command('join')
     .description('register, then train on your data and upload a signed update for each of the next rounds')
@@ -376,6 +386,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--wait-seconds <n>', 'how long to wait for each round to open', int('wait-seconds'), 600)
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['node', 'wasm', 'cpu']))
     .option('--json', 'one JSON object per line on stdout, no progress bars', false)
+    .addHelpText('after', '\nExit codes: 0 every round done; 1 usage or input error; 2 the coordinator refused or rejected the update; 3 no round opened within --wait-seconds.')
     .action(async (o: JoinOptions) => {
       process.exitCode = await join(o);
     });
@@ -383,17 +394,21 @@ async function main(argv: string[]): Promise<number> {
     .command('task <id>')
     .description('show a task')
     .requiredOption('--coordinator <url>', 'coordinator base URL', process.env.FL_COORDINATOR)
-    .action(async (id: string, o: { coordinator: string }) => {
-      process.stdout.write(`${JSON.stringify(await new CoordinatorApi(o.coordinator).getTask(int('id')(id)), null, 2)}\n`);
+    .option('--json', 'one line of JSON (default: the same JSON, indented)', false)
+    .addHelpText('after', SHOW_EXIT_HELP)
+    .action(async (id: string, o: { coordinator: string; json: boolean }) => {
+      process.stdout.write(`${JSON.stringify(await new CoordinatorApi(o.coordinator).getTask(int('id')(id)), null, o.json ? undefined : 2)}\n`);
     });
   program
     .command('round <task> [round]')
     .description('show a round (default: the newest)')
     .requiredOption('--coordinator <url>', 'coordinator base URL', process.env.FL_COORDINATOR)
-    .action(async (task: string, round: string | undefined, o: { coordinator: string }) => {
+    .option('--json', 'one line of JSON (default: the same JSON, indented)', false)
+    .addHelpText('after', SHOW_EXIT_HELP)
+    .action(async (task: string, round: string | undefined, o: { coordinator: string; json: boolean }) => {
       const api = new CoordinatorApi(o.coordinator);
       const r = round ? await api.getRound(int('task')(task), int('round')(round)) : await api.currentRound(int('task')(task));
-      process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify(r, null, o.json ? undefined : 2)}\n`);
     });
   program
     .command('rewards')
@@ -432,7 +447,7 @@ async function main(argv: string[]): Promise<number> {
     .description('create a new random member identity file (mode 0600; never overwrites) and print its commitment')
     .requiredOption('--out <file>', 'where to write the identity')
     .option('--json', 'print one JSON object', false)
-    .addHelpText('after', IDENTITY_HELP)
+    .addHelpText('after', IDENTITY_HELP + IDENTITY_EXIT_HELP)
     .action((o: { out: string; json: boolean }) => {
       const id = createIdentityFile(o.out);
       const commitment = id.commitment.toString();
@@ -443,6 +458,7 @@ async function main(argv: string[]): Promise<number> {
     .description("print an identity file's commitment (never its secret)")
     .requiredOption('--identity <file>', 'identity file')
     .option('--json', 'print one JSON object', false)
+    .addHelpText('after', IDENTITY_EXIT_HELP)
     .action((o: { identity: string; json: boolean }) => {
       const id = loadIdentity(o.identity);
       const commitment = id.commitment.toString();

@@ -39,3 +39,40 @@ export function createProgress(mode: { json: boolean; stream?: NodeJS.WriteStrea
     },
   };
 }
+
+/** A fixed number of named steps (a build): advance once per step finished. */
+export interface StepProgress {
+  step(info: string): void;
+  done(summary?: string): void;
+}
+
+/**
+ * Steps of a long build: a bar on a terminal, one line per step otherwise (CI logs keep the timings),
+ * nothing when quiet or with --json (where stdout carries one JSON result).
+ */
+export function createStepProgress(label: string, total: number, mode: { quiet?: boolean; json?: boolean; stream?: NodeJS.WriteStream; log?: (line: string) => void }): StepProgress {
+  if (mode.quiet || mode.json) return { step() {}, done() {} };
+  const stream = mode.stream ?? process.stderr;
+  if (stream.isTTY && !mode.log) {
+    const p = createProgress({ json: false, stream });
+    let n = 0;
+    p.start(label, total);
+    return {
+      step(info) {
+        p.update(++n, info);
+      },
+      done(summary) {
+        p.stop(summary);
+      },
+    };
+  }
+  const log = mode.log ?? ((line: string) => stream.write(`${line}\n`));
+  return {
+    step(info) {
+      log(`${label}: ${info}`);
+    },
+    done(summary) {
+      if (summary) log(`${label}: ${summary}`);
+    },
+  };
+}

@@ -1,5 +1,5 @@
 /**
- * `npm run build:contracts [-- --quiet] [-- --force]`: compiles contracts/src and writes contracts/out:
+ * `npm run build:contracts [-- --quiet] [--json] [--force]` (`--help` for all): compiles contracts/src and writes contracts/out:
  *   <Name>.json     abi, bytecode and deployed bytecode of every contract and interface
  *   types/          typed ethers-v6 bindings (typechain), for type-checking code that uses the contracts
  *   build-info.json compiler, settings and the input hash that lets the next build skip all work
@@ -9,9 +9,12 @@
  * and the output folder is replaced in one rename, so nobody reads a half-written build.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { z } from 'zod';
+import { Command } from 'commander';
+import { createStepProgress } from '../client/progress.ts';
+import { withDirLock } from '../scripts/dir-lock.ts';
 import { bindingsGenerator, generateBindings } from './bindings.ts';
 import { compile, ownSources, readDependency, SOLC_SETTINGS } from './compile.ts';
 import { isEntryPoint } from './entry.ts';
@@ -20,6 +23,8 @@ import { CONTRACTS_DIR, OUT_DIR, packageVersion, REPO_ROOT, TYPES_DIR } from './
 export interface BuildOptions {
   /** Print nothing but compiler warnings. */
   quiet?: boolean;
+  /** No lines and no progress: the caller prints the returned result as JSON. */
+  json?: boolean;
   /** Rebuild even when the input hash matches. */
   force?: boolean;
   /** Where lines go (console.log by default). */
@@ -51,16 +56,19 @@ const BUILD_SCRIPTS = ['build.ts', 'compile.ts', 'bindings.ts', 'paths.ts'].map(
 
 /** Builds contracts/out unless it is already current; safe to call from several processes at once. */
 export async function buildContracts(opts: BuildOptions = {}): Promise<BuildResult> {
-  const log = opts.quiet ? () => {} : (opts.log ?? ((line: string) => console.log(line)));
+  const log = opts.quiet || opts.json ? () => {} : (opts.log ?? ((line: string) => console.error(line)));
   if (!opts.force) {
     const current = currentBuild();
     if (current) return report(current, false, log);
   }
-  return withLock(async () => {
+  return withDirLock(LOCK_DIR, { staleMs: 300_000, waitMs: 300_000 }, async () => {
     // Another process may have finished the same build while this one waited for the lock.
     const current = opts.force ? undefined : currentBuild();
     if (current) return report(current, false, log);
-    const info = await compileInto(OUT_DIR, (w) => console.warn(w));
+    // Three steps: compile (solcjs, the long one), artefacts, typed bindings.
+    const progress = createStepProgress('contracts', 3, opts);
+    const info = await compileInto(OUT_DIR, (w) => console.warn(w), progress.step);
+    progress.done();
     return report(info, true, log);
   });
 }
@@ -97,9 +105,12 @@ function inputHash(dependencies: string[]): string | undefined {
 }
 
 /** Compiles into a fresh folder next to outDir, then swaps it in. */
-async function compileInto(outDir: string, warn: (w: string) => void): Promise<BuildInfo> {
+async function compileInto(outDir: string, warn: (w: string) => void, step: (info: string) => void): Promise<BuildInfo> {
+  const t0 = Date.now();
+  const secs = () => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
   const result = await compile();
   for (const w of result.warnings) warn(w);
+  step(`compiled ${result.contracts.length} contracts with solc ${packageVersion('solc')} (${secs()})`);
 
   const names = result.contracts.map((c) => c.contractName);
   const duplicate = names.find((n, i) => names.indexOf(n) !== i);
@@ -113,7 +124,9 @@ async function compileInto(outDir: string, warn: (w: string) => void): Promise<B
       writeFileSync(file, `${JSON.stringify(c, null, 2)}\n`);
       return file;
     });
+    step(`wrote ${files.length} artefacts (${secs()})`);
     const generated = await generateBindings(files, join(staging, 'types'));
+    step(`${generated === undefined ? 'bindings skipped' : 'typed bindings generated'} (${secs()})`);
     const hash = inputHash(result.dependencies);
     if (hash === undefined) throw new Error('an imported file vanished during the build');
     const info: BuildInfo = {
@@ -153,54 +166,22 @@ function report(info: BuildInfo, compiled: boolean, log: (line: string) => void)
   return { outDir: OUT_DIR, contracts: info.contracts, compiled, inputHash: info.inputHash };
 }
 
-/** Runs fn while holding a lock directory; a lock whose owner died (or that is 5 min old) is taken over. */
-async function withLock<T>(fn: () => Promise<T>): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    try {
-      mkdirSync(LOCK_DIR);
-      writeFileSync(join(LOCK_DIR, 'pid'), String(process.pid));
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      if (lockIsStale()) {
-        rmSync(LOCK_DIR, { recursive: true, force: true });
-        continue;
-      }
-      if (Date.now() - started > 300_000) throw new Error(`contracts build lock ${LOCK_DIR} held for over 5 min; remove it if no build is running`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    rmSync(LOCK_DIR, { recursive: true, force: true });
-  }
-}
-
-function lockIsStale(): boolean {
-  try {
-    const pid = Number(readFileSync(join(LOCK_DIR, 'pid'), 'utf8'));
-    process.kill(pid, 0); // throws when no such process
-    return Date.now() - statSync(LOCK_DIR).mtimeMs > 300_000;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ESRCH') return true;
-    // No pid file yet: the owner is between mkdir and write, unless that was long ago.
-    if (code === 'ENOENT') return existsSync(LOCK_DIR) && Date.now() - statSync(LOCK_DIR).mtimeMs > 10_000;
-    return false; // EPERM: alive, owned by someone else
-  }
-}
-
 if (isEntryPoint(import.meta.url)) {
-  const args = process.argv.slice(2);
-  const unknown = args.filter((a) => a !== '--quiet' && a !== '--force');
-  if (unknown.length > 0) {
-    console.error(`build:contracts: unknown argument ${unknown.join(' ')}\nusage: npm run build:contracts [-- --quiet] [--force]`);
-    process.exit(1);
-  }
-  buildContracts({ quiet: args.includes('--quiet'), force: args.includes('--force') }).catch((e: unknown) => {
-    console.error(e instanceof Error ? e.message : e);
-    process.exit(1);
-  });
+  const o = new Command('build:contracts')
+    .description('compile contracts/src with solc into contracts/out (ABIs, bytecode, typed bindings); skipped when current')
+    .option('--quiet', 'print nothing but compiler warnings', false)
+    .option('--json', 'print the result as one JSON line on stdout, no progress', false)
+    .option('--force', 'rebuild even when the input hash matches', false)
+    .addHelpText('after', '\nExit codes: 0 built or current; 1 usage or compile error (the compiler\'s messages on stderr).')
+    .parse()
+    .opts<{ quiet: boolean; json: boolean; force: boolean }>();
+  buildContracts(o).then(
+    (r) => {
+      if (o.json) console.log(JSON.stringify(r));
+    },
+    (e: unknown) => {
+      console.error(e instanceof Error ? e.message : e);
+      process.exit(1);
+    },
+  );
 }

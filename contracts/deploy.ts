@@ -7,7 +7,7 @@
  *
  * builds the contracts when needed, deploys, and prints the addresses as one JSON object on stdout.
  */
-import { parseArgs } from 'node:util';
+import { Command, CommanderError } from 'commander';
 import { getAddress, parseUnits, type Signer } from 'ethers';
 import { z } from 'zod';
 import { attach, deploy, type CheckpointRegistry, type ClaimVerifier, type RewardDistributor, type RewardToken } from './artifacts.ts';
@@ -102,24 +102,24 @@ const CliArgs = z.strictObject({
   coordinator: EthAddress.optional(),
 });
 
-const USAGE = 'usage: PRIVATE_KEY=0x... npm run deploy -- --rpc URL [--token ADDRESS] [--claim-verifier ADDRESS] [--coordinator ADDRESS]';
-
+/** The CLI: commander for the flags and --help, zod for what the values must be. */
 function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { rpc: { type: 'string' }, token: { type: 'string' }, 'claim-verifier': { type: 'string' }, coordinator: { type: 'string' } },
-      strict: true,
-    }));
-  } catch (e) {
-    throw new Error(`${e instanceof Error ? e.message : String(e)}\n${USAGE}`);
-  }
+  const program = new Command('deploy')
+    .description('deploy the registry, the reward distributor, the claim verifier and a reward token (unless given) to any EVM chain')
+    .requiredOption('--rpc <url>', 'JSON-RPC URL of the chain')
+    .option('--token <address>', 'an existing ERC-20 to pay rewards in (default: deploy a RewardToken)')
+    .option('--claim-verifier <address>', 'an existing ClaimVerifier (default: deploy the generated one)')
+    .option('--coordinator <address>', 'the account given the coordinator role (default: the deployer)')
+    .option('--json', 'accepted for uniformity: the result is always one JSON line on stdout', false)
+    .addHelpText('after', '\nEnv: PRIVATE_KEY (0x + 64 hex) of the deployer, which pays the gas.\nOutput: {"chainId", "registry", "distributor", "token", "claimVerifier", "blockNumber"} as one JSON line.\nExit codes: 0 deployed; 1 usage, environment, RPC or transaction error.')
+    .exitOverride()
+    .parse(argv, { from: 'user' });
   const issues = (e: z.ZodError) => e.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ');
-  const args = CliArgs.safeParse(values);
-  if (!args.success) throw new Error(`${issues(args.error)}\n${USAGE}`);
+  const { json: _json, claimVerifier, ...rest } = program.opts<{ rpc: string; token?: string; claimVerifier?: string; coordinator?: string; json: boolean }>();
+  const args = CliArgs.safeParse({ ...rest, ...(claimVerifier ? { 'claim-verifier': claimVerifier } : {}) });
+  if (!args.success) throw new Error(`${issues(args.error)} (deploy --help lists the options)`);
   const envs = CliEnv.safeParse(env);
-  if (!envs.success) throw new Error(`${issues(envs.error)}\n${USAGE}`);
+  if (!envs.success) throw new Error(`${issues(envs.error)} (deploy --help lists the options)`);
   return { ...args.data, privateKey: envs.data.PRIVATE_KEY };
 }
 
@@ -128,6 +128,8 @@ async function main() {
   try {
     cli = parseCli(process.argv.slice(2), process.env);
   } catch (e) {
+    // commander has printed its own message (or the help) already.
+    if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 1);
     console.error(`deploy: ${e instanceof Error ? e.message : String(e)}`);
     process.exit(1);
   }

@@ -98,3 +98,25 @@ export function parseEnv(env: NodeJS.ProcessEnv, redisUrl?: string): Coordinator
     ...(e.TRUST_PROXY ? { trustProxy: e.TRUST_PROXY } : {}),
   };
 }
+
+/**
+ * `npm start -- --help` / `npm run worker -- --help`: the services take no flags, only environment,
+ * so their help lists every variable with its default, read from the schema itself.
+ */
+export function envHelp(service: 'coordinator' | 'worker'): string {
+  const rows = Object.entries(CoordinatorEnv.shape).map(([name, schema]) => {
+    const d = (schema as z.ZodType).safeParse(undefined);
+    const shown = d.success && d.data !== undefined && !(Array.isArray(d.data) && d.data.length === 0) ? String(d.data) : '(unset)';
+    return `  ${name.padEnd(32)} ${shown}`;
+  });
+  const chain = service === 'coordinator'
+    ? '\nChain: RPC_URL, PRIVATE_KEY, REGISTRY_ADDRESS, REGISTRY_FROM_BLOCK (unset: a private anvil with fresh contracts); CHAIN=off runs without one; PUBLIC_URL, PUBLIC_RPC_URL.\n'
+    : '\nA worker touches only Redis: REDIS_URL, REDIS_PREFIX, WORKER_CONCURRENCY, WORKER_LOCK_MS, CHECK_THREADS, LOG_LEVEL and WORKER_METRICS_PORT (unset: no metrics server) apply.\n';
+  return `Usage: ${service === 'coordinator' ? 'npm start' : 'npm run worker'}   (configured by environment variables only)
+
+Environment (default):
+${rows.join('\n')}
+${chain}
+Logs: JSON lines (pino) on stderr. Exit codes: 0 stopped by SIGINT or SIGTERM; 1 bad environment or a start-up failure (the reason on stderr).
+`;
+}

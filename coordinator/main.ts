@@ -1,11 +1,15 @@
 /** `npm start`: the coordinator service, configured from the environment (see README). */
 import { setupChain } from './chain/chain-setup.ts';
-import { parseEnv } from './config.ts';
+import { envHelp, parseEnv } from './config.ts';
 import { ensureRedis } from './infra/redis-server.ts';
 import { armFailpoints } from './failpoints.ts';
 import { createLogger } from './logger.ts';
 import { startCoordinator } from './server.ts';
 
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  process.stdout.write(envHelp('coordinator'));
+  process.exit(0);
+}
 const log = createLogger();
 const stops: (() => Promise<void>)[] = [];
 try {

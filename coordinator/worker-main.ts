@@ -4,13 +4,17 @@
  */
 import { createServer } from 'node:http';
 import { z } from 'zod';
-import { parseEnv } from './config.ts';
+import { envHelp, parseEnv } from './config.ts';
 import { processRegistry } from './metrics.ts';
 import { armFailpoints } from './failpoints.ts';
 import { createLogger } from './logger.ts';
 import { startUpdateWorker } from './queue/update-worker.ts';
 import { createContext } from './server.ts';
 
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  process.stdout.write(envHelp('worker'));
+  process.exit(0);
+}
 const log = createLogger(undefined, 'worker');
 try {
   const config = parseEnv(process.env);

@@ -5,6 +5,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
 import { buildOpenApi } from '../coordinator/http/openapi.ts';
 
 export const API_DOC = fileURLToPath(new URL('../docs/api.md', import.meta.url));
@@ -59,20 +60,29 @@ export function renderApiDoc(): string {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const o = new Command('docs:api')
+    .description('write docs/api.md, the REST reference, from the coordinator\'s OpenAPI document')
+    .option('--check', 'write nothing; exit 1 when docs/api.md is stale', false)
+    .option('--json', 'print {"file", "stale"|"written"} as one JSON line', false)
+    .addHelpText('after', '\nExit codes: 0 written (or, with --check, current); 1 stale with --check, or a usage error.')
+    .parse()
+    .opts<{ check: boolean; json: boolean }>();
   const fresh = renderApiDoc();
-  if (process.argv.includes('--check')) {
+  if (o.check) {
     let current = '';
     try {
       current = readFileSync(API_DOC, 'utf8');
     } catch {
       // missing: stale
     }
-    if (current !== fresh) {
+    const stale = current !== fresh;
+    if (o.json) console.log(JSON.stringify({ file: API_DOC, stale }));
+    if (stale) {
       console.error('docs/api.md is stale: run `npm run docs:api`');
       process.exit(1);
     }
   } else {
     writeFileSync(API_DOC, fresh);
-    console.log(`wrote ${API_DOC}`);
+    console.log(o.json ? JSON.stringify({ file: API_DOC, written: true }) : `wrote ${API_DOC}`);
   }
 }

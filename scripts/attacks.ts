@@ -35,9 +35,19 @@ const o = new Command('attacks')
   .option('--alpha <a>', 'Dirichlet label skew', (v) => Number(v), 0.5)
   .option('--seed <s>', 'seed of split, partition, weights and noise', (v) => Number(v), 1)
   .option('--noise-sigma <x>', 'standard deviation of the gaussian attack', (v) => Number(v), 1)
+  .option('--attacks <list>', `attacks to run, besides the clean run (${ATTACKS.filter((a) => a !== 'none').join(',')})`, (v) => v.split(','), ATTACKS.filter((a) => a !== 'none'))
   .option('--out <file>', 'JSON results', 'attacks-results.json')
+  .option('--json', 'progress on stderr; stdout is the results as one JSON line', false)
+  .addHelpText('after', '\nExit codes: 0 every run finished (whatever the accuracies); 1 usage error or a failed run.')
   .parse()
-  .opts<{ rounds: number; clients: number; fractions: number[]; model: 'mnist-mlp' | 'mnist-cnn'; epochs: number; lr: number; alpha: number; seed: number; noiseSigma: number; out: string }>();
+  .opts<{ rounds: number; clients: number; fractions: number[]; model: 'mnist-mlp' | 'mnist-cnn'; epochs: number; lr: number; alpha: number; seed: number; noiseSigma: number; attacks: string[]; out: string; json: boolean }>();
+const unknownAttack = o.attacks.find((a) => !(ATTACKS as readonly string[]).includes(a) || a === 'none');
+if (unknownAttack !== undefined) {
+  console.error(`attacks: unknown attack ${unknownAttack}; one of ${ATTACKS.filter((a) => a !== 'none').join(', ')}`);
+  process.exit(1);
+}
+/** Progress lines: stdout normally, stderr with --json (stdout is then the result alone). */
+const say = (line: string) => (o.json ? console.error(line) : console.log(line));
 
 await initBackend();
 const spec = PRESET_MODELS[o.model];
@@ -94,7 +104,7 @@ async function run(label: string, cfg: unknown, attack: Attack, fraction: number
   }
   const ev = await evaluate({ spec, weights, data: test });
   const r = { strategy: label, attack, fraction: attack === 'none' ? 0 : fraction, malicious, accuracy: Number.isFinite(ev.accuracy) ? ev.accuracy : 0, loss: ev.loss, seconds: (performance.now() - t0) / 1000 };
-  console.log(`attacks: ${label.padEnd(12)} ${attack.padEnd(10)} malicious=${malicious}/${o.clients} accuracy=${r.accuracy.toFixed(4)} loss=${Number.isFinite(ev.loss) ? ev.loss.toFixed(3) : ev.loss} (${r.seconds.toFixed(0)} s)`);
+  say(`attacks: ${label.padEnd(12)} ${attack.padEnd(10)} malicious=${malicious}/${o.clients} accuracy=${r.accuracy.toFixed(4)} loss=${Number.isFinite(ev.loss) ? ev.loss.toFixed(3) : ev.loss} (${r.seconds.toFixed(0)} s)`);
   return r;
 }
 
@@ -102,7 +112,7 @@ async function run(label: string, cfg: unknown, attack: Attack, fraction: number
 const norms: number[] = [];
 for (let c = 0; c < o.clients; c++) norms.push(l2Norm(await train1(c, 1, initialWeights(spec, o.seed), false)));
 const clipNorm = [...norms].sort((a, b) => a - b)[Math.floor(norms.length / 2)]!;
-console.log(`attacks: ${o.model}, ${o.clients} clients, ${o.rounds} rounds, ${o.epochs} local epoch(s), alpha ${o.alpha}, seed ${o.seed}; clip bound ${clipNorm.toFixed(3)} (median honest round-1 norm)`);
+say(`attacks: ${o.model}, ${o.clients} clients, ${o.rounds} rounds, ${o.epochs} local epoch(s), alpha ${o.alpha}, seed ${o.seed}; clip bound ${clipNorm.toFixed(3)} (median honest round-1 norm)`);
 
 const strategies = (f: number): [string, unknown][] => {
   const f0 = Math.round(o.clients * f);
@@ -121,7 +131,7 @@ const started = performance.now();
 const results: RunResult[] = [];
 for (const [label, cfg] of strategies(o.fractions[0] ?? 0.2)) results.push(await run(label, cfg, 'none', 0));
 for (const fraction of o.fractions) {
-  for (const attack of ATTACKS.filter((a) => a !== 'none')) {
+  for (const attack of ATTACKS.filter((a) => a !== 'none' && o.attacks.includes(a))) {
     for (const [label, cfg] of strategies(fraction)) results.push(await run(label, cfg, attack, fraction));
   }
 }
@@ -130,11 +140,12 @@ writeFileSync(o.out, `${JSON.stringify({ settings, results }, null, 2)}\n`);
 
 // The markdown table: strategies as rows, attack x share as columns, the clean run first.
 const labels = strategies(0.2).map(([l]) => l);
-const cols: [Attack, number][] = [['none', 0], ...o.fractions.flatMap((f) => ATTACKS.filter((a) => a !== 'none').map((a): [Attack, number] => [a, f]))];
+const cols: [Attack, number][] = [['none', 0], ...o.fractions.flatMap((f) => ATTACKS.filter((a) => a !== 'none' && o.attacks.includes(a)).map((a): [Attack, number] => [a, f]))];
 const cell = (l: string, a: Attack, f: number) => results.find((r) => r.strategy === l && r.attack === a && r.fraction === f)?.accuracy;
 const lines = [
   `| strategy | ${cols.map(([a, f]) => (a === 'none' ? 'clean' : `${a} ${Math.round(f * 100)}%`)).join(' | ')} |`,
   `|---|${cols.map(() => '---').join('|')}|`,
   ...labels.map((l) => `| ${l} | ${cols.map(([a, f]) => { const v = cell(l, a, f); return v === undefined ? '' : v.toFixed(3); }).join(' | ')} |`),
 ];
-console.log(`\n${lines.join('\n')}\n\nattacks: done in ${settings.wallSeconds.toFixed(0)} s; wrote ${o.out}`);
+say(`\n${lines.join('\n')}\n\nattacks: done in ${settings.wallSeconds.toFixed(0)} s; wrote ${o.out}`);
+if (o.json) console.log(JSON.stringify({ settings, results }));

@@ -54,10 +54,18 @@ const opts = new Command('demo')
   .option('--private', 'a private task: anonymous uploads with membership proofs, private claims to fresh addresses', false)
   .option('--port <n>', 'port of the coordinator and its dashboard (default: any free port)', (v) => (v === '0' ? 0 : posInt('port')(v)), 0)
   .option('--hold', 'keep the coordinator and its dashboard running after the demo, until Ctrl-C', false)
+  .addHelpText('after', `
+Output: progress on stderr (a bar on a terminal); the last stdout line is
+  demo: rounds=R clients=K accuracy=A committed=C [private_claims=P] audit=pass|fail|skipped
+or, with --json, one JSON object per round and a final {"event":"done", ...}.
+Exit codes: 0 done and the audit passed (or was skipped with --no-chain); 1 usage error or a failure
+(a client, the coordinator, the chain); 2 the closing fl-audit failed.`)
   .parse()
   .opts<{ rounds: number; clients: number; seed: number; alpha: number; localEpochs: number; batchSize: number; lr: number; strategy: string; clip?: number; dp?: number; json: boolean; chain: boolean; private: boolean; port: number; hold: boolean }>();
 
 const PER_ROUND = 100n * 10n ** 18n;
+/** Set when the closing fl-audit fails: the demo then exits 2. */
+let auditFailed = false;
 const log = createLogger(process.env.LOG_LEVEL ?? 'warn', 'demo');
 const children: ChildProcess[] = [];
 const cleanups: (() => Promise<void>)[] = [];
@@ -185,7 +193,9 @@ async function main() {
   }
   say(`demo: finished in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   const privatePart = opts.private ? ` private_claims=${privateClaims}` : '';
-  process.stdout.write(`demo: rounds=${opts.rounds} clients=${opts.clients} accuracy=${accuracy.toFixed(4)} committed=${committed}${privatePart} audit=${audit}\n`);
+  if (opts.json) process.stdout.write(`${JSON.stringify({ event: 'done', rounds: opts.rounds, clients: opts.clients, accuracy, committed, ...(opts.private ? { privateClaims } : {}), audit })}\n`);
+  else process.stdout.write(`demo: rounds=${opts.rounds} clients=${opts.clients} accuracy=${accuracy.toFixed(4)} committed=${committed}${privatePart} audit=${audit}\n`);
+  if (audit === 'fail') auditFailed = true;
   if (opts.hold) {
     process.stderr.write(`demo: holding: the dashboard stays at ${coordinator.url}/dashboard/?task=${task.id}; Ctrl-C to stop\n`);
     await new Promise<void>((resolve) => {
@@ -251,6 +261,7 @@ async function waitClosed(api: CoordinatorApi, task: number, round: number, onPo
 let code = 0;
 try {
   await main();
+  if (auditFailed) code = 2;
 } catch (e) {
   console.error(`demo: FAILED: ${e instanceof Error ? e.message : e}`);
   code = 1;
