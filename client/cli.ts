@@ -13,7 +13,7 @@ import { forModel, loadDataFile, mnistShard } from './data/load-data.ts';
 import { CoordinatorApi, CoordinatorError } from './coordinator-api.ts';
 import { FederatedClient, FederatedClientError, type UploadMode } from './federated-client.ts';
 import { createIdentityFile, identityFileWarning, IdentityFileError, readIdentityFile } from './identity-file.ts';
-import { createProgress } from './progress.ts';
+import { createProgress, createStepProgress, type StepProgress } from './progress.ts';
 import { initBackend } from './tf/backend.ts';
 import { claimPrivateRewards, claimRewards, ensureContractArtifacts, listPrivateRewards, listRewards, RewardsError, type ClaimResult, type PrivateClaimResult, type RewardLine } from './rewards.ts';
 import { loadOrCreateWallet } from './wallet-file.ts';
@@ -117,14 +117,24 @@ async function join(o: JoinOptions): Promise<number> {
       const epochs = round.training.localEpochs;
       progress.start(`round ${round.round} training`, epochs);
       const started = Date.now();
+      // After training: [prove,] upload, wait for the worker's decision.
+      let upload: StepProgress | undefined;
       const res = await client.contribute({
         task,
         round,
         data,
         onProgress: (p) => progress.update(p.epoch - 1 + p.batch / p.batches, `epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)}`),
+        onStage: (stage, bytes) => {
+          if (stage === 'trained') {
+            progress.stop(`trained in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+            upload = createStepProgress(`round ${round.round} upload`, isPrivate ? 3 : 2, { json: o.json });
+          } else if (stage === 'proved') upload?.step('membership proof made');
+          else upload?.step(`${(bytes / 1024).toFixed(0)} KiB sent via ${o.upload}, waiting for the worker`);
+        },
       });
-      progress.stop(`trained ${res.numSamples} samples in ${((Date.now() - started) / 1000).toFixed(1)} s, loss ${res.loss.toFixed(4)}`);
       const decision = await client.waitForDecision(task.id, round.round, res, 120_000);
+      upload?.step(decision.status);
+      upload?.done();
       if (decision.status === 'rejected') {
         out(o.json, { event: 'rejected', round: round.round, ...decision }, `round ${round.round}: update REJECTED (${decision.code}): ${decision.reason}`);
         return EXIT.refused;

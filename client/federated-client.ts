@@ -25,6 +25,9 @@ export interface FederatedClientOptions {
   api?: CoordinatorApi;
 }
 
+/** What contribute() has just finished, for progress output. */
+export type ContributeStage = 'trained' | 'proved' | 'uploaded';
+
 export interface ContributeResult {
   round: number;
   updateHash: string;
@@ -194,7 +197,11 @@ export class FederatedClient {
    * (no address, no signature). Membership is checked before training, so a member who cannot
    * take part learns it at once.
    */
-  async contribute(args: { task: Task; round: Round; data: LabelledData; seed?: number; onProgress?: (p: TrainProgress) => void }): Promise<ContributeResult> {
+  /**
+   * onStage is told when training is done ('trained', with the delta's size), when the membership
+   * proof is made (private tasks, 'proved') and when the upload has been handed over ('uploaded').
+   */
+  async contribute(args: { task: Task; round: Round; data: LabelledData; seed?: number; onProgress?: (p: TrainProgress) => void; onStage?: (stage: ContributeStage, bytes: number) => void }): Promise<ContributeResult> {
     const { task, round } = args;
     const isPrivate = task.privacy === 'private';
     let member: { identity: Identity; tree: MembersTree; path: ReturnType<MembersTree['pathOf']> } | undefined;
@@ -214,12 +221,15 @@ export class FederatedClient {
     const base = await this.checkpoint(round.baseHash);
     const trained = await trainLocal({ spec: task.modelSpec, baseWeights: base.weights, data: args.data, training: round.training, seed: args.seed ?? round.round, onProgress: args.onProgress });
     const bytes = encodeFloat32(trained.delta);
+    const stage = (st: ContributeStage) => args.onStage?.(st, bytes.byteLength);
+    stage('trained');
     const updateHash = await contentHash(bytes);
     const msg = { task: task.id, round: round.round, baseHash: round.baseHash, updateHash, numSamples: trained.numSamples };
     const done = { round: round.round, updateHash, numSamples: trained.numSamples, loss: trained.loss, via: this.uploader.kind };
     if (!member) {
       const signature = await signUpdate(this.wallet(task.id), task.eip712, msg);
       const { jobId } = await this.uploader.upload({ ...msg, client: await this.address(), signature }, bytes);
+      stage('uploaded');
       return { ...done, jobId };
     }
     // The proof binds the EIP-712 digest of exactly this update: it cannot be re-attached to another delta.
@@ -233,8 +243,10 @@ export class FederatedClient {
         updateDigest: hashToField(updateDigest(task.eip712, msg)),
       }),
     );
+    stage('proved');
     const nullifierHex = toBytes32(nullifier);
     const { jobId } = await this.uploader.uploadPrivate({ ...msg, nullifier: nullifierHex, proof }, bytes);
+    stage('uploaded');
     return { ...done, jobId, nullifier: nullifierHex };
   }
 
