@@ -47,8 +47,10 @@ export interface StepProgress {
 }
 
 /**
- * Steps of a long build: a bar on a terminal, one line per step otherwise (CI logs keep the timings),
- * nothing when quiet or with --json (where stdout carries one JSON result).
+ * Steps of a long job (a build, an upload): a bar on a terminal; off a terminal (CI, a log file) no
+ * progress, only the summary line at the end; nothing at all when quiet or with --json (where stdout
+ * carries one JSON result). `log`, when given, receives every step as a line instead (a caller that
+ * wants them in its own log).
  */
 export function createStepProgress(label: string, total: number, mode: { quiet?: boolean; json?: boolean; stream?: NodeJS.WriteStream; log?: (line: string) => void }): StepProgress {
   if (mode.quiet || mode.json) return { step() {}, done() {} };
@@ -69,7 +71,7 @@ export function createStepProgress(label: string, total: number, mode: { quiet?:
   const log = mode.log ?? ((line: string) => stream.write(`${line}\n`));
   return {
     step(info) {
-      log(`${label}: ${info}`);
+      if (mode.log) log(`${label}: ${info}`);
     },
     done(summary) {
       if (summary) log(`${label}: ${summary}`);
