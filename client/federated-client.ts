@@ -195,11 +195,9 @@ export class FederatedClient {
    * Trains on `data` from the round's base and uploads the delta: signed by the wallet in a public
    * task; in a private task with a membership proof bound to this update and the round's nullifier
    * (no address, no signature). Membership is checked before training, so a member who cannot
-   * take part learns it at once.
-   */
-  /**
-   * onStage is told when training is done ('trained', with the delta's size), when the membership
-   * proof is made (private tasks, 'proved') and when the upload has been handed over ('uploaded').
+   * take part learns it at once. onStage is told when training is done ('trained', with the
+   * delta's size), when the membership proof is made (private tasks, 'proved') and when the upload
+   * has been handed over ('uploaded').
    */
   async contribute(args: { task: Task; round: Round; data: LabelledData; seed?: number; onProgress?: (p: TrainProgress) => void; onStage?: (stage: ContributeStage, bytes: number) => void }): Promise<ContributeResult> {
     const { task, round } = args;

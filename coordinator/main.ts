@@ -18,6 +18,7 @@ try {
   if (redis.private) log.warn({ url: redis.url }, 'no Redis given or found: started a private redis-server (data is lost on exit)');
   const config = parseEnv(process.env, redis.url);
   armFailpoints(config.failpoints ?? []);
+  if (config.failpoints?.length) log.warn({ failpoints: config.failpoints }, 'FAILPOINTS armed: this process freezes when it reaches them (fault tests only)');
   if (!config.adminToken) log.warn('ADMIN_TOKEN is not set: admin routes (create task, open round) are disabled');
   const chain = await setupChain(process.env, log);
   if (chain) stops.push(() => chain.stop());

@@ -19,6 +19,7 @@ const log = createLogger(undefined, 'worker');
 try {
   const config = parseEnv(process.env);
   armFailpoints(config.failpoints ?? []);
+  if (config.failpoints?.length) log.warn({ failpoints: config.failpoints }, 'FAILPOINTS armed: this process freezes when it reaches them (fault tests only)');
   const ctx = createContext(config, log);
   await ctx.redis.ping();
   const worker = startUpdateWorker(ctx, config.redisUrl, config.workerConcurrency, config.workerLockMs);

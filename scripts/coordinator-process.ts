@@ -47,8 +47,9 @@ async function startService<T>(entry: string, env: Record<string, string>, ready
   for (const stream of [child.stdout!, child.stderr!]) {
     createInterface({ input: stream }).on('line', (line) => {
       log = (log + line + '\n').slice(-6000);
-      // Keep every line for waitForLine (fault tests run for seconds; this stays small).
+      // Lines for waitForLine to search back through (the last 20,000: a bench's busy coordinator logs a lot).
       all.push(line);
+      if (all.length > 20_000) all.shift();
       lines.emit('line', line);
     });
   }
