@@ -1,6 +1,7 @@
 import { isCallException, ZeroHash } from 'ethers';
 import type { Task } from '../../protocol/index.ts';
 import type { CoordinatorContext } from '../context.ts';
+import { failpoint } from '../failpoints.ts';
 import { metrics } from '../metrics.ts';
 import type { ChainClient } from './chain-client.ts';
 
@@ -116,6 +117,7 @@ export function startChainWriter(ctx: CoordinatorContext, chain: ChainClient, op
     const tx = await registry.commitRound(task, round, r.checkpointHash!, r.baseHash, r.manifestHash!, r.rewardsRoot!, r.membersRoot ?? ZeroHash, uri, BigInt(r.reward ?? '0'));
     const receipt = await tx.wait();
     if (!receipt) throw new Error(`commit of ${task}/${round} was not mined`);
+    await failpoint('chain.after-commit-mined');
     await ctx.rounds.markCommitted(task, round, receipt.hash, receipt.blockNumber);
     await ctx.rounds.setCommitError(task, round, null);
     metrics.chainTx.observe((performance.now() - started) / 1000);

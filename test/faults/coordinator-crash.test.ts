@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { Wallet } from 'ethers';
 import { tcpProxy } from '../helpers/tcp-proxy.ts';
 import { waitFor } from '../helpers/env.ts';
 import { decisionOf, getRound } from '../helpers/updates.ts';
@@ -48,6 +49,26 @@ describe('coordinator killed (SIGKILL) mid-round, with a real chain', () => {
     assert.equal(r.accepted, 2);
     assert.equal(new Set(r.acceptedUpdates.map((u) => u.client)).size, 2, 'each client counted once');
     assert.deepEqual(await commitsOf(s.chain, task.id), [1]);
+    await expectAudited(s.chain, c.url, task.id);
+  });
+
+  test('killed after its commit was mined, before recording it: the restart adopts the commit, sends no second one', async () => {
+    const s = await faultSetup(cleanups);
+    let c = await s.start({ FAILPOINTS: 'chain.after-commit-mined' });
+    const { task, round, updates } = await openTaskRound(c.url, 2);
+    for (const u of updates) assert.equal((await decisionOf(c.url, task.id, round.round, await s.producer.upload(u))).status, 'accepted');
+    await c.waitForLine('"failpoint":"chain.after-commit-mined"');
+    assert.equal((await getRound(c.url, task.id, round.round)).state, 'aggregated', 'the coordinator has not recorded the commit');
+    assert.deepEqual(await commitsOf(s.chain, task.id), [1], 'but the chain has it');
+    await c.kill();
+    const coordinator = s.chain.anvil.privateKeys[0]!;
+    const nonceBefore = await s.chain.provider.getTransactionCount(new Wallet(coordinator).address);
+    c = await s.start();
+    const r = await waitCommitted(c.url, task.id, round.round);
+    const [ev] = await s.chain.d.registry.queryFilter(s.chain.d.registry.filters.RoundCommitted(task.id, round.round), s.chain.d.blockNumber);
+    assert.equal(r.commit?.txHash, ev!.transactionHash, 'the mined commit is adopted');
+    assert.deepEqual(await commitsOf(s.chain, task.id), [1], 'one commit, not two');
+    assert.equal(await s.chain.provider.getTransactionCount(new Wallet(coordinator).address), nonceBefore, 'the restart sent no transaction');
     await expectAudited(s.chain, c.url, task.id);
   });
 
