@@ -14,6 +14,8 @@ export const FAILPOINT_NAMES = [
   'worker.after-blob-move',
   /** Coordinator: a closing round's deltas are aggregated and archived, its checkpoint not written. */
   'close.after-archive',
+  /** Coordinator: a task is registered and its reward budget funded on chain, neither recorded yet. */
+  'chain.after-task-funded',
   /** Coordinator: a round's commit transaction is mined, the round not yet marked committed. */
   'chain.after-commit-mined',
 ] as const;

@@ -86,6 +86,7 @@ export function startChainWriter(ctx: CoordinatorContext, chain: ChainClient, op
         ctx.log.info({ task: t.id, budget: t.rewards.budget, tx: tx.hash }, 'task reward budget funded');
       }
     }
+    await failpoint('chain.after-task-funded');
     await ctx.redis.hset(ctx.keys.chainTasks, String(t.id), JSON.stringify({ registeredAt: new Date(ctx.now()).toISOString() }));
   }
 

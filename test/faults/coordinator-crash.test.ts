@@ -52,6 +52,23 @@ describe('coordinator killed (SIGKILL) mid-round, with a real chain', () => {
     await expectAudited(s.chain, c.url, task.id);
   });
 
+  test('killed after registering and funding a task on chain, before recording it: the restart funds nothing twice', async () => {
+    const s = await faultSetup(cleanups);
+    let c = await s.start({ FAILPOINTS: 'chain.after-task-funded' });
+    const { task, round, updates } = await openTaskRound(c.url, 2);
+    await c.waitForLine('"failpoint":"chain.after-task-funded"');
+    const funded = () => s.chain.d.distributor.queryFilter(s.chain.d.distributor.filters.Funded(task.id), s.chain.d.blockNumber);
+    assert.equal((await funded()).length, 1);
+    await c.kill();
+    c = await s.start();
+    for (const u of updates) assert.equal((await decisionOf(c.url, task.id, round.round, await s.producer.upload(u))).status, 'accepted');
+    await waitCommitted(c.url, task.id, round.round);
+    assert.equal((await funded()).length, 1, 'funded once, not twice');
+    assert.equal(await s.chain.d.distributor.budgetOf(task.id), 10_000n - 1000n, 'the budget less one round\'s reward');
+    assert.deepEqual(await commitsOf(s.chain, task.id), [1]);
+    await expectAudited(s.chain, c.url, task.id);
+  });
+
   test('killed after its commit was mined, before recording it: the restart adopts the commit, sends no second one', async () => {
     const s = await faultSetup(cleanups);
     let c = await s.start({ FAILPOINTS: 'chain.after-commit-mined' });
