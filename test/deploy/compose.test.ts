@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startAnvil } from '../../contracts/anvil.ts';
-import { startTestCoordinator } from '../helpers/env.ts';
+import { deletePrefix, startTestCoordinator } from '../helpers/env.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const COMPOSE_FILE = join(ROOT, 'docker-compose.yml');
@@ -209,6 +209,8 @@ describe('scripts/healthcheck.ts (the probes of docker-compose.yml and the Docke
       assert.equal((await probe(['worker'], { ...env, REDIS_PREFIX: `${t.config.prefix}-other` })).status, 1);
     } finally {
       await t.cleanup();
+      // The probe's queue handle writes BullMQ's meta key under the other prefix too.
+      await deletePrefix(t.config.redisUrl, `${t.config.prefix}-other`);
     }
     const gone = await probe(['http', `${t.c.url}/v1/health`]);
     assert.equal(gone.status, 1);
