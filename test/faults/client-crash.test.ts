@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { blobKey, BLOB_TTL_SECONDS } from '../../protocol/index.ts';
 import { decisionOf, getRound, uploadHttp, type BuiltUpdate } from '../helpers/updates.ts';
-import { commitsOf, expectAudited, faultSetup, openTaskRound, runCleanups, waitCommitted, type Cleanups } from './harness.ts';
+import { commitsOf, expectAudited, faultSetup, openTaskRound, runCleanups, uploadAccepted, waitCommitted, type Cleanups } from './harness.ts';
 
 /** Sends the headers and half the body of an HTTP upload, then drops the connection. */
 function cutUpload(url: string, u: BuiltUpdate): Promise<void> {
@@ -63,7 +63,7 @@ describe('a client dying mid-upload', () => {
     const http = await uploadHttp(c.url, viaHttp);
     assert.equal(http.status, 202, JSON.stringify(http.body));
     assert.equal((await decisionOf(c.url, task.id, round.round, http.body.jobId, 30_000)).status, 'accepted');
-    assert.equal((await decisionOf(c.url, task.id, round.round, await s.producer.upload(viaQueue), 30_000)).status, 'accepted');
+    await uploadAccepted(s.producer, c.url, task.id, round.round, [viaQueue], 30_000);
     const r = await waitCommitted(c.url, task.id, round.round);
     assert.equal(r.accepted, 2);
     assert.equal(r.rejected, 0);

@@ -10,7 +10,7 @@ import { Wallet } from 'ethers';
 import { tcpProxy } from '../helpers/tcp-proxy.ts';
 import { waitFor } from '../helpers/env.ts';
 import { decisionOf, getRound } from '../helpers/updates.ts';
-import { commitsOf, expectAudited, faultSetup, openTaskRound, runCleanups, waitCommitted, type Cleanups } from './harness.ts';
+import { commitsOf, expectAudited, faultSetup, openTaskRound, runCleanups, uploadAccepted, waitCommitted, type Cleanups } from './harness.ts';
 
 describe('coordinator killed (SIGKILL) mid-round, with a real chain', () => {
   const cleanups: Cleanups = [];
@@ -20,7 +20,7 @@ describe('coordinator killed (SIGKILL) mid-round, with a real chain', () => {
     const s = await faultSetup(cleanups);
     let c = await s.start();
     const { task, round, updates } = await openTaskRound(c.url, 3);
-    for (const u of updates.slice(0, 2)) assert.equal((await decisionOf(c.url, task.id, round.round, await s.producer.upload(u))).status, 'accepted');
+    await uploadAccepted(s.producer, c.url, task.id, round.round, updates.slice(0, 2));
     await c.kill();
     // The third data owner uploads while the coordinator is down: the job waits in Redis.
     const late = await s.producer.upload(updates[2]!);
@@ -38,7 +38,7 @@ describe('coordinator killed (SIGKILL) mid-round, with a real chain', () => {
     // The failpoint freezes the close exactly there (coordinator/failpoints.ts), so the kill is not a race.
     let c = await s.start({ FAILPOINTS: 'close.after-archive' });
     const { task, round, updates } = await openTaskRound(c.url, 2);
-    for (const u of updates) assert.equal((await decisionOf(c.url, task.id, round.round, await s.producer.upload(u))).status, 'accepted');
+    await uploadAccepted(s.producer, c.url, task.id, round.round, updates);
     await c.waitForLine('"failpoint":"close.after-archive"');
     assert.equal((await getRound(c.url, task.id, round.round)).state, 'closing', 'frozen mid-aggregation');
     await c.kill();
@@ -61,7 +61,7 @@ describe('coordinator killed (SIGKILL) mid-round, with a real chain', () => {
     assert.equal((await funded()).length, 1);
     await c.kill();
     c = await s.start();
-    for (const u of updates) assert.equal((await decisionOf(c.url, task.id, round.round, await s.producer.upload(u))).status, 'accepted');
+    await uploadAccepted(s.producer, c.url, task.id, round.round, updates);
     await waitCommitted(c.url, task.id, round.round);
     assert.equal((await funded()).length, 1, 'funded once, not twice');
     assert.equal(await s.chain.d.distributor.budgetOf(task.id), 10_000n - 1000n, 'the budget less one round\'s reward');
@@ -73,7 +73,7 @@ describe('coordinator killed (SIGKILL) mid-round, with a real chain', () => {
     const s = await faultSetup(cleanups);
     let c = await s.start({ FAILPOINTS: 'chain.after-commit-mined' });
     const { task, round, updates } = await openTaskRound(c.url, 2);
-    for (const u of updates) assert.equal((await decisionOf(c.url, task.id, round.round, await s.producer.upload(u))).status, 'accepted');
+    await uploadAccepted(s.producer, c.url, task.id, round.round, updates);
     await c.waitForLine('"failpoint":"chain.after-commit-mined"');
     assert.equal((await getRound(c.url, task.id, round.round)).state, 'aggregated', 'the coordinator has not recorded the commit');
     assert.deepEqual(await commitsOf(s.chain, task.id), [1], 'but the chain has it');
@@ -103,7 +103,7 @@ describe('coordinator killed (SIGKILL) mid-round, with a real chain', () => {
     // The task is registered on chain first (the writer does that before any commit).
     await waitFor('task registered on chain', async () => (await s.chain.d.registry.queryFilter(s.chain.d.registry.filters.TaskCreated(), s.chain.d.blockNumber)).length > 0, 60_000);
     await proxy.cut();
-    for (const u of updates) assert.equal((await decisionOf(c.url, task.id, round.round, await s.producer.upload(u))).status, 'accepted');
+    await uploadAccepted(s.producer, c.url, task.id, round.round, updates);
     const stuck = await waitFor('aggregated', async () => {
       const x = await getRound(c.url, task.id, round.round);
       return x.state === 'aggregated' ? x : null;

@@ -4,15 +4,14 @@
  * with registered wallets and one open round, and the end-of-test checks (commits on chain, audit).
  */
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { Wallet } from 'ethers';
 import { freePort } from '../../coordinator/infra/redis-server.ts';
 import { Round, Task } from '../../protocol/index.ts';
 import { startCoordinatorProcess, startWorkerProcess, type CoordinatorProcess, type ServiceProcess } from '../../scripts/coordinator-process.ts';
 import { startChain, type Chain } from '../contracts/chain.ts';
 import { commitsOf, expectAudited } from '../helpers/chain-audit.ts';
-import { ADMIN, deletePrefix, isolation, testRedis, waitFor } from '../helpers/env.ts';
-import { adminPost, buildUpdate, getRound, IRIS_PARAMS, queueProducer, randomDelta, registerWallet, type BuiltUpdate } from '../helpers/updates.ts';
+import { ADMIN, isolatedConfig, waitFor } from '../helpers/env.ts';
+import { adminPost, buildUpdate, decisionOf, getRound, IRIS_PARAMS, queueProducer, randomDelta, registerWallet, type BuiltUpdate, type QueueProducer } from '../helpers/updates.ts';
 
 export { commitsOf, expectAudited };
 
@@ -26,12 +25,11 @@ export async function runCleanups(cleanups: Cleanups) {
 export async function faultSetup(cleanups: Cleanups, o: { rpcVia?: (rpcPort: number) => Promise<string>; env?: Record<string, string>; redisUrl?: string } = {}) {
   const chain: Chain = await startChain();
   cleanups.push(() => chain.stop());
-  const redis = o.redisUrl ? { url: o.redisUrl } : await testRedis();
-  const { prefix, dataDir } = isolation();
-  cleanups.push(async () => {
-    await deletePrefix(redis.url, prefix);
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  // The usual test isolation: a fresh prefix and data dir, deleted afterwards (never FLUSHALL).
+  const iso = await isolatedConfig(o.redisUrl ? { redisUrl: o.redisUrl } : {});
+  cleanups.push(iso.cleanup);
+  const { prefix, dataDir } = iso.config;
+  const redis = { url: iso.config.redisUrl };
   const port = await freePort();
   const rpcUrl = o.rpcVia ? await o.rpcVia(Number(new URL(chain.anvil.rpcUrl).port)) : chain.anvil.rpcUrl;
   const env = {
@@ -76,4 +74,12 @@ export async function waitCommitted(url: string, task: number, round: number, ti
     const x = await getRound(url, task, round);
     return x.state === 'committed' ? x : null;
   }, timeoutMs);
+}
+
+/** Uploads each update through the queue, one at a time, and asserts the worker accepts it. */
+export async function uploadAccepted(producer: QueueProducer, url: string, task: number, round: number, updates: BuiltUpdate[], timeoutMs?: number) {
+  for (const u of updates) {
+    const d = await decisionOf(url, task, round, await producer.upload(u), timeoutMs);
+    assert.equal(d.status, 'accepted', JSON.stringify(d.status === 'rejected' ? d.rejection : null));
+  }
 }

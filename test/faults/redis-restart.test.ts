@@ -12,7 +12,7 @@ import { after, describe, test } from 'node:test';
 import { freePort, startRedisServer } from '../../coordinator/infra/redis-server.ts';
 import { waitFor } from '../helpers/env.ts';
 import { decisionOf, getRound } from '../helpers/updates.ts';
-import { commitsOf, expectAudited, faultSetup, openTaskRound, runCleanups, waitCommitted, type Cleanups } from './harness.ts';
+import { commitsOf, expectAudited, faultSetup, openTaskRound, runCleanups, uploadAccepted, waitCommitted, type Cleanups } from './harness.ts';
 
 describe('Redis restarted mid-round (AOF on)', () => {
   const cleanups: Cleanups = [];
@@ -27,7 +27,7 @@ describe('Redis restarted mid-round (AOF on)', () => {
     const s = await faultSetup(cleanups, { redisUrl: redis.url });
     const c = await s.start();
     const { task, round, updates } = await openTaskRound(c.url, 3);
-    for (const u of updates.slice(0, 2)) assert.equal((await decisionOf(c.url, task.id, round.round, await s.producer.upload(u))).status, 'accepted');
+    await uploadAccepted(s.producer, c.url, task.id, round.round, updates.slice(0, 2));
 
     // Restart Redis on the same port and data directory.
     await redis.stop();

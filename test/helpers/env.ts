@@ -25,12 +25,13 @@ export function isolation() {
 }
 
 export async function testConfig(over: Partial<CoordinatorConfig> = {}): Promise<CoordinatorConfig> {
-  const redis = await testRedis();
+  // A test with its own redis-server names it; only the others need the shared one.
+  const redisUrl = over.redisUrl ?? (await testRedis()).url;
   const iso = isolation();
   return {
     port: 0,
     host: '127.0.0.1',
-    redisUrl: redis.url,
+    redisUrl,
     dataDir: iso.dataDir,
     adminToken: ADMIN,
     prefix: iso.prefix,
