@@ -2,8 +2,6 @@ import { Queue, type Job } from 'bullmq';
 import type { BaseWallet } from 'ethers';
 import { Redis } from 'ioredis';
 import {
-  blobKey,
-  BLOB_TTL_SECONDS,
   bullPrefix,
   contentHash,
   encodeFloat32,
@@ -25,6 +23,7 @@ import {
   type UpdateJob,
 } from '../../protocol/index.ts';
 import { proveMembership, type Identity, type MembersTree } from '../../protocol/zk/index.ts';
+import { putDeltaBlob } from '../../client/upload/queue-uploader.ts';
 import { ADMIN, waitFor } from './env.ts';
 
 /** Parameter count of the tiny 'iris-mlp' preset: 4x16 + 16 + 16x3 + 3. */
@@ -226,8 +225,8 @@ export function queueProducer(redisUrl: string, prefix: string) {
   return {
     queue,
     redis,
-    async putBlob(client: string, updateHash: string, bytes: Uint8Array): Promise<void> {
-      await redis.set(blobKey(prefix, client, updateHash), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), 'EX', BLOB_TTL_SECONDS);
+    putBlob(client: string, updateHash: string, bytes: Uint8Array): Promise<void> {
+      return putDeltaBlob(redis, prefix, client, updateHash, bytes);
     },
     /** Adds any data as an update job (with the protocol's job options); returns the job id. */
     async addJob(data: unknown): Promise<string> {
