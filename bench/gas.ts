@@ -11,7 +11,11 @@
  *                                  the reward); the execution gas (gasUsed - 21,000 - calldata gas)
  *                                  must be equal, the totals differ only by calldata zero bytes.
  *   claim_gas_warm / claim_gas_cold distributor.claim from the 500-leaf tree by a recipient already
- *                                  holding the token / holding none (the token's fresh balance slot).
+ *                                  holding the token / holding none (the token's fresh balance slot),
+ *                                  both at leaf indices below 64 (claimed flag in the round's slot).
+ *   claim_gas_overflow_first       the first claim of a leaf from 64 on in its word of 256 flags,
+ *                                  which pays that word's fresh slot (the worst case; recipient
+ *                                  holding the token). Two such claims in a 500-leaf round.
  *   claim_private_gas_warm         distributor.claimPrivate, sent by the deployer as a relayer, from a
  *                                  500-leaf private tree (nullifier, amount) of round 2 of a third task,
  *                                  paying the warm recipient: a real Groth16 proof (protocol/zk) checked
@@ -93,9 +97,9 @@ export async function benchGas(o: GasOptions): Promise<{ figures: Figure[]; diag
   const anvil = await startAnvil();
   const provider = rpcProvider(anvil.rpcUrl, { chainId: anvil.chainId });
   try {
-    const [deployer, warmSigner, coldSigner] = anvil.privateKeys.slice(0, 3).map((k) => managedSigner(k, provider));
-    if (!deployer || !warmSigner || !coldSigner) throw new Error('anvil gave fewer than 3 dev accounts');
-    const [warm, cold] = [await warmSigner.getAddress(), await coldSigner.getAddress()];
+    const [deployer, warmSigner, coldSigner, highSigner] = anvil.privateKeys.slice(0, 4).map((k) => managedSigner(k, provider));
+    if (!deployer || !warmSigner || !coldSigner || !highSigner) throw new Error('anvil gave fewer than 4 dev accounts');
+    const [warm, cold, high] = [await warmSigner.getAddress(), await coldSigner.getAddress(), await highSigner.getAddress()];
     const d = await deployContracts(deployer);
     const hardfork = await provider
       .send('anvil_nodeInfo', [])
@@ -140,15 +144,29 @@ export async function benchGas(o: GasOptions): Promise<{ figures: Figure[]; diag
       costOf(await mined(d.registry.commitRound(task, 2, h(`c2:${task}`), h(`c1:${task}`), h(`m2:${task}`), root, ZeroHash, uri, reward)));
 
     const smallTree = rewardsTree(randomRewards(o.small, reward));
-    // The large tree holds both claimants; redraw it until their proofs are equally long, so the two
-    // claims differ only in the recipient's balance slot.
-    let largeEntries = randomRewards(o.large, reward, [warm, cold]);
-    let largeTree = rewardsTree(largeEntries);
-    for (let tries = 0; largeTree.proofFor(warm)!.proof.length !== largeTree.proofFor(cold)!.proof.length; tries++) {
-      if (tries > 50) throw new Error('could not draw a tree with equally deep claimants');
-      largeEntries = randomRewards(o.large, reward, [warm, cold]);
-      largeTree = rewardsTree(largeEntries);
+    // The large tree holds the three claimants, warm and cold at random leaf indices below 64 and
+    // `high` at one from 256 on (the first claim of overflow word 1); redraw it until their proofs
+    // are equally long, so the claims differ only in the recipient's balance slot and the flag's slot.
+    const draw = () => {
+      const entries = randomRewards(o.large, reward, [warm, cold, high]);
+      const at = (who: string) => entries.findIndex((e) => e.account === who.toLowerCase());
+      const place = (who: string, to: number) => {
+        const from = at(who);
+        [entries[from], entries[to]] = [entries[to]!, entries[from]!];
+      };
+      const spot = () => randomBytes(1)[0]! % 32;
+      place(warm, spot());
+      place(cold, 32 + spot());
+      place(high, 256 + (randomBytes(2).readUInt16BE() % (o.large - 256)));
+      return rewardsTree(entries);
+    };
+    let largeTree = draw();
+    const depth = (who: string) => largeTree.proofFor(who)!.proof.length;
+    for (let tries = 0; depth(warm) !== depth(cold) || depth(warm) !== depth(high); tries++) {
+      if (tries > 100) throw new Error('could not draw a tree with equally deep claimants');
+      largeTree = draw();
     }
+    if (largeTree.proofFor(warm)!.index >= 64 || largeTree.proofFor(cold)!.index >= 64 || largeTree.proofFor(high)!.index < 256) throw new Error('claimants not where the figures need them');
     if (smallTree.size !== o.small || largeTree.size !== o.large) throw new Error(`trees have ${smallTree.size} and ${largeTree.size} leaves`);
 
     const taskSmall = await warmTask();
@@ -161,11 +179,13 @@ export async function benchGas(o: GasOptions): Promise<{ figures: Figure[]; diag
     const claimBy = async (signer: typeof warmSigner, who: string) => {
       const c = largeTree.proofFor(who);
       if (!c) throw new Error(`${who} is not in the tree`);
-      const cost = await costOf(await mined(d.distributor.connect(signer).claim(taskLarge, 2, c.amount, c.proof)));
+      const cost = await costOf(await mined(d.distributor.connect(signer).claim(taskLarge, 2, c.index, c.amount, c.proof)));
       return { ...cost, proofLength: c.proof.length };
     };
     const claimWarm = await claimBy(warmSigner, warm);
     const claimCold = await claimBy(coldSigner, cold);
+    await mined(d.token.transfer(high, unit));
+    const claimHigh = await claimBy(highSigner, high);
 
     // A private round: the same 500-leaf shape keyed by nullifiers, one of them a real member's, whose
     // claim the deployer relays to the warm recipient (already holding the token, like claim_gas_warm).
@@ -193,7 +213,9 @@ export async function benchGas(o: GasOptions): Promise<{ figures: Figure[]; diag
     );
     note(
       `gas: claim from the ${o.large}-leaf tree (${claimWarm.proofLength}-hash proof): recipient holding the token ${claimWarm.gasUsed} (execution ${claimWarm.execution}), ` +
-        `holding none ${claimCold.gasUsed} (execution ${claimCold.execution}, +${claimCold.execution - claimWarm.execution} for the token's fresh balance slot); ${elapsedMs.toFixed(0)} ms`,
+        `holding none ${claimCold.gasUsed} (execution ${claimCold.execution}, +${claimCold.execution - claimWarm.execution} for the token's fresh balance slot), ` +
+        `leaves ${largeTree.proofFor(warm)!.index} and ${largeTree.proofFor(cold)!.index}; leaf ${largeTree.proofFor(high)!.index}, first of its overflow word, to a holder ${claimHigh.gasUsed} ` +
+        `(execution ${claimHigh.execution}, +${claimHigh.execution - claimWarm.execution} for the word's fresh slot); ${elapsedMs.toFixed(0)} ms`,
     );
     note(
       `gas: claimPrivate from the ${o.large}-leaf private tree (${claimPrivate.proofLength}-hash proof, Groth16 proved in ${proveMs} ms), relayed to a holder: ` +
@@ -221,6 +243,7 @@ export async function benchGas(o: GasOptions): Promise<{ figures: Figure[]; diag
       ),
       fig('claim_gas_warm', claimWarm.gasUsed, `value<=${o.claimLimit}gas`, claimWarm.gasUsed <= o.claimLimit),
       fig('claim_gas_cold', claimCold.gasUsed, `value<=${o.claimLimit}gas`, claimCold.gasUsed <= o.claimLimit),
+      fig('claim_gas_overflow_first', claimHigh.gasUsed, `value<=${o.claimLimit}gas`, claimHigh.gasUsed <= o.claimLimit),
       fig('claim_private_gas_warm', claimPrivate.gasUsed, `value<=${privateLimit}gas`, claimPrivate.gasUsed <= privateLimit),
     ];
     return {
@@ -230,7 +253,7 @@ export async function benchGas(o: GasOptions): Promise<{ figures: Figure[]; diag
         erc20TransferToHolder: toHolder.gasUsed,
         commitFirstRound: firstRound,
         commit: { [String(o.small)]: commitSmall, [String(o.large)]: commitLarge },
-        claim: { warm: claimWarm, cold: claimCold },
+        claim: { warm: claimWarm, cold: claimCold, overflowFirst: claimHigh },
         claimPrivate,
         hardfork,
         elapsedMs: Math.round(elapsedMs),

@@ -23,11 +23,13 @@ import type { ChainInfoReply, CoordinatorApi } from './coordinator-api.ts';
 /** One round in which the account is owed tokens. */
 export interface RewardLine {
   round: number;
+  /** The leaf's index in the round's rewards tree, which a public claim names (the distributor's claimed flag). */
+  index: number;
   /** Token base units. */
   amount: bigint;
-  /** The distributor's isClaimed for (task, round, account); for a private line, isNullifierSpent. */
+  /** The distributor's isClaimed for (task, round, index); for a private line, isNullifierSpent. */
   claimed: boolean;
-  /** StandardMerkleTree proof of (account, amount) (private: (nullifier, amount)) in the round's rewards tree. */
+  /** StandardMerkleTree proof of (index, account, amount) (private: (nullifier, amount)) in the round's rewards tree. */
   proof: string[];
   /** Not claimed yet, and the round still holds enough unclaimed reward on chain to pay it. */
   claimable: boolean;
@@ -238,11 +240,11 @@ async function* checkedRounds(chain: ChainHandle, api: CoordinatorApi, task: num
 }
 
 /** The round's leaf of `key` (address or nullifier) with its proof checked locally; null when it has none. */
-function leafIn(c: CheckedRound, task: number, key: string, kind: RewardAccountKind): { amount: bigint; proof: string[] } | null {
+function leafIn(c: CheckedRound, task: number, key: string, kind: RewardAccountKind): { index: number; amount: bigint; proof: string[] } | null {
   const leaf = c.tree.proofFor(key);
   if (!leaf) return null;
-  if (!verifyRewardProof(c.tree.root, key, leaf.amount, leaf.proof, kind)) throw new RewardsError('BAD_PROOF', `round ${c.round} of task ${task}: the proof of ${key} does not verify against ${c.tree.root}`);
-  return { amount: leaf.amount, proof: [...leaf.proof] };
+  if (!verifyRewardProof(c.tree.root, leaf.index, key, leaf.amount, leaf.proof, kind)) throw new RewardsError('BAD_PROOF', `round ${c.round} of task ${task}: the proof of ${key} does not verify against ${c.tree.root}`);
+  return { index: leaf.index, amount: leaf.amount, proof: [...leaf.proof] };
 }
 
 async function linesOn(chain: ChainHandle, api: CoordinatorApi, task: number, account: string): Promise<RewardLine[]> {
@@ -252,7 +254,7 @@ async function linesOn(chain: ChainHandle, api: CoordinatorApi, task: number, ac
   for await (const c of checkedRounds(chain, api, task, 'address')) {
     const leaf = leafIn(c, task, who, 'address');
     if (!leaf) continue;
-    const claimed = await read(`isClaimed(${task}, ${c.round}, ${who})`, () => chain.distributor.isClaimed(task, c.round, who));
+    const claimed = await read(`isClaimed(${task}, ${c.round}, ${leaf.index})`, () => chain.distributor.isClaimed(task, c.round, leaf.index));
     lines.push({ round: c.round, ...leaf, claimed, claimable: !claimed && c.reward - c.claimedSoFar >= leaf.amount });
   }
   return lines;
@@ -343,8 +345,8 @@ export function claimError(e: unknown, task: number, round: number, account: str
  * Sends one distributor.claim and waits for its receipt. Refusals (reverts, no gas, RPC failure)
  * throw a RewardsError named after the distributor's custom error.
  */
-export async function claimRound(distributor: RewardDistributor, task: number, round: number, amount: bigint, proof: readonly string[], account: string): Promise<ClaimResult> {
-  return sendClaim(() => distributor.claim(task, round, amount, [...proof]), distributor, task, round, amount, account);
+export async function claimRound(distributor: RewardDistributor, task: number, round: number, index: number, amount: bigint, proof: readonly string[], account: string): Promise<ClaimResult> {
+  return sendClaim(() => distributor.claim(task, round, index, amount, [...proof]), distributor, task, round, amount, account);
 }
 
 /**
@@ -412,7 +414,7 @@ export async function claimRewards(o: ClaimRewardsOptions): Promise<ClaimResult[
     const distributor = attach('RewardDistributor', chain.info.distributor, signer as ContractRunner);
     const done: ClaimResult[] = [];
     for (const line of todo) {
-      const c = await claimRound(distributor, o.task, line.round, line.amount, line.proof, account);
+      const c = await claimRound(distributor, o.task, line.round, line.index, line.amount, line.proof, account);
       done.push(c);
       o.onClaimed?.(c);
     }

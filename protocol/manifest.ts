@@ -51,7 +51,11 @@ import { PackedProof } from './zk/packed-proof.ts';
  * (nullifier, amount) leaves. Public manifests have neither field, so their bytes are unchanged.
  */
 
-export const MANIFEST_FORMAT = 1;
+/**
+ * Format 2: the rewards tree's public leaves are (index, address, amount), index counting the paid
+ * clients in entry order (format 1 had (address, amount) leaves and no index).
+ */
+export const MANIFEST_FORMAT = 2;
 
 /** A canonical decimal string of an integer in [0, 2^256). */
 export const DecimalU256 = z
@@ -269,6 +273,7 @@ export function buildManifest(input: ManifestInput, rules: Readonly<Record<strin
  * The rewards tree of a manifest: one leaf per client with a non-zero total, the total being the
  * sum of that client's entries' rewards (a client may have one accepted and some rejected entries;
  * under 'accepted-samples' only the accepted one pays). Entries without a client must have reward 0.
+ * Leaf indices follow the first entry of each paid client, so they are fixed by the entry order.
  * The coordinator serves claim proofs from it (proofFor); the auditor compares its root.
  */
 export function manifestRewardsTree(m: Pick<RoundManifest, 'entries' | 'private'>): RewardsTree {

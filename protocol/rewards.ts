@@ -138,18 +138,23 @@ export function effectiveReward(reward: bigint, scores: readonly bigint[]): bigi
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Leaf = keccak256(bytes.concat(keccak256(abi.encode(address account, uint256 amount)))), nodes =
- * keccak256 of the sorted pair: OpenZeppelin's StandardMerkleTree, which MerkleProof.verify in
- * Solidity accepts as is.
+ * Leaf = keccak256(bytes.concat(keccak256(abi.encode(uint256 index, address account, uint256 amount)))),
+ * nodes = keccak256 of the sorted pair: OpenZeppelin's StandardMerkleTree, which MerkleProof.verify in
+ * Solidity accepts as is. `index` is the leaf's position among the round's paid accounts (0, 1, 2, ...
+ * in entry order): the distributor keys its claimed flags by it, keeping the flags of the first 64
+ * leaves in a storage slot a claim writes anyway (contracts/src/RewardDistributor.sol).
  */
-export const REWARD_LEAF_ENCODING: readonly ['address', 'uint256'] = Object.freeze(['address', 'uint256'] as const);
+export const REWARD_LEAF_ENCODING: readonly ['uint256', 'address', 'uint256'] = Object.freeze(['uint256', 'address', 'uint256'] as const);
 
 /**
  * Private tasks pay nullifiers, not addresses: leaves are (uint256 nullifier, uint256 amount), and
  * the account key of an entry is the nullifier as an 0x-prefixed 32-byte word. The distributor's
- * claimPrivate hashes exactly this leaf.
+ * claimPrivate hashes exactly this leaf (a nullifier is spent once, so it needs no index).
  */
 export const PRIVATE_REWARD_LEAF_ENCODING: readonly ['uint256', 'uint256'] = Object.freeze(['uint256', 'uint256'] as const);
+
+/** The largest reward one round can allocate: the distributor keeps it in 96 bits. */
+export const MAX_ROUND_REWARD = (1n << 96n) - 1n;
 
 /** Who a rewards tree pays: wallet addresses (public tasks) or nullifiers (private tasks). */
 export type RewardAccountKind = 'address' | 'nullifier';
@@ -166,8 +171,11 @@ export interface RewardEntry {
   amount: bigint;
 }
 
-/** A leaf as it sits in the tree: lowercase address (or the nullifier in decimal), amount in decimal (JSON-safe). */
-export type RewardLeaf = [account: string, amount: string];
+/**
+ * A leaf as it sits in the tree, JSON-safe: public [index, lowercase address, amount] or private
+ * [nullifier, amount], numbers in decimal.
+ */
+export type RewardLeaf = [index: string, account: string, amount: string] | [nullifier: string, amount: string];
 
 /** StandardMerkleTree's dump format ("standard-v1"), loadable with StandardMerkleTree.load when non-empty. */
 export interface RewardsTreeDump {
@@ -178,6 +186,8 @@ export interface RewardsTreeDump {
 }
 
 export interface RewardClaim {
+  /** The leaf's index (its position among the paid accounts), which a public claim names. */
+  index: number;
   amount: bigint;
   /** Sibling hashes from the leaf up, as MerkleProof.verify takes them. */
   proof: Hex32[];
@@ -204,23 +214,24 @@ function normaliseAccount(account: string, kind: RewardAccountKind = 'address'):
   return account.toLowerCase();
 }
 
-/** The leaf encoding of a kind, and an account key as the leaf's first value. */
-function leafOf(kind: RewardAccountKind): { encoding: string[]; value: (account: string) => string } {
+/** The leaf encoding of a kind, and the leaf of (index, account key, amount). */
+function leafOf(kind: RewardAccountKind): { encoding: string[]; value: (index: number, account: string, amount: bigint) => RewardLeaf } {
   return kind === 'address'
-    ? { encoding: [...REWARD_LEAF_ENCODING], value: (a) => a }
-    : { encoding: [...PRIVATE_REWARD_LEAF_ENCODING], value: (a) => BigInt(a).toString() };
+    ? { encoding: [...REWARD_LEAF_ENCODING], value: (i, a, amount) => [String(i), a, amount.toString()] }
+    : { encoding: [...PRIVATE_REWARD_LEAF_ENCODING], value: (_i, a, amount) => [BigInt(a).toString(), amount.toString()] };
 }
 
 /**
  * Builds the rewards tree of a round. Zero amounts get no leaf; the same account twice (in any
  * letter case, even with a zero amount) is an error: sum an account's amounts before calling.
- * Leaves are sorted by hash inside the tree (the library default), so the root depends only on the
- * set of (account, amount) pairs, not on their order. No leaves: root EMPTY_REWARDS_ROOT.
+ * Leaf indices follow the order of `entries` (0 for the first paid account, and so on); the
+ * library sorts the leaves by hash inside the tree. No leaves: root EMPTY_REWARDS_ROOT.
  */
 export function rewardsTree(entries: readonly RewardEntry[], kind: RewardAccountKind = 'address'): RewardsTree {
   const leafKind = leafOf(kind);
   const seen = new Set<string>();
   const leaves: RewardLeaf[] = [];
+  const amounts: bigint[] = [];
   const index = new Map<string, number>();
   for (const [i, e] of entries.entries()) {
     const account = normaliseAccount(e.account, kind);
@@ -231,7 +242,8 @@ export function rewardsTree(entries: readonly RewardEntry[], kind: RewardAccount
     }
     if (e.amount === 0n) continue;
     index.set(account, leaves.length);
-    leaves.push([leafKind.value(account), e.amount.toString()]);
+    leaves.push(leafKind.value(leaves.length, account, e.amount));
+    amounts.push(e.amount);
   }
   const encoding = leafKind.encoding;
   if (leaves.length === 0) {
@@ -252,26 +264,29 @@ export function rewardsTree(entries: readonly RewardEntry[], kind: RewardAccount
     proofFor(account) {
       const i = index.get(normaliseAccount(account, kind));
       if (i === undefined) return null;
-      const leaf = leaves[i] as RewardLeaf;
-      return { amount: BigInt(leaf[1]), proof: tree.getProof(i) as Hex32[] };
+      return { index: i, amount: amounts[i] as bigint, proof: tree.getProof(i) as Hex32[] };
     },
     dump: () => tree.dump() as RewardsTreeDump,
   };
 }
 
-/** The Solidity leaf of a claim: keccak256(bytes.concat(keccak256(abi.encode(account, amount)))). */
-export function rewardLeafHash(account: string, amount: bigint, kind: RewardAccountKind = 'address'): Hex32 {
+/**
+ * The Solidity leaf of a claim: keccak256(bytes.concat(keccak256(abi.encode(index, account, amount))))
+ * for a public leaf, of abi.encode(nullifier, amount) for a private one (whose index is ignored).
+ */
+export function rewardLeafHash(index: number, account: string, amount: bigint, kind: RewardAccountKind = 'address'): Hex32 {
   // A one-leaf tree's root is its leaf hash; StandardMerkleTree exposes no standalone leaf hasher.
   const { encoding, value } = leafOf(kind);
-  return StandardMerkleTree.of<RewardLeaf>([[value(normaliseAccount(account, kind)), amount.toString()]], encoding).root as Hex32;
+  return StandardMerkleTree.of<RewardLeaf>([value(index, normaliseAccount(account, kind), amount)], encoding).root as Hex32;
 }
 
-/** Checks a claim against a root exactly as the distributor contract will. Never throws. */
-export function verifyRewardProof(root: string, account: string, amount: bigint, proof: readonly string[], kind: RewardAccountKind = 'address'): boolean {
+/** Checks a claim against a root exactly as the distributor contract will (a private leaf ignores `index`). Never throws. */
+export function verifyRewardProof(root: string, index: number, account: string, amount: bigint, proof: readonly string[], kind: RewardAccountKind = 'address'): boolean {
   try {
     if (root.toLowerCase() === EMPTY_REWARDS_ROOT || amount <= 0n || amount > UINT256_MAX) return false;
+    if (!Number.isSafeInteger(index) || index < 0) return false;
     const { encoding, value } = leafOf(kind);
-    return StandardMerkleTree.verify<RewardLeaf>(root, encoding, [value(normaliseAccount(account, kind)), amount.toString()], [...proof]);
+    return StandardMerkleTree.verify<RewardLeaf>(root, encoding, value(index, normaliseAccount(account, kind), amount), [...proof]);
   } catch {
     return false;
   }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ModelSpec, PRESET_MODELS } from './model-spec.ts';
 import { SNARK_FIELD } from './zk/field.ts';
 import { PackedProof } from './zk/packed-proof.ts';
+import { MAX_ROUND_REWARD } from './rewards.ts';
 
 /** Wire schemas shared by coordinator and clients; every type is inferred from its schema. */
 
@@ -93,8 +94,11 @@ export const UpdateLimits = z.strictObject({
 export const TokenAmount = z.string().regex(/^(0|[1-9][0-9]{0,77})$/, 'a non-negative integer in token base units, as a decimal string');
 
 export const RewardsConfig = z.strictObject({
-  /** Reward paid out per aggregated round, split pro rata over the contributors' scores. */
-  perRound: TokenAmount.default('0'),
+  /**
+   * Reward paid out per aggregated round, split pro rata over the contributors' scores. Below 2^96
+   * (7.9e28 base units), the most the distributor's packed round slot holds.
+   */
+  perRound: TokenAmount.refine((v) => BigInt(v) <= MAX_ROUND_REWARD, `at most ${MAX_ROUND_REWARD} (2^96 - 1) base units per round`).default('0'),
   /** What the coordinator deposits in the reward distributor when it registers the task on chain. */
   budget: TokenAmount.default('0'),
   /** Name of the scoring rule (protocol/rewards.ts SCORE_RULES). */

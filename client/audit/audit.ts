@@ -305,20 +305,22 @@ async function audit(opts: AuditOptions, chain: ChainHistory, startedAt: Date, t
     else if (!m) skip(CHECKS.claimsEntitlement, `${claimCount} claim(s) but the manifest is unavailable`);
     else {
       const bad: string[] = [];
-      let entitled: (a: string) => bigint;
+      // The account's leaf in the rebuilt tree: its amount, and its index (which keys the distributor's claimed flag).
+      let leafOf: (a: string) => { index: number; amount: bigint } | null;
       try {
         const tree = manifestRewardsTree(m);
-        entitled = (a) => {
+        leafOf = (a) => {
           try {
-            return tree.proofFor(a)?.amount ?? 0n;
+            return tree.proofFor(a);
           } catch {
-            return 0n; // an account of the other kind (an address in a private tree, or a nullifier in a public one)
+            return null; // an account of the other kind (an address in a private tree, or a nullifier in a public one)
           }
         };
       } catch (e) {
-        entitled = () => 0n;
+        leafOf = () => null;
         bad.push(`the manifest gives no rewards tree: ${msg(e)}`);
       }
+      const entitled = (a: string) => leafOf(a)?.amount ?? 0n;
       const seen = new Set<string>();
       for (const c of claims) {
         if (seen.has(c.account)) bad.push(`${c.account} claimed twice (again at block ${c.blockNumber})`);
@@ -327,8 +329,9 @@ async function audit(opts: AuditOptions, chain: ChainHistory, startedAt: Date, t
         if (c.amount !== want) bad.push(`${c.account} claimed ${c.amount} (block ${c.blockNumber}), the manifest entitles it to ${want}`);
       }
       for (const account of seen) {
-        if (!(await chain.distributorContract.isClaimed(taskN, ev.round, account, { blockTag: chain.toBlock }))) {
-          bad.push(`${account} has a Claimed event but isClaimed(${task}, ${ev.round}, ${account}) is false`);
+        const leaf = leafOf(account);
+        if (leaf && !(await chain.distributorContract.isClaimed(taskN, ev.round, leaf.index, { blockTag: chain.toBlock }))) {
+          bad.push(`${account} has a Claimed event but isClaimed(${task}, ${ev.round}, ${leaf.index}) (its leaf) is false`);
         }
       }
       // Private claims pay (nullifier, amount) leaves. The recipient is deliberately not checked against

@@ -60,7 +60,7 @@ export const CHECKS = {
   claimsTotal: 'claims.total',
   /**
    * 4. Every Claimed (account, amount) is that account's entitlement in the manifest, once, and
-   * isClaimed; every PrivateClaimed (nullifier, amount) is that nullifier's, once, and isNullifierSpent.
+   * isClaimed at its leaf index; every PrivateClaimed (nullifier, amount) is that nullifier's, once, and isNullifierSpent.
    */
   claimsEntitlement: 'claims.entitlement',
   /** 5. Every accepted update exists, hashes to its updateHash and has the model's length. */

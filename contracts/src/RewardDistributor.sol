@@ -26,9 +26,14 @@ interface ITaskRegistry {
  * Binding: the registry deploys this contract in its own constructor, so `registry` (the deployer)
  * is the only account that can ever allocate, and the pair cannot be mis-wired.
  *
- * Leaves are those of OpenZeppelin's StandardMerkleTree for ['address', 'uint256']:
- * `keccak256(bytes.concat(keccak256(abi.encode(account, amount))))`. Hashing twice keeps a 64-byte
- * leaf preimage from ever being mistaken for an inner node.
+ * Leaves are those of OpenZeppelin's StandardMerkleTree for ['uint256', 'address', 'uint256'],
+ * (index, account, amount): `keccak256(bytes.concat(keccak256(abi.encode(index, account, amount))))`.
+ * Hashing twice keeps a leaf preimage from ever being mistaken for an inner node. `index` is the
+ * leaf's position among the round's paid accounts (0, 1, 2, ... in manifest order, which the auditor
+ * recomputes), and it is what the claimed flag is keyed by: the flags of leaves 0 to 63 live in the
+ * round's reward slot, which the commit already made non-zero and every claim rewrites anyway, so
+ * a claim never pays for a fresh storage slot of its own (22,100 gas, a quarter of a claim). Leaves
+ * from 64 on share one overflow word per 256, whose first claimer pays that slot.
  *
  * Private rounds: a task whose members should not be linkable to their rewards commits trees of
  * ['uint256', 'uint256'] leaves, (nullifier, amount), where nullifier = Poseidon(secret, task, round)
@@ -37,22 +42,26 @@ interface ITaskRegistry {
  * nullifier and names the recipient; each nullifier is paid once.
  *
  * No per-task mode flag is needed (it would cost every claim a storage read), because neither kind of
- * leaf can be claimed the other way, even though both encode as two 32-byte words: claiming a public
- * (account, amount) leaf with {claimPrivate} needs a proof of a Poseidon preimage (secret, task, round)
- * whose hash is the account's address, and claiming a private (nullifier, amount) leaf with {claim}
- * needs the key of an address equal to the nullifier, a 254-bit field element that falls below 2^160
- * with probability about 2^-94 (and would then still need that address's key).
+ * leaf can be claimed the other way: a public leaf's preimage is three 32-byte words and a private
+ * one's two, so no leaf hash of one kind is the leaf hash of the other (short of a keccak256
+ * collision).
  */
 contract RewardDistributor is ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
-    /// @dev Two slots: the root, then reward and claimed packed so a claim reads and writes one slot.
-    /// A zero root means the round has no rewards here (never committed, or committed with none).
+    /// @dev Two slots: the root, then reward, claimed and the claimed flags of leaves 0 to 63 packed
+    /// so that a claim reads and writes one slot, already non-zero. 96 bits hold 7.9e28 base units
+    /// (79 billion tokens of 18 decimals) per round. A zero root means the round has no rewards here
+    /// (never committed, or committed with none).
     struct RoundRewards {
         bytes32 rewardsRoot;
-        uint128 reward;
-        uint128 claimed;
+        uint96 reward;
+        uint96 claimed;
+        uint64 claimedLow;
     }
+
+    /// @dev Leaves whose claimed flag sits in the round's reward slot (indices 0 to PACKED_LEAVES - 1).
+    uint256 private constant PACKED_LEAVES = 64;
 
     /// @notice Token every reward is paid in.
     IERC20 public immutable token;
@@ -63,9 +72,9 @@ contract RewardDistributor is ReentrancyGuardTransient {
 
     mapping(uint256 task => uint256) private _budget;
     mapping(uint256 task => mapping(uint256 round => RoundRewards)) private _rounds;
-    /// @dev Claimed flags, one bit per round, 256 rounds per word and one word set per (task, account):
-    /// an account claiming several rounds of a task pays for a new storage slot only once in 256 rounds.
-    mapping(uint256 task => mapping(address account => mapping(uint256 word => uint256 bits))) private _claimed;
+    /// @dev Claimed flags of leaves from PACKED_LEAVES on: leaf `index` is bit `index & 0xff` of word
+    /// `index >> 8` (bits 0 to 63 of word 0 stay unused: those leaves are flagged in the round slot).
+    mapping(uint256 task => mapping(uint256 round => mapping(uint256 word => uint256 bits))) private _claimedHigh;
     /// @dev Nullifiers already paid by {claimPrivate}. One set for all tasks and rounds: the circuit
     /// binds a nullifier to its task and round (it is Poseidon(secret, task, round)), so the same value
     /// never stands for two rounds.
@@ -96,10 +105,10 @@ contract RewardDistributor is ReentrancyGuardTransient {
     error DistributorRoundAlreadyAllocated(uint256 task, uint256 round);
     /// @notice The round has no rewards here: never committed, or committed without a reward.
     error DistributorUnknownRound(uint256 task, uint256 round);
-    /// @notice The account already claimed this round.
-    error DistributorAlreadyClaimed(uint256 task, uint256 round, address account);
-    /// @notice (account, amount) is not a leaf of the round's rewards tree.
-    error DistributorInvalidProof(uint256 task, uint256 round, address account, uint256 amount);
+    /// @notice Leaf `index` of the round was already claimed (by `account`, the only one who can).
+    error DistributorAlreadyClaimed(uint256 task, uint256 round, uint256 index, address account);
+    /// @notice (index, account, amount) is not a leaf of the round's rewards tree.
+    error DistributorInvalidProof(uint256 task, uint256 round, uint256 index, address account, uint256 amount);
     /// @notice Paying `amount` would take the round's claims past its reward.
     error DistributorOverClaim(uint256 task, uint256 round, uint256 amount, uint256 remaining);
     /// @notice (nullifier, amount) is not a leaf of the round's (private) rewards tree.
@@ -154,9 +163,10 @@ contract RewardDistributor is ReentrancyGuardTransient {
      * {DistributorRoundAlreadyAllocated} (the registry's append-only rule already prevents it).
      * @param task Task id.
      * @param round Round being committed.
-     * @param rewardsRoot Root of the round's StandardMerkleTree of (address, uint256) leaves, or of
+     * @param rewardsRoot Root of the round's StandardMerkleTree of (uint256, address, uint256) leaves, or of
      * (uint256 nullifier, uint256) leaves in a private task.
-     * @param reward Tokens set aside; the sum of the tree's amounts must not exceed it.
+     * @param reward Tokens set aside, below 2^96 (SafeCast reverts otherwise); the sum of the tree's
+     * amounts must not exceed it.
      */
     function allocate(uint256 task, uint256 round, bytes32 rewardsRoot, uint256 reward) external {
         if (msg.sender != registry) revert DistributorUnauthorizedCaller(msg.sender);
@@ -169,7 +179,7 @@ contract RewardDistributor is ReentrancyGuardTransient {
             _budget[task] = available - reward;
         }
         r.rewardsRoot = rewardsRoot;
-        r.reward = SafeCast.toUint128(reward);
+        r.reward = SafeCast.toUint96(reward);
         emit RewardsAllocated(task, round, reward);
     }
 
@@ -177,32 +187,43 @@ contract RewardDistributor is ReentrancyGuardTransient {
      * @notice Pays the caller its reward for `round` of `task`, once.
      * @dev Checks, then effects, then the token transfer (and nonReentrant on top), so a hostile token
      * cannot claim twice. Reverts with {DistributorUnknownRound}, {DistributorZeroAmount},
-     * {DistributorAlreadyClaimed}, {DistributorInvalidProof} (including an amount other than the
-     * leaf's, or someone else's proof) or {DistributorOverClaim} (a tree whose amounts add up to more
-     * than the round's reward pays out only up to the reward).
+     * {DistributorInvalidProof} (including an amount or index other than the leaf's, or someone
+     * else's proof), {DistributorAlreadyClaimed} or {DistributorOverClaim} (a tree whose amounts add
+     * up to more than the round's reward pays out only up to the reward).
      * @param task Task id.
      * @param round Round id.
+     * @param index The caller's leaf index in the round's tree.
      * @param amount The caller's amount in the round's tree, exactly.
-     * @param proof StandardMerkleTree proof of the leaf (msg.sender, amount).
+     * @param proof StandardMerkleTree proof of the leaf (index, msg.sender, amount).
      */
-    function claim(uint256 task, uint256 round, uint256 amount, bytes32[] calldata proof) external nonReentrant {
+    function claim(uint256 task, uint256 round, uint256 index, uint256 amount, bytes32[] calldata proof)
+        external
+        nonReentrant
+    {
         RoundRewards storage r = _rounds[task][round];
         bytes32 root = r.rewardsRoot;
         if (root == 0) revert DistributorUnknownRound(task, round);
         if (amount == 0) revert DistributorZeroAmount();
 
-        mapping(uint256 => uint256) storage words = _claimed[task][msg.sender];
-        uint256 bits = words[round >> 8];
-        uint256 mask = 1 << (round & 0xff);
-        if (bits & mask != 0) revert DistributorAlreadyClaimed(task, round, msg.sender);
-
-        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(msg.sender, amount))));
+        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(index, msg.sender, amount))));
         if (!MerkleProof.verifyCalldata(proof, root, leaf)) {
-            revert DistributorInvalidProof(task, round, msg.sender, amount);
+            revert DistributorInvalidProof(task, round, index, msg.sender, amount);
         }
 
-        _debit(r, task, round, amount);
-        words[round >> 8] = bits | mask;
+        if (index < PACKED_LEAVES) {
+            // One read and one write of the round slot: flag, total and reward together.
+            uint64 low = r.claimedLow;
+            uint64 bit = uint64(1) << uint64(index);
+            if (low & bit != 0) revert DistributorAlreadyClaimed(task, round, index, msg.sender);
+            _debit(r, task, round, amount, low | bit);
+        } else {
+            mapping(uint256 => uint256) storage words = _claimedHigh[task][round];
+            uint256 bits = words[index >> 8];
+            uint256 mask = 1 << (index & 0xff);
+            if (bits & mask != 0) revert DistributorAlreadyClaimed(task, round, index, msg.sender);
+            _debit(r, task, round, amount, r.claimedLow);
+            words[index >> 8] = bits | mask;
+        }
         emit Claimed(task, round, msg.sender, amount);
         token.safeTransfer(msg.sender, amount);
     }
@@ -254,7 +275,7 @@ contract RewardDistributor is ReentrancyGuardTransient {
             revert DistributorInvalidZkProof(task, round, nullifier);
         }
 
-        _debit(r, task, round, amount);
+        _debit(r, task, round, amount, r.claimedLow);
         _nullifierSpent[nullifier] = true;
         emit PrivateClaimed(task, round, nullifier, recipient, amount);
         token.safeTransfer(recipient, amount);
@@ -278,9 +299,10 @@ contract RewardDistributor is ReentrancyGuardTransient {
         return (r.rewardsRoot, r.reward, r.claimed);
     }
 
-    /// @notice Whether `account` has claimed its reward for `round` of `task`.
-    function isClaimed(uint256 task, uint256 round, address account) external view returns (bool) {
-        return _claimed[task][account][round >> 8] & (1 << (round & 0xff)) != 0;
+    /// @notice Whether leaf `index` of the rewards tree of `round` of `task` has been claimed.
+    function isClaimed(uint256 task, uint256 round, uint256 index) external view returns (bool) {
+        if (index < PACKED_LEAVES) return _rounds[task][round].claimedLow & (uint64(1) << uint64(index)) != 0;
+        return _claimedHigh[task][round][index >> 8] & (1 << (index & 0xff)) != 0;
     }
 
     /// @notice Whether the reward of the private leaf keyed by `nullifier` has been paid.
@@ -289,17 +311,20 @@ contract RewardDistributor is ReentrancyGuardTransient {
     }
 
     /**
-     * @dev Books `amount` as claimed from round `r`, the accounting both claim paths share: whatever
-     * the tree says, a round never pays out more than its reward ({DistributorOverClaim}). (The
-     * four-line round lookup before it stays inline in each path: as a helper returning a storage
-     * pointer it cost every claim another 70 gas.)
+     * @dev Books `amount` as claimed from round `r` and stores `claimedLow` (the packed leaves' flags)
+     * in the same write: the accounting both claim paths share. Whatever the tree says, a round
+     * never pays out more than its reward ({DistributorOverClaim}). (The four-line round lookup
+     * before it stays inline in each path: as a helper returning a storage pointer it cost every
+     * claim another 70 gas.)
      */
-    function _debit(RoundRewards storage r, uint256 task, uint256 round, uint256 amount) private {
+    function _debit(RoundRewards storage r, uint256 task, uint256 round, uint256 amount, uint64 claimedLow) private {
+        uint96 reward = r.reward;
         uint256 claimed = r.claimed;
-        uint256 remaining = r.reward - claimed;
+        uint256 remaining = reward - claimed;
         if (amount > remaining) revert DistributorOverClaim(task, round, amount, remaining);
-        // Cannot truncate: claimed + amount <= reward, and reward fits in 128 bits.
-        r.claimed = uint128(claimed + amount);
+        // Cannot truncate: claimed + amount <= reward, and reward fits in 96 bits.
+        r.claimed = uint96(claimed + amount);
+        r.claimedLow = claimedLow;
     }
 
     /// @dev Unpacks `p` into the verifier's A, B, C and checks it against the claim's public signals,

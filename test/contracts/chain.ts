@@ -80,17 +80,27 @@ function normalise(values: unknown[]): unknown[] {
   return values.map((v) => (typeof v === 'string' ? v.toLowerCase() : typeof v === 'number' ? BigInt(v) : v));
 }
 
-/** A rewards tree as the coordinator will build it: OpenZeppelin's StandardMerkleTree of (address, uint256). */
+/**
+ * A rewards tree as the coordinator builds it, written here independently of protocol/rewards.ts:
+ * OpenZeppelin's StandardMerkleTree of (uint256 index, address account, uint256 amount), the index
+ * being the entry's position.
+ */
 export function rewardsTree(entries: Array<[string, bigint]>) {
   const tree = StandardMerkleTree.of(
-    entries.map(([a, amount]) => [a, amount.toString()]),
-    ['address', 'uint256'],
+    entries.map(([a, amount], i) => [String(i), a, amount.toString()]),
+    ['uint256', 'address', 'uint256'],
   );
+  const indexOf = (account: string): number => {
+    const i = entries.findIndex(([a]) => a.toLowerCase() === account.toLowerCase());
+    if (i < 0) throw new Error(`${account} is not in the tree`);
+    return i;
+  };
   const proofOf = (account: string): string[] => {
-    for (const [i, [a]] of tree.entries()) if (String(a).toLowerCase() === account.toLowerCase()) return tree.getProof(i);
+    const want = String(indexOf(account));
+    for (const [i, [index]] of tree.entries()) if (index === want) return tree.getProof(i);
     throw new Error(`${account} is not in the tree`);
   };
-  return { root: tree.root, proofOf, tree };
+  return { root: tree.root, indexOf, proofOf, tree };
 }
 
 /** Random-looking but reproducible addresses for filling large trees. */

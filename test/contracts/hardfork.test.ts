@@ -24,7 +24,7 @@ test('deploy, commit a rewarded round and claim on a cancun chain', async () => 
   await mined(token.approve(addresses.distributor, reward));
   await mined(distributor.fund(1, reward));
   await mined(registry.commitRound(1, 1, h('c1'), h('genesis'), h('m'), tree.root, ZeroHash, 'fl://1/1', reward));
-  await mined(distributor.connect(chain.signers[1]!).claim(1, 1, reward, tree.proofOf(claimant)));
+  await mined(distributor.connect(chain.signers[1]!).claim(1, 1, tree.indexOf(claimant), reward, tree.proofOf(claimant)));
   assert.equal(await token.balanceOf(claimant), reward);
   assert.equal(await registry.latestCheckpoint(1), h('c1'));
 });

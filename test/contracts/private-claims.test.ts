@@ -218,15 +218,14 @@ describe('RewardDistributor private claims', () => {
     const recipient = chain.addresses[3]!;
     const member = await proveClaim({ secret: members[0]!.secret, task: t.task, round: publicRound, recipient });
 
-    // (address, amount) and (uint256, amount) leaves encode alike, so the public leaf read as the
-    // nullifier uint256(account) passes the Merkle check; only a proof of a Poseidon preimage equal to
-    // the address would pass the verifier, and a real member's proof is for its own nullifier.
+    // A public leaf hashes three words (index, account, amount) and a private one two, so the public
+    // leaf read as the nullifier uint256(account) is no leaf of the tree: refused before the verifier.
     const asNullifier = BigInt(account);
     await expectRevert(
       relayer().claimPrivate(t.task, publicRound, asNullifier, T(5), recipient, publicTree.proofOf(account), member.proof),
       errors,
-      'DistributorInvalidZkProof',
-      [t.task, publicRound, asNullifier],
+      'DistributorInvalidMerkleProof',
+      [t.task, publicRound, asNullifier, T(5)],
     );
     // With the member's real nullifier, there is no such leaf in a public tree.
     await expectRevert(
@@ -243,10 +242,10 @@ describe('RewardDistributor private claims', () => {
       [nullifierOf(members[1]!.secret, t.task, privateRoundNo), T(5)],
     ]);
     await t.commit(tree.root, T(10));
-    await expectRevert(distributorAs(1).claim(t.task, privateRoundNo, T(5), tree.proofOf(nullifier)), errors, 'DistributorInvalidProof', [t.task, privateRoundNo, account, T(5)]);
+    await expectRevert(distributorAs(1).claim(t.task, privateRoundNo, 0, T(5), tree.proofOf(nullifier)), errors, 'DistributorInvalidProof', [t.task, privateRoundNo, 0, account, T(5)]);
 
     // The public leaf is still claimable the public way, by its account.
-    await mined(distributorAs(1).claim(t.task, publicRound, T(5), publicTree.proofOf(account)));
+    await mined(distributorAs(1).claim(t.task, publicRound, publicTree.indexOf(account), T(5), publicTree.proofOf(account)));
   });
 
   test('claimPrivate gas from a 500-leaf tree is printed', async () => {

@@ -70,7 +70,7 @@ export async function claim(chain: Chain, wallet: HDNodeWallet, task: number, ro
   await mined(chain.signers[1]!.sendTransaction({ to: wallet.address, value: parseEther('1') }));
   const c = manifestRewardsTree(m).proofFor(wallet.address);
   assert.ok(c, `${wallet.address} has a reward in round ${round}`);
-  await mined(chain.d.distributor.connect(wallet.connect(chain.provider)).claim(task, round, c.amount, c.proof));
+  await mined(chain.d.distributor.connect(wallet.connect(chain.provider)).claim(task, round, c.index, c.amount, c.proof));
   return { round, account: wallet.address.toLowerCase(), amount: c.amount };
 }
 

@@ -133,6 +133,6 @@ describe('private task: anonymous uploads with membership proofs', () => {
     assert.equal(rewards.root, done.rewardsRoot);
     const claim = rewards.proofFor(a.client);
     assert.ok(claim && claim.amount > 0n);
-    assert.equal(verifyRewardProof(done.rewardsRoot!, a.client, claim.amount, claim.proof, 'nullifier'), true);
+    assert.equal(verifyRewardProof(done.rewardsRoot!, claim.index, a.client, claim.amount, claim.proof, 'nullifier'), true);
   });
 });

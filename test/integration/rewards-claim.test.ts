@@ -117,7 +117,7 @@ describe('rewards listing and claiming', () => {
     try {
       const distributor = attach('RewardDistributor', client.addresses.distributor, owner.wallet.connect(provider));
       const line = lines[0]!;
-      await assert.rejects(claimRound(distributor, task.id, line.round, line.amount, line.proof, owner.address), (e) => {
+      await assert.rejects(claimRound(distributor, task.id, line.round, line.index, line.amount, line.proof, owner.address), (e) => {
         assert.ok(e instanceof RewardsError, String(e));
         assert.equal(e.code, 'ALREADY_CLAIMED');
         assert.equal(e.revertName, 'DistributorAlreadyClaimed');

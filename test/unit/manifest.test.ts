@@ -56,7 +56,7 @@ const INPUT: ManifestInput = {
  * The manifest of INPUT, pinned: if this hash moves, every manifest committed so far stops
  * verifying. Change it only together with MANIFEST_FORMAT.
  */
-const GOLDEN_HASH = '0xd6f1275de2aea9bf5e61a009e418c79e099f1e3cc57ccf109cda8e5f8c4d852d';
+const GOLDEN_HASH = '0x94289a400e5bac0eb6c738e676089350068a8c7480819d94dc0e2515f38e35d9';
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 const bytesOf = (v: unknown) => new TextEncoder().encode(canonicalJson(v));
@@ -99,7 +99,7 @@ describe('buildManifest', () => {
     assert.equal(m.reward, '1001');
     assert.equal(m.allocated, '1001');
     assert.deepEqual(m.scoring, { rule: 'accepted-samples' });
-    assert.equal(m.format, 1);
+    assert.equal(m.format, 2);
   });
 
   test('spells out the strategy with its defaults', () => {
@@ -107,20 +107,28 @@ describe('buildManifest', () => {
   });
 
   test('rewardsRoot is the rewards tree of the paid clients, and every claim verifies', () => {
+    // Leaf indices follow the entries (A1, A2, A3): the same amounts indexed another way are another tree.
     const expected = rewardsTree([
+      { account: A1, amount: 300n },
+      { account: A2, amount: 200n },
+      { account: A3, amount: 501n },
+    ]);
+    assert.equal(m.rewardsRoot, expected.root);
+    const reindexed = rewardsTree([
       { account: A3, amount: 501n },
       { account: A1, amount: 300n },
       { account: A2, amount: 200n },
     ]);
-    assert.equal(m.rewardsRoot, expected.root);
+    assert.notEqual(m.rewardsRoot, reindexed.root);
     const tree = manifestRewardsTree(m);
     assert.equal(tree.root, m.rewardsRoot);
     assert.equal(tree.size, 3);
-    for (const [account, amount] of [[A1, 300n], [A2, 200n], [A3, 501n]] as const) {
+    for (const [index, [account, amount]] of ([[A1, 300n], [A2, 200n], [A3, 501n]] as const).entries()) {
       const claim = tree.proofFor(account);
       assert.deepEqual(claim?.amount, amount);
-      assert.ok(claim && StandardMerkleTree.verify(m.rewardsRoot, ['address', 'uint256'], [account, amount], claim.proof));
-      assert.ok(claim && verifyRewardProof(m.rewardsRoot, account, amount, claim.proof));
+      assert.equal(claim?.index, index);
+      assert.ok(claim && StandardMerkleTree.verify(m.rewardsRoot, ['uint256', 'address', 'uint256'], [index, account, amount], claim.proof));
+      assert.ok(claim && verifyRewardProof(m.rewardsRoot, claim.index, account, amount, claim.proof));
     }
     assert.equal(tree.proofFor(A4), null);
   });
@@ -298,7 +306,9 @@ describe('decodeManifest refuses', () => {
   });
 
   test('another format', () => {
-    refuses(bytesOf({ ...json(), format: 2 }), /unsupported manifest format 2/);
+    // Format 1 (rewards leaves without an index) is no longer read: its roots would not match.
+    refuses(bytesOf({ ...json(), format: 1 }), /unsupported manifest format 1/);
+    refuses(bytesOf({ ...json(), format: 3 }), /unsupported manifest format 3/);
     const { format: _, ...noFormat } = json();
     refuses(bytesOf(noFormat), /unsupported manifest format undefined/);
   });

@@ -223,9 +223,9 @@ describe('score rules', () => {
   });
 });
 
-/** The Solidity leaf, computed without the merkle-tree library: keccak256(bytes.concat(keccak256(abi.encode(a, n)))). */
-function solidityLeaf(account: string, amount: bigint): string {
-  return keccak256(concat([keccak256(AbiCoder.defaultAbiCoder().encode(['address', 'uint256'], [account, amount]))]));
+/** The Solidity leaf, computed without the merkle-tree library: keccak256(bytes.concat(keccak256(abi.encode(i, a, n)))). */
+function solidityLeaf(index: number, account: string, amount: bigint): string {
+  return keccak256(concat([keccak256(AbiCoder.defaultAbiCoder().encode(['uint256', 'address', 'uint256'], [index, account, amount]))]));
 }
 
 /** MerkleProof.processProof: fold the siblings with keccak256 of the sorted pair. */
@@ -252,6 +252,7 @@ describe('rewardsTree', () => {
     const tree = rewardsTree(entries);
     assert.match(tree.root, /^0x[0-9a-f]{64}$/);
     assert.equal(tree.size, 5);
+    let paid = 0;
     for (const e of entries) {
       const claim = tree.proofFor(e.account);
       if (e.amount === 0n) {
@@ -260,25 +261,33 @@ describe('rewardsTree', () => {
       }
       assert.ok(claim);
       assert.equal(claim.amount, e.amount);
+      // Indices count the paid entries in order (the zero entry takes none).
+      assert.equal(claim.index, paid++);
       const account = e.account.toLowerCase();
-      assert.ok(StandardMerkleTree.verify(tree.root, ['address', 'uint256'], [account, claim.amount], claim.proof));
-      assert.ok(verifyRewardProof(tree.root, e.account, claim.amount, claim.proof));
+      assert.ok(StandardMerkleTree.verify(tree.root, ['uint256', 'address', 'uint256'], [claim.index, account, claim.amount], claim.proof));
+      assert.ok(verifyRewardProof(tree.root, claim.index, e.account, claim.amount, claim.proof));
       // The leaf Solidity computes, by ethers alone, and the root MerkleProof.verify reaches from it.
-      const leaf = solidityLeaf(account, e.amount);
-      assert.equal(rewardLeafHash(e.account, e.amount), leaf);
+      const leaf = solidityLeaf(claim.index, account, e.amount);
+      assert.equal(rewardLeafHash(claim.index, e.account, e.amount), leaf);
       assert.equal(solidityProcessProof(leaf, claim.proof), tree.root);
-      // Any other amount, account or root fails.
-      assert.equal(verifyRewardProof(tree.root, e.account, claim.amount + 1n, claim.proof), false);
-      assert.equal(verifyRewardProof(tree.root, addr(0x99), claim.amount, claim.proof), false);
-      assert.equal(verifyRewardProof(EMPTY_REWARDS_ROOT, e.account, claim.amount, claim.proof), false);
+      // Any other amount, index, account or root fails.
+      assert.equal(verifyRewardProof(tree.root, claim.index, e.account, claim.amount + 1n, claim.proof), false);
+      assert.equal(verifyRewardProof(tree.root, claim.index + 1, e.account, claim.amount, claim.proof), false);
+      assert.equal(verifyRewardProof(tree.root, -1, e.account, claim.amount, claim.proof), false);
+      assert.equal(verifyRewardProof(tree.root, claim.index, addr(0x99), claim.amount, claim.proof), false);
+      assert.equal(verifyRewardProof(EMPTY_REWARDS_ROOT, claim.index, e.account, claim.amount, claim.proof), false);
     }
     assert.equal(tree.proofFor(addr(0x99)), null);
   });
 
-  test('the root depends on the set of claims, not their order; zero amounts change nothing', () => {
+  test('the root depends on the claims and their order (which sets the indices); zero amounts change nothing', () => {
     const root = rewardsTree(entries).root;
-    for (let seed = 1; seed <= 10; seed++) {
-      assert.equal(rewardsTree(new Prng(seed).shuffle([...entries])).root, root);
+    assert.equal(rewardsTree(entries.map((e) => ({ ...e }))).root, root);
+    // The same pairs in another order give other indices, so another root.
+    for (let seed = 1; seed <= 5; seed++) {
+      const shuffled = new Prng(seed).shuffle([...entries]);
+      const sameOrder = shuffled.filter((e) => e.amount !== 0n).every((e, i) => e === entries.filter((x) => x.amount !== 0n)[i]);
+      if (!sameOrder) assert.notEqual(rewardsTree(shuffled).root, root);
     }
     assert.equal(rewardsTree(entries.filter((e) => e.amount !== 0n)).root, root);
     assert.notEqual(rewardsTree(entries.map((e, i) => (i === 1 ? { ...e, amount: 2n } : e))).root, root);
@@ -286,8 +295,8 @@ describe('rewardsTree', () => {
 
   test('one leaf: the root is the Solidity leaf and the proof is empty', () => {
     const tree = rewardsTree([{ account: addr(7), amount: 42n }]);
-    assert.equal(tree.root, solidityLeaf(addr(7), 42n));
-    assert.deepEqual(tree.proofFor(addr(7)), { amount: 42n, proof: [] });
+    assert.equal(tree.root, solidityLeaf(0, addr(7), 42n));
+    assert.deepEqual(tree.proofFor(addr(7)), { index: 0, amount: 42n, proof: [] });
   });
 
   test('no leaves: root is bytes32 zero and nothing can be claimed', () => {
@@ -296,20 +305,21 @@ describe('rewardsTree', () => {
       assert.equal(EMPTY_REWARDS_ROOT, '0x' + '0'.repeat(64));
       assert.equal(t.size, 0);
       assert.equal(t.proofFor(addr(1)), null);
-      assert.deepEqual(t.dump(), { format: 'standard-v1', leafEncoding: ['address', 'uint256'], tree: [], values: [] });
-      assert.equal(verifyRewardProof(t.root, addr(1), 0n, []), false);
+      assert.deepEqual(t.dump(), { format: 'standard-v1', leafEncoding: ['uint256', 'address', 'uint256'], tree: [], values: [] });
+      assert.equal(verifyRewardProof(t.root, 0, addr(1), 0n, []), false);
     }
   });
 
   test('the dump is JSON-safe and loads back into the same tree', () => {
     const tree = rewardsTree(entries);
     const json = JSON.stringify(tree.dump());
-    const loaded = StandardMerkleTree.load<[string, string]>(JSON.parse(json));
+    const loaded = StandardMerkleTree.load<[string, string, string]>(JSON.parse(json));
     assert.equal(loaded.root, tree.root);
     assert.deepEqual(JSON.parse(json).leafEncoding, [...REWARD_LEAF_ENCODING]);
     for (const [i, v] of loaded.entries()) {
-      assert.deepEqual(loaded.getProof(i), tree.proofFor(v[0])?.proof);
-      assert.equal(BigInt(v[1]), tree.proofFor(v[0])?.amount);
+      assert.deepEqual(loaded.getProof(i), tree.proofFor(v[1])?.proof);
+      assert.equal(Number(v[0]), tree.proofFor(v[1])?.index);
+      assert.equal(BigInt(v[2]), tree.proofFor(v[1])?.amount);
     }
   });
 
@@ -336,7 +346,7 @@ describe('rewardsTree', () => {
       const claim = tree.proofFor(addr(i + 1));
       if (amount === 0n) return assert.equal(claim, null);
       assert.ok(claim);
-      assert.equal(solidityProcessProof(solidityLeaf(addr(i + 1), amount), claim.proof), tree.root);
+      assert.equal(solidityProcessProof(solidityLeaf(claim.index, addr(i + 1), amount), claim.proof), tree.root);
       claimed += claim.amount;
     });
     assert.equal(claimed, reward);
