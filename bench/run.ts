@@ -133,7 +133,8 @@ const results = {
       'to a recipient already holding it. commit_gas_N: commitRound with a reward of round 2 of a task funded for 3 rounds whose round 1 is committed, ' +
       'rewards tree (protocol/rewards.ts) of N random addresses with random amounts summing to the reward; execution = gasUsed - 21000 - calldata gas ' +
       '(4/16 per zero/non-zero byte). claim_gas_warm/cold: claim of round 2 of the 500-leaf task by a recipient holding the token / holding none, ' +
-      'both leaves at the same proof depth.',
+      'at random leaf indices below 64 (claimed flag in the round slot); claim_gas_overflow_first: the first claim of a leaf from 256 on in its ' +
+      'word of 256 flags (fresh slot), recipient holding the token; all three leaves at the same proof depth.',
     zk:
       'Private-mode authentication vs public-mode authentication of the same EIP-712 Update: membership_prove = median wall time of proveMembership ' +
       '(witness + Groth16 proof, snarkjs, members tree of SETTINGS.zk.members) vs signUpdate (ethers Wallet); membership_verify = median of ' +
