@@ -95,10 +95,12 @@ describe('REST inputs under fuzzing', () => {
       fc.asyncProperty(fc.uint8Array({ maxLength: 256 }), fc.oneof(fc.string(), fc.integer().map(String), fc.constant('0x')), async (bytes, param) => {
         const before = await snapshot();
         const p = encodeURIComponent(param);
-        await send('POST', `/v1/tasks/${p}/rounds`, Buffer.from(bytes), { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` });
+        const refused = await send('POST', `/v1/tasks/${p}/rounds`, Buffer.from(bytes), { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` });
         await send('GET', `/v1/tasks/${p}/rounds/${p}`, undefined, {});
         await send('GET', `/v1/checkpoints/${p}`, undefined, {});
-        assert.equal(await snapshot(), before);
+        // An empty body is a valid request (every round field has a default): when the id names a
+        // task, that opens a round. Only a refusal must leave everything as it was.
+        if (refused) assert.equal(await snapshot(), before, `refused ${bytes.length} bytes on task ${JSON.stringify(param)} changed state`);
       }),
       { numRuns: RUNS },
     );
