@@ -1,4 +1,5 @@
-import { contentHash, decodeFloat32, firstNonFinite, l2Norm, type Hex32 } from '../../protocol/index.ts';
+import { z } from 'zod';
+import { contentHash, decodeFloat32, firstNonFinite, Hash32, l2Norm, type Hex32 } from '../../protocol/index.ts';
 
 /** What the update worker needs to know about a delta's bytes. */
 export interface BlobVerdict {
@@ -20,4 +21,31 @@ export async function checkBlob(bytes: Uint8Array): Promise<BlobVerdict> {
   const values = decodeFloat32(bytes);
   const norm = l2Norm(values);
   return { hash, norm, firstNonFinite: Number.isFinite(norm) ? -1 : firstNonFinite(values) };
+}
+
+/** A verdict as the HTTP path stores it next to the bytes it checked (the norm as a string: JSON has no NaN). */
+const StoredVerdict = z.strictObject({
+  hash: Hash32,
+  norm: z.string().refine((s) => s === String(Number(s)), 'a number as String(number) writes it'),
+  firstNonFinite: z.number().int().min(-1),
+});
+
+export function encodeVerdict(v: BlobVerdict): string {
+  return JSON.stringify({ hash: v.hash, norm: String(v.norm), firstNonFinite: v.firstNonFinite });
+}
+
+/**
+ * A stored verdict, or null when there is none or it does not parse (the worker then reads and
+ * hashes the bytes itself, which is always correct, only slower).
+ */
+export function decodeVerdict(text: string | null | undefined): BlobVerdict | null {
+  if (typeof text !== 'string') return null;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const r = StoredVerdict.safeParse(json);
+  return r.success ? { hash: r.data.hash as Hex32, norm: Number(r.data.norm), firstNonFinite: r.data.firstNonFinite } : null;
 }

@@ -24,6 +24,14 @@ export function redisKeys(prefix: string) {
     activeRounds: `${prefix}:rounds:active`,
     /** A blob the worker has taken from the client's key (clients cannot touch it any more). */
     work: (jobId: string) => `${prefix}:work:${jobId}`,
+    /**
+     * A delta received over HTTP, already hashed and measured by the coordinator, and that verdict
+     * (JSON, CheckedVerdict): the worker moves both to work / workVerdict and skips reading and
+     * hashing the bytes again. Coordinator-only keys, with the blob TTL.
+     */
+    checked: (sender: string, updateHash: string) => `${prefix}:checked:${sender.toLowerCase()}:${updateHash.toLowerCase()}`,
+    checkedVerdict: (sender: string, updateHash: string) => `${prefix}:checked-verdict:${sender.toLowerCase()}:${updateHash.toLowerCase()}`,
+    workVerdict: (jobId: string) => `${prefix}:work-verdict:${jobId}`,
     /** An accepted delta, kept until the round is aggregated and archived. */
     acceptedBlob: (task: number, round: number, client: string) => `${prefix}:acc:${task}:${round}:${client}`,
     closeLock: (task: number, round: number) => `${prefix}:lock:close:${task}:${round}`,

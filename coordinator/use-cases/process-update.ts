@@ -1,5 +1,6 @@
 import { blobKey, jobSender, recoverUpdateSigner, updateJobSchemaFor, type Task, type UpdateJob } from '../../protocol/index.ts';
 import { failpoint } from '../failpoints.ts';
+import { decodeVerdict, type BlobVerdict } from '../infra/check-blob.ts';
 import { verifyUpdateProof } from './verify-update-proof.ts';
 import type { RoundHead } from '../store/round-repo.ts';
 import type { CoordinatorContext } from '../context.ts';
@@ -41,30 +42,42 @@ export async function processUpdate(ctx: CoordinatorContext, jobId: string, data
 
   // Take the blob out of the client-writable key first: after the move the client cannot change it
   // between our hash check and the accept. On a retry the blob may already sit in the work key.
+  // A delta that came over HTTP sits in the coordinator's own checked key with the verdict the
+  // HTTP handler computed on those very bytes: it moves with them, and saves reading and hashing
+  // 4 MB again.
   const work = ctx.keys.work(jobId);
+  const workVerdict = ctx.keys.workVerdict(jobId);
   const expectedBytes = task.params * 4;
-  const moved = await ctx.redis.eval(
-    // Move the client's key to ours if it exists, then report our key's size. A key of another
-    // type (a hostile client can write a hash or a list there) is dropped and reported as -1.
-    `if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('RENAME', KEYS[1], KEYS[2]) end
+  const moved = (await ctx.redis.eval(
+    // KEYS: 1 client blob, 2 work, 3 checked blob, 4 checked verdict, 5 work verdict.
+    // Returns {size of the work key (0 none, -1 not a string, which is dropped), verdict JSON or false}.
+    // Coordinator-checked bytes win over the client's key; client bytes never keep a verdict. A key
+    // of another type (a hostile client can write a hash or a list there) is dropped.
+    `if redis.call('EXISTS', KEYS[3]) == 1 then
+       redis.call('RENAME', KEYS[3], KEYS[2])
+       if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('RENAME', KEYS[4], KEYS[5]) else redis.call('DEL', KEYS[5]) end
+     elseif redis.call('EXISTS', KEYS[1]) == 1 then
+       redis.call('RENAME', KEYS[1], KEYS[2])
+       redis.call('DEL', KEYS[5])
+     end
      local t = redis.call('TYPE', KEYS[2])['ok']
-     if t == 'none' then return 0 end
-     if t ~= 'string' then redis.call('DEL', KEYS[2]) return -1 end
-     return redis.call('STRLEN', KEYS[2])`,
-    2,
+     if t == 'none' then return {0, false} end
+     if t ~= 'string' then redis.call('DEL', KEYS[2], KEYS[5]) return {-1, false} end
+     return {redis.call('STRLEN', KEYS[2]), redis.call('GET', KEYS[5])}`,
+    5,
     blobKey(ctx.prefix, sender, job.updateHash),
     work,
-  );
-  const size = Number(moved);
+    ctx.keys.checked(sender, job.updateHash),
+    ctx.keys.checkedVerdict(sender, job.updateHash),
+    workVerdict,
+  )) as [number, string | null];
+  const size = Number(moved[0]);
   if (size < 0) throw new UpdateRejected('BAD_BLOB', 'the blob key does not hold a string');
   if (size === 0) throw new UpdateRejected('BLOB_MISSING', 'no delta under the update\'s blob key (expired, never written, or taken by another job)');
   if (size > expectedBytes) throw new UpdateRejected('OVERSIZED', `delta has ${size} bytes; the model needs ${expectedBytes}`);
   if (size !== expectedBytes) throw new UpdateRejected('BAD_LENGTH', `delta has ${size} bytes; the model needs ${expectedBytes}`);
   await failpoint('worker.after-blob-move');
-  const buf = await ctx.redis.getBuffer(work);
-  if (!buf) throw new Error(`work blob ${work} vanished`);
-  // Hash and norm on a checker thread; the bytes are handed over and not used here again.
-  const verdict = await ctx.checker.check(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
+  const verdict = decodeVerdict(moved[1]) ?? (await checkWorkBlob(ctx, work));
   if (verdict.hash !== job.updateHash) throw new UpdateRejected('HASH_MISMATCH', `delta hashes to ${verdict.hash}, the signed hash is ${job.updateHash}`);
   // The float64 sum of squares of finite float32 values cannot overflow at our model sizes, so the
   // norm is non-finite exactly when some value is.
@@ -107,6 +120,13 @@ export async function processUpdate(ctx: CoordinatorContext, jobId: string, data
     case 'missing':
       throw new Error(`work blob ${work} vanished before accept`);
   }
+}
+
+/** Reads the work blob and hashes and measures it on a checker thread (the bytes are handed over). */
+async function checkWorkBlob(ctx: CoordinatorContext, work: string): Promise<BlobVerdict> {
+  const buf = await ctx.redis.getBuffer(work);
+  if (!buf) throw new Error(`work blob ${work} vanished`);
+  return ctx.checker.check(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
 }
 
 /**

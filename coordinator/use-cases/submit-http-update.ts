@@ -1,4 +1,5 @@
-import { blobKey, BLOB_TTL_SECONDS, HttpPrivateUpdateHeaders, HttpUpdateHeaders, jobSender, type UpdateJob } from '../../protocol/index.ts';
+import { BLOB_TTL_SECONDS, HttpPrivateUpdateHeaders, HttpUpdateHeaders, jobSender, type UpdateJob } from '../../protocol/index.ts';
+import { encodeVerdict } from '../infra/check-blob.ts';
 import { verifyUpdateProof } from './verify-update-proof.ts';
 import type { CoordinatorContext } from '../context.ts';
 import { AppError, notFound } from '../errors.ts';
@@ -6,9 +7,11 @@ import { parseOr400 } from './parse.ts';
 
 /**
  * The remote upload path: a client without Redis access sends the raw delta over HTTP; the
- * coordinator stores it where a queue client would have, and enqueues the same job. Only cheap,
- * certain checks happen here (size, hash); everything else is the worker's, so both paths are
- * judged by one set of rules.
+ * coordinator hashes and measures it once, stores the bytes with that verdict in its own keys
+ * (checked / checkedVerdict, which no client can write), and enqueues the same job a queue client
+ * would. Only cheap, certain refusals happen here (size, hash, unknown sender); the worker judges
+ * the job by the same rules as a queued one, taking the stored verdict instead of reading and
+ * hashing the bytes a second time.
  */
 export async function submitHttpUpdate(
   ctx: CoordinatorContext,
@@ -24,8 +27,9 @@ export async function submitHttpUpdate(
   if (body.byteLength !== t.params * 4) {
     throw new AppError('BAD_LENGTH', 400, `delta has ${body.byteLength} bytes; the model needs ${t.params * 4}`);
   }
-  // Hashed on a checker thread (on a copy: the thread takes what it is given, and we still store the body).
-  const { hash } = await ctx.checker.check(Uint8Array.prototype.slice.call(body));
+  // Hashed and measured on a checker thread (on a copy: the thread takes what it is given, and we still store the body).
+  const verdict = await ctx.checker.check(Uint8Array.prototype.slice.call(body));
+  const hash = verdict.hash;
   const common = { task, round, updateHash: hash, via: 'http' as const, submittedAt: ctx.now() };
   let job: UpdateJob;
   if (t.privacy === 'private') {
@@ -44,7 +48,14 @@ export async function submitHttpUpdate(
     if (!(await ctx.tasks.isClient(task, h['x-fl-client']))) throw new AppError('UNKNOWN_CLIENT', 403, `${h['x-fl-client']} is not registered for task ${task}`);
     job = { ...common, client: h['x-fl-client'], baseHash: h['x-fl-base-hash'], numSamples: h['x-fl-num-samples'], signature: h['x-fl-signature'] };
   }
-  await ctx.redis.set(blobKey(ctx.prefix, jobSender(job), hash), Buffer.from(body.buffer, body.byteOffset, body.byteLength), 'EX', BLOB_TTL_SECONDS);
+  const sender = jobSender(job);
+  const stored = await ctx.redis
+    .multi()
+    .set(ctx.keys.checked(sender, hash), Buffer.from(body.buffer, body.byteOffset, body.byteLength), 'EX', BLOB_TTL_SECONDS)
+    .set(ctx.keys.checkedVerdict(sender, hash), encodeVerdict(verdict), 'EX', BLOB_TTL_SECONDS)
+    .exec();
+  const failed = stored?.find(([e]) => e)?.[0];
+  if (!stored || failed) throw new Error(`could not store the delta: ${failed?.message ?? 'transaction aborted'}`);
   const jobId = await ctx.queue.add(job);
   return { jobId, updateHash: hash };
 }

@@ -57,6 +57,9 @@ describe('Redis ACL for upload-only clients (docs/redis-acl.md)', () => {
         ['hset', `${prefix}:round:${task.id}:${round.round}`, 'state', 'aggregated'],
         ['set', `${prefix}:blob:0x${'cd'.repeat(20)}:0x1`, 'another client\'s blob key'],
         ['set', `other-deployment:blob:${alice.address.toLowerCase()}:0x1`, 'x'],
+        // The coordinator's keys for HTTP deltas it has hashed itself: a verdict here is trusted.
+        ['set', `${prefix}:checked:${alice.address.toLowerCase()}:0x1`, 'x'],
+        ['set', `${prefix}:checked-verdict:${alice.address.toLowerCase()}:0x1`, '{}'],
         ['flushall'],
         ['keys', '*'],
         ['scan', '0'],
