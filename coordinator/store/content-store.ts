@@ -9,6 +9,12 @@ export type ContentKind = 'checkpoints' | 'updates' | 'manifests';
  */
 export interface ContentStore {
   put(kind: ContentKind, bytes: Uint8Array): Promise<Hex32>;
+  /**
+   * Stores bytes under a hash the caller has just computed from these very bytes (on a checker
+   * thread, say), without hashing them again. A wrong hash would file bytes under a name they do
+   * not have; get() would then refuse them as corrupt.
+   */
+  putHashed(kind: ContentKind, bytes: Uint8Array, hash: Hex32): Promise<void>;
   /** The bytes, verified against their hash on read; null when absent. */
   get(kind: ContentKind, hash: string): Promise<Uint8Array | null>;
   has(kind: ContentKind, hash: string): Promise<boolean>;

@@ -12,33 +12,40 @@ export function fsContentStore(dir: string): ContentStore {
     if (!HEX32_RE.test(hash)) throw new AppError('BAD_HASH', 400, `not a 32-byte lowercase hex hash: ${hash}`);
     return join(dir, kind, hash.slice(2, 4), hash);
   };
+  /** Writes bytes under <kind>/<hash> unless that file exists: temp name, fsync, rename. */
+  async function write(kind: ContentKind, hash: string, bytes: Uint8Array): Promise<void> {
+    const path = pathOf(kind, hash);
+    try {
+      await stat(path);
+      return;
+    } catch {
+      // not there yet
+    }
+    await mkdir(join(dir, kind, hash.slice(2, 4)), { recursive: true });
+    // Write to a temp name, fsync, then rename: a crash never leaves a half file under a hash name.
+    const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    try {
+      await rename(tmp, path);
+    } catch (e) {
+      await unlink(tmp).catch(() => {});
+      throw e;
+    }
+  }
   return {
     async put(kind, bytes) {
       const hash = await contentHash(bytes);
-      const path = pathOf(kind, hash);
-      try {
-        await stat(path);
-        return hash;
-      } catch {
-        // not there yet
-      }
-      await mkdir(join(dir, kind, hash.slice(2, 4)), { recursive: true });
-      // Write to a temp name, fsync, then rename: a crash never leaves a half file under a hash name.
-      const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-      const fh = await open(tmp, 'w');
-      try {
-        await fh.writeFile(bytes);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      try {
-        await rename(tmp, path);
-      } catch (e) {
-        await unlink(tmp).catch(() => {});
-        throw e;
-      }
+      await write(kind, hash, bytes);
       return hash;
+    },
+    async putHashed(kind, bytes, hash) {
+      await write(kind, hash, bytes);
     },
     async get(kind, hash) {
       let bytes: Buffer;

@@ -12,6 +12,8 @@ export type CloseOutcome =
 
 /** Short lock, renewed while we work: a coordinator that dies frees the round within seconds. */
 const LOCK_MS = 15_000;
+/** Deltas whose archive copy may wait for its hash and write while the strategy folds the next ones. */
+const ARCHIVE_WINDOW = 2;
 
 /**
  * Closes a round and aggregates it. Idempotent and resumable: a coordinator that dies half-way
@@ -50,23 +52,45 @@ export async function closeRound(ctx: CoordinatorContext, task: number, round: n
     const manifest = weightManifest(t.modelSpec);
     const started = performance.now();
 
-    // Deltas stream from Redis one at a time in ascending client order (the auditor's order too).
+    // Deltas stream from Redis one at a time in ascending client order (the auditor's order too),
+    // each read once: the strategy folds it while a checker thread hashes a copy, which is then
+    // archived content-addressed under that hash. Every accepted delta is archived before the round
+    // is marked done (the auditor re-aggregates from these); Redis keeps them until then, so a crash
+    // here loses nothing. At most ARCHIVE_WINDOW copies wait for their hash and write, so memory
+    // stays O(model) for a streaming strategy.
+    const archiving: Promise<void>[] = [];
+    let archiveError: unknown = null;
+    const archive = (id: string, bytes: Uint8Array): Promise<void> =>
+      ctx.checker
+        .check(bytes.slice())
+        .then(async ({ hash }) => {
+          if (hash !== id) throw new Error(`archived delta hashes to ${hash}, accepted as ${id}`);
+          await ctx.store.putHashed('updates', bytes, hash);
+        })
+        // Kept, not thrown here: it surfaces once the window or the final wait reaches it.
+        .catch((e: unknown) => {
+          archiveError ??= e;
+        });
     async function* deltas(): AsyncGenerator<ClientDelta> {
       for (const a of accepted) {
         const buf = await ctx.redis.getBuffer(ctx.keys.acceptedBlob(task, round, a.client));
         if (!buf) throw new Error(`accepted delta of ${a.client} in round ${task}/${round} is missing`);
-        yield { id: a.updateHash, delta: decodeDelta(manifest, new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)), numSamples: a.numSamples };
+        const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+        // A copy of its own: the strategy may transform the delta it is given.
+        archiving.push(archive(a.updateHash, bytes.slice()));
+        if (archiving.length > ARCHIVE_WINDOW) await archiving.shift();
+        if (archiveError) throw archiveError;
+        yield { id: a.updateHash, delta: decodeDelta(manifest, bytes), numSamples: a.numSamples };
       }
     }
     const strategy = createStrategy(head.cfg.strategy);
-    const result = await strategy.aggregate({ base: base.weights, serverState: base.serverState, deltas, count: accepted.length, round: { task, round, baseHash: head.baseHash } });
-
-    // Archive every accepted delta, content-addressed, before the round is marked done: the auditor
-    // re-aggregates from these. Redis keeps them until then, so a crash here loses nothing.
-    for await (const d of deltas()) {
-      const h = await ctx.store.put('updates', new Uint8Array(d.delta.buffer, d.delta.byteOffset, d.delta.byteLength));
-      if (h !== d.id) throw new Error(`archived delta hashes to ${h}, accepted as ${d.id}`);
+    let result: Awaited<ReturnType<typeof strategy.aggregate>>;
+    try {
+      result = await strategy.aggregate({ base: base.weights, serverState: base.serverState, deltas, count: accepted.length, round: { task, round, baseHash: head.baseHash } });
+    } finally {
+      await Promise.all(archiving);
     }
+    if (archiveError) throw archiveError;
     await failpoint('close.after-archive');
     const checkpointHash = await ctx.store.put(
       'checkpoints',
