@@ -19,7 +19,11 @@ export interface ChainWriterOptions {
   maxBackoffMs?: number;
 }
 
-const LOCK_MS = 60_000;
+/**
+ * The writer lock: short, and renewed while a pass runs, so a coordinator that dies mid-pass holds
+ * up the next one's commits for seconds, not a minute.
+ */
+const LOCK_MS = 15_000;
 
 /** The registry already has this task id with another genesis: one registry serves one coordinator deployment. */
 class TaskIdTaken extends Error {
@@ -130,8 +134,16 @@ export function startChainWriter(ctx: CoordinatorContext, chain: ChainClient, op
 
   async function pass() {
     if (ctx.now() < nextAt) return;
-    // One writer across replicas: the lock covers a whole pass and expires if we die.
+    // Nothing to send (most passes): take no lock, so a coordinator that dies idle leaves none behind.
+    if ((await ctx.redis.zcard(ctx.keys.toCommit)) === 0 && (await unregisteredTasks()).length === 0) return;
+    // One writer across replicas: the lock covers a whole pass, renewed while it runs, and expires
+    // within LOCK_MS if we die.
     if ((await ctx.redis.set(ctx.keys.chainLock, token, 'PX', LOCK_MS, 'NX')) !== 'OK') return;
+    const renew = setInterval(() => {
+      ctx.redis
+        .eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0", 1, ctx.keys.chainLock, token, LOCK_MS)
+        .catch(() => {});
+    }, LOCK_MS / 3);
     let current: { task: number; round: number } | null = null;
     try {
       const pending = await ctx.rounds.toCommit();
@@ -172,6 +184,7 @@ export function startChainWriter(ctx: CoordinatorContext, chain: ChainClient, op
       nextAt = ctx.now() + backoffMs;
       ctx.log.warn({ err: d.message, retryInMs: backoffMs }, 'chain writer pass failed; rounds stay aggregated and will be retried');
     } finally {
+      clearInterval(renew);
       await ctx.redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, ctx.keys.chainLock, token).catch(() => {});
     }
   }
