@@ -215,7 +215,16 @@ function printRewards(json: boolean, head: Record<string, unknown>, title: strin
   const total = lines.reduce((a, l) => a + l.amount, 0n);
   const unclaimed = lines.filter((l) => !l.claimed).reduce((a, l) => a + l.amount, 0n);
   if (json) {
-    const rows = lines.map((l) => ({ round: l.round, ...(l.nullifier ? { nullifier: l.nullifier } : {}), amount: l.amount.toString(), tokens: tokens(l.amount), claimed: l.claimed, claimable: l.claimable }));
+    // Public lines carry what distributor.claim(task, round, index, amount, proof) takes, so any
+    // wallet can send the claim; a private claim also needs a Groth16 proof (fl-client claim makes it).
+    const rows = lines.map((l) => ({
+      round: l.round,
+      ...(l.nullifier ? { nullifier: l.nullifier } : { index: l.index, proof: l.proof }),
+      amount: l.amount.toString(),
+      tokens: tokens(l.amount),
+      claimed: l.claimed,
+      claimable: l.claimable,
+    }));
     process.stdout.write(`${JSON.stringify({ ...head, rewards: rows, total: total.toString(), unclaimed: unclaimed.toString() })}\n`);
     return;
   }

@@ -174,4 +174,27 @@ describe('rewards listing and claiming', () => {
     assert.equal(refused.code, 2, refused.stderr);
     assert.match(refused.stderr, /coordinator said/);
   });
+
+  test('fl-client rewards --json gives each public line what distributor.claim takes: any wallet can claim with it', async () => {
+    const owner = owners[1]!;
+    const res = await flClient(['rewards', '--coordinator', env.c.url, '--task', String(task.id), '--json'], { FL_PRIVATE_KEY: owner.wallet.privateKey });
+    assert.equal(res.code, 0, res.stderr);
+    const out = JSON.parse(res.stdout) as { rewards: { round: number; index: number; proof: string[]; amount: string; claimed: boolean }[] };
+    assert.equal(out.rewards.length, committed.length);
+    // Claimed by hand, straight on the contract, from the printed fields alone (gas money first).
+    await (await chain.signers[1]!.sendTransaction({ to: owner.address, value: parseEther('1') })).wait();
+    const provider = rpcProvider(chain.anvil.rpcUrl);
+    try {
+      const distributor = attach('RewardDistributor', chain.d.addresses.distributor, owner.wallet.connect(provider));
+      for (const line of out.rewards) {
+        assert.equal(line.claimed, false);
+        const before = await chain.d.token.balanceOf(owner.address);
+        await (await distributor.claim(task.id, line.round, line.index, BigInt(line.amount), line.proof)).wait();
+        assert.equal(await chain.d.token.balanceOf(owner.address), before + BigInt(line.amount));
+        assert.equal(await distributor.isClaimed(task.id, line.round, line.index), true);
+      }
+    } finally {
+      provider.destroy();
+    }
+  });
 });
