@@ -28,7 +28,6 @@ export function startUpdateWorker(ctx: CoordinatorContext, redisUrl: string, con
       if (job.attemptsMade === 0) metrics.queueWait.observe(Math.max(0, Date.now() - job.timestamp) / 1000);
       try {
         const out = await processUpdate(ctx, jobId, job.data);
-        await dropVerdict(ctx, jobId);
         if (out.status === 'accepted') {
           metrics.updates.inc({ outcome: 'accepted', reason: '' });
           ctx.log.debug({ jobId, task: out.task, round: out.round }, 'update accepted');
@@ -37,7 +36,6 @@ export function startUpdateWorker(ctx: CoordinatorContext, redisUrl: string, con
       } catch (e) {
         if (!(e instanceof UpdateRejected)) throw e;
         await recordRejection(ctx, jobId, job.data, e);
-        await dropVerdict(ctx, jobId);
         metrics.updates.inc({ outcome: 'rejected', reason: e.code });
         throw new UnrecoverableError(e.message);
       }
@@ -69,11 +67,6 @@ export function startUpdateWorker(ctx: CoordinatorContext, redisUrl: string, con
     },
     ready: () => worker.waitUntilReady().then(() => undefined),
   };
-}
-
-/** A decided job's stored HTTP verdict is no longer needed (it would expire with the blob TTL anyway). */
-async function dropVerdict(ctx: CoordinatorContext, jobId: string) {
-  await ctx.redis.del(ctx.keys.workVerdict(jobId)).catch((e: unknown) => ctx.log.warn({ jobId, err: String(e) }, 'could not delete the work verdict; it expires with the blob TTL'));
 }
 
 async function recordRejection(ctx: CoordinatorContext, jobId: string, data: unknown, e: UpdateRejected) {

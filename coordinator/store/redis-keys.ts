@@ -26,12 +26,12 @@ export function redisKeys(prefix: string) {
     work: (jobId: string) => `${prefix}:work:${jobId}`,
     /**
      * A delta received over HTTP, already hashed and measured by the coordinator, and that verdict
-     * (JSON, CheckedVerdict): the worker moves both to work / workVerdict and skips reading and
-     * hashing the bytes again. Coordinator-only keys, with the blob TTL.
+     * (JSON, check-blob.ts encodeVerdict): the worker moves the bytes to its work key, takes the
+     * verdict (deleting it) and skips reading and hashing the bytes again. Coordinator-only keys,
+     * with the blob TTL.
      */
     checked: (sender: string, updateHash: string) => `${prefix}:checked:${sender.toLowerCase()}:${updateHash.toLowerCase()}`,
     checkedVerdict: (sender: string, updateHash: string) => `${prefix}:checked-verdict:${sender.toLowerCase()}:${updateHash.toLowerCase()}`,
-    workVerdict: (jobId: string) => `${prefix}:work-verdict:${jobId}`,
     /** An accepted delta, kept until the round is aggregated and archived. */
     acceptedBlob: (task: number, round: number, client: string) => `${prefix}:acc:${task}:${round}:${client}`,
     closeLock: (task: number, round: number) => `${prefix}:lock:close:${task}:${round}`,

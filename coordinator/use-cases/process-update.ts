@@ -43,33 +43,33 @@ export async function processUpdate(ctx: CoordinatorContext, jobId: string, data
   // Take the blob out of the client-writable key first: after the move the client cannot change it
   // between our hash check and the accept. On a retry the blob may already sit in the work key.
   // A delta that came over HTTP sits in the coordinator's own checked key with the verdict the
-  // HTTP handler computed on those very bytes: it moves with them, and saves reading and hashing
-  // 4 MB again.
+  // HTTP handler computed on those very bytes: the move hands that verdict over (and deletes it),
+  // which saves reading and hashing 4 MB again. A retry after a crash past the move finds no
+  // verdict and hashes the work blob itself, which is always right.
   const work = ctx.keys.work(jobId);
-  const workVerdict = ctx.keys.workVerdict(jobId);
   const expectedBytes = task.params * 4;
   const moved = (await ctx.redis.eval(
-    // KEYS: 1 client blob, 2 work, 3 checked blob, 4 checked verdict, 5 work verdict.
+    // KEYS: 1 client blob, 2 work, 3 checked blob, 4 checked verdict.
     // Returns {size of the work key (0 none, -1 not a string, which is dropped), verdict JSON or false}.
-    // Coordinator-checked bytes win over the client's key; client bytes never keep a verdict. A key
-    // of another type (a hostile client can write a hash or a list there) is dropped.
-    `if redis.call('EXISTS', KEYS[3]) == 1 then
+    // Coordinator-checked bytes win over the client's key and bring their verdict; client bytes
+    // never have one. A key of another type (a hostile client can write a hash or a list there) is dropped.
+    `local verdict = false
+     if redis.call('EXISTS', KEYS[3]) == 1 then
        redis.call('RENAME', KEYS[3], KEYS[2])
-       if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('RENAME', KEYS[4], KEYS[5]) else redis.call('DEL', KEYS[5]) end
+       verdict = redis.call('GET', KEYS[4])
+       redis.call('DEL', KEYS[4])
      elseif redis.call('EXISTS', KEYS[1]) == 1 then
        redis.call('RENAME', KEYS[1], KEYS[2])
-       redis.call('DEL', KEYS[5])
      end
      local t = redis.call('TYPE', KEYS[2])['ok']
      if t == 'none' then return {0, false} end
-     if t ~= 'string' then redis.call('DEL', KEYS[2], KEYS[5]) return {-1, false} end
-     return {redis.call('STRLEN', KEYS[2]), redis.call('GET', KEYS[5])}`,
-    5,
+     if t ~= 'string' then redis.call('DEL', KEYS[2]) return {-1, false} end
+     return {redis.call('STRLEN', KEYS[2]), verdict}`,
+    4,
     blobKey(ctx.prefix, sender, job.updateHash),
     work,
     ctx.keys.checked(sender, job.updateHash),
     ctx.keys.checkedVerdict(sender, job.updateHash),
-    workVerdict,
   )) as [number, string | null];
   const size = Number(moved[0]);
   if (size < 0) throw new UpdateRejected('BAD_BLOB', 'the blob key does not hold a string');

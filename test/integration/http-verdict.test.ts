@@ -48,9 +48,9 @@ describe('HTTP uploads are checked once', () => {
     const d1 = await decisionOf(env.c.url, task.id, round.round, res.body.jobId as string);
     assert.equal(d1.status, 'accepted');
     assert.equal(checks, 1, 'hashed on receipt only');
-    // The verdict key went with the decision; the bytes moved on to the accepted key.
+    // The worker took the verdict (and deleted it); the bytes moved on to the accepted key.
     const k = env.c.ctx.keys;
-    assert.equal(await env.c.ctx.redis.exists(k.checked(viaHttp.address, h.updateHash), k.checkedVerdict(viaHttp.address, h.updateHash), k.workVerdict(res.body.jobId as string)), 0);
+    assert.equal(await env.c.ctx.redis.exists(k.checked(viaHttp.address, h.updateHash), k.checkedVerdict(viaHttp.address, h.updateHash), k.work(res.body.jobId as string)), 0);
 
     const q = await buildUpdate({ target, wallet: viaQueue, delta: randomDelta(IRIS_PARAMS, 2) });
     const d2 = await decisionOf(env.c.url, task.id, round.round, await producer.upload(q));
