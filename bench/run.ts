@@ -14,6 +14,7 @@ import { deletePrefix, figureLine, note, runPrefix, targetLine, type Figure } fr
 import { benchFold } from './fold.ts';
 import { benchGas, type GasDiagnostics } from './gas.ts';
 import { benchIngest } from './ingest.ts';
+import { benchIngestFloor, type FloorResult } from './ingest-floor.ts';
 import { benchLoad, type LoadResult } from './load.ts';
 import { benchRss } from './rss.ts';
 import { benchStages, type StageCosts } from './stages.ts';
@@ -72,15 +73,22 @@ const emit = (f: Figure) => {
   figures.push(f);
   out(figureLine(f));
 };
-const diagnostics: { ingest?: unknown; workerStepMs?: StageCosts; gas?: GasDiagnostics; load?: LoadResult } = {};
+const diagnostics: { ingest?: unknown; ingestFloor?: FloorResult; workerStepMs?: StageCosts; gas?: GasDiagnostics; load?: LoadResult } = {};
 let failed = false;
 try {
   // The in-memory fold first, while the process is fresh.
   emit(await benchFold(SETTINGS.fold));
   diagnostics.workerStepMs = await benchStages(redis.url, prefixes[0]!);
-  const ingest = await benchIngest({ redisUrl: redis.url, prefix: prefixes[0]!, dataDir: join(dataDir, 'ingest'), ...SETTINGS.ingest });
+  const floor = await benchIngestFloor({ redisUrl: redis.url, prefix: prefixes[0]!, n: SETTINGS.ingest.n, concurrency: SETTINGS.ingest.concurrency, reps: SETTINGS.ingest.baselineReps });
+  diagnostics.ingestFloor = floor;
+  const ingest = await benchIngest({ redisUrl: redis.url, prefix: prefixes[0]!, dataDir: join(dataDir, 'ingest'), ...SETTINGS.ingest, extraBaselineMBps: floor.setMBps });
   diagnostics.ingest = ingest.diagnostics;
   for (const f of ingest.figures) emit(f);
+  // The floor, against the same baseline: no target, it is what the hardware leaves for figure 1.
+  for (const [name, runs] of [['ingest_floor_transfer', floor.transferMBps], ['ingest_floor_checked', floor.checkedMBps]] as const) {
+    const value = Math.max(...runs);
+    emit({ name, value, unit: 'MB/s', ratio: value / ingest.baseline.value, baseline: ingest.baseline });
+  }
   emit(await benchRss({ redisUrl: redis.url, prefix: prefixes[1]!, dataDir: join(dataDir, 'rss'), ...SETTINGS.rss }));
   const load = await benchLoad({ redisUrl: redis.url, prefix: prefixes[2]!, dataDir: join(dataDir, 'load'), ...SETTINGS.load });
   diagnostics.load = { ...load.result, unaccounted: load.result.unaccounted.slice(0, 20) };
@@ -126,7 +134,12 @@ const results = {
     ingest:
       'Coordinator (HTTP API + scheduler + in-process BullMQ worker, concurrency 4) in the bench process; clients in a child process with deltas, ' +
       'hashes and EIP-712 signatures pre-computed. Clock: parent tells the child to upload -> round accepted count (polled every 2 ms) reaches N. ' +
-      'Baseline: ioredis SET ... EX 3600 of the same N buffers from the same child, 4 in flight on one connection; best of all runs of the phase.',
+      'Baseline: ioredis SET ... EX 3600 of the same N buffers from the same child, 4 in flight on one connection; best of all runs of the phase ' +
+      '(the floor\'s SET runs included).',
+    ingestFloor:
+      'Bare pipelines in the bench process over N blobs of 1M float32, 4 in flight, one client and one worker connection: ingest_floor_transfer = ' +
+      'SET then GET of each blob (the queue path\'s two transfers); ingest_floor_checked = the same plus keccak256 and norm on the coordinator\'s ' +
+      'checker threads. No BullMQ, signature or round state. Best of runs, against the ingestion baseline.',
     fold: 'FedAvgStrategy.aggregate over in-memory deltas (includes its divide and add-base passes) vs a bare acc[i] += w*d[i] loop over the same arrays; warmed up, best of runs.',
     gas:
       'Private anvil (its default hardfork), contracts built and deployed from this repo; gas = receipt gasUsed. Baseline: the reward token\'s transfer() ' +

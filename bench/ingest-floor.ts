@@ -1,0 +1,90 @@
+/**
+ * The floor under figure 1: how fast could any coordinator ingest through a Redis-held blob on this
+ * machine, doing only what the issue's rules cannot skip? Two bare pipelines, no BullMQ, no
+ * signature, no round state, over the same bytes, concurrency and connection layout as figure 1:
+ *   transfer: client SET of the blob, then the worker's GET of it (the queue path's two transfers);
+ *   checked:  the same, plus the worker's keccak256 and norm on the product's own checker threads.
+ * Each is a ratio to raw SET of the same bytes; the ingestion figures can then be read against what
+ * the hardware leaves. Runs in the bench process (the checker threads are the coordinator's).
+ */
+import { Redis } from 'ioredis';
+import { createBlobChecker, defaultCheckThreads } from '../coordinator/infra/blob-checker.ts';
+import { BLOB_TTL_SECONDS, encodeFloat32, weightManifest } from '../protocol/index.ts';
+import { clientDelta, MODEL_1M, note, randomVector, runPool } from './common.ts';
+
+export interface FloorOptions {
+  redisUrl: string;
+  prefix: string;
+  n: number;
+  concurrency: number;
+  reps: number;
+}
+
+export interface FloorResult {
+  megabytes: number;
+  setMBps: number[];
+  transferMBps: number[];
+  checkedMBps: number[];
+}
+
+const MB = 1e6;
+
+export async function benchIngestFloor(o: FloorOptions): Promise<FloorResult> {
+  const size = weightManifest(MODEL_1M).size;
+  const base = randomVector(size, 21);
+  const blobs = Array.from({ length: o.n }, (_, k) => {
+    const b = encodeFloat32(clientDelta(base, k));
+    return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  });
+  const megabytes = blobs.reduce((s, b) => s + b.byteLength, 0) / MB;
+  // One connection plays the clients, another the worker, as in figure 1.
+  const client = new Redis(o.redisUrl);
+  const worker = new Redis(o.redisUrl);
+  const checker = createBlobChecker(defaultCheckThreads());
+  const key = (run: string, i: number) => `${o.prefix}:floor:${run}:${i}`;
+  // Each run's keys are deleted (untimed) before the next: three runs of 160 MB would otherwise sit in Redis.
+  const timed = async (run: string, f: () => Promise<void>) => {
+    const t = performance.now();
+    await f();
+    const mbps = megabytes / ((performance.now() - t) / 1000);
+    await client.del(...blobs.map((_, i) => key(run, i)));
+    return mbps;
+  };
+  const r: FloorResult = { megabytes, setMBps: [], transferMBps: [], checkedMBps: [] };
+  try {
+    // Warm-up: JIT, the checker threads' keccak instances, Redis allocations of this size.
+    await runPool(blobs.slice(0, 4), o.concurrency, async (b, i) => {
+      await client.set(key('warm', i), b, 'EX', BLOB_TTL_SECONDS);
+      await checker.check(new Uint8Array((await worker.getBuffer(key('warm', i)))!));
+    });
+    await client.del(...blobs.slice(0, 4).map((_, i) => key('warm', i)));
+    for (let rep = 0; rep < o.reps; rep++) {
+      r.setMBps.push(await timed(`s${rep}`, () => runPool(blobs, o.concurrency, async (b, i) => void (await client.set(key(`s${rep}`, i), b, 'EX', BLOB_TTL_SECONDS)))));
+      r.transferMBps.push(
+        await timed(`t${rep}`, () =>
+          runPool(blobs, o.concurrency, async (b, i) => {
+            await client.set(key(`t${rep}`, i), b, 'EX', BLOB_TTL_SECONDS);
+            if (!(await worker.getBuffer(key(`t${rep}`, i)))) throw new Error('floor: blob vanished');
+          }),
+        ),
+      );
+      r.checkedMBps.push(
+        await timed(`c${rep}`, () =>
+          runPool(blobs, o.concurrency, async (b, i) => {
+            await client.set(key(`c${rep}`, i), b, 'EX', BLOB_TTL_SECONDS);
+            const got = await worker.getBuffer(key(`c${rep}`, i));
+            if (!got) throw new Error('floor: blob vanished');
+            await checker.check(got);
+          }),
+        ),
+      );
+    }
+    const f = (xs: number[]) => xs.map((v) => v.toFixed(0)).join(', ');
+    note(`ingest floor: ${o.n} x ${(megabytes / o.n).toFixed(2)} MB, ${o.concurrency} in flight; set ${f(r.setMBps)}; set+get ${f(r.transferMBps)}; set+get+keccak+norm ${f(r.checkedMBps)} MB/s`);
+    return r;
+  } finally {
+    await checker.close();
+    client.disconnect();
+    worker.disconnect();
+  }
+}
