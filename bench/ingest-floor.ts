@@ -40,7 +40,7 @@ export async function benchIngestFloor(o: FloorOptions): Promise<FloorResult> {
   // One connection plays the clients, another the worker, as in figure 1.
   const client = new Redis(o.redisUrl);
   const worker = new Redis(o.redisUrl);
-  const checker = createBlobChecker(defaultCheckThreads());
+  const checker = createBlobChecker(process.env.CHECK_THREADS ? Number(process.env.CHECK_THREADS) : defaultCheckThreads()); // as the coordinator
   const key = (run: string, i: number) => `${o.prefix}:floor:${run}:${i}`;
   // Each run's keys are deleted (untimed) before the next: three runs of 160 MB would otherwise sit in Redis.
   const timed = async (run: string, f: () => Promise<void>) => {
