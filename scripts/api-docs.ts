@@ -12,6 +12,7 @@ export const API_DOC = fileURLToPath(new URL('../docs/api.md', import.meta.url))
 
 interface Op {
   summary?: string;
+  description?: string;
   security?: unknown[];
   parameters?: { name: string; in: string; required?: boolean; description?: string }[];
   requestBody?: { content: Record<string, { schema?: { $ref?: string } }> };
@@ -36,6 +37,7 @@ export function renderApiDoc(): string {
   for (const [m, path, op] of ops) out.push(`| ${m} | \`${path}\` | ${op.security ? 'yes' : ''} | ${cell(op.summary ?? '')} |`);
   for (const [m, path, op] of ops) {
     out.push('', `## ${m} ${path}`, '', op.summary ?? '', '');
+    if (op.description) out.push(op.description, '');
     if (op.security) out.push('Needs the admin token.', '');
     const params = op.parameters ?? [];
     if (params.length) {

@@ -126,8 +126,7 @@ export function createApp(ctx: CoordinatorContext, opts: AppOptions): express.Ex
     if (!/^application\/octet-stream\b/.test(req.headers['content-type'] ?? '')) {
       throw new AppError('UNSUPPORTED_MEDIA_TYPE', 415, 'send the delta as application/octet-stream');
     }
-    const body = await readRawBody(req, t.params * 4);
-    res.status(202).json(await submitHttpUpdate(ctx, task, round, req.headers, body));
+    res.status(202).json(await submitHttpUpdate(ctx, task, round, req.headers, (max) => readRawBody(req, max)));
   }));
   // Content-addressed documents: the stored bytes as they are, so a client can hash what it got.
   // The bytes behind a hash never change, hence the immutable caching.

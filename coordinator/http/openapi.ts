@@ -160,6 +160,10 @@ export function buildOpenApi(): object {
       '/v1/tasks/{task}/rounds/{round}/updates': {
         put: {
           summary: 'Upload a delta (little-endian float32, manifest order) with its signed (public task) or proven (private task) metadata in headers',
+          description:
+            'Checked in this order: headers (400), the sender: a registered wallet or a membership proof that verifies (403), before the body is read; ' +
+            'then the body: at most the model\'s size (413), exactly its size (400 BAD_LENGTH), hashing to x-fl-update-hash (400 HASH_MISMATCH). ' +
+            'A 202 means queued: the worker still judges signature, round, base, samples, values and norm.',
           parameters: [taskParam, roundParam, ...updateHeaders],
           requestBody: { required: true, content: { 'application/octet-stream': { schema: binary } } },
           responses: {

@@ -9,45 +9,49 @@ import { parseOr400 } from './parse.ts';
  * The remote upload path: a client without Redis access sends the raw delta over HTTP; the
  * coordinator hashes and measures it once, stores the bytes with that verdict in its own keys
  * (checked / checkedVerdict, which no client can write), and enqueues the same job a queue client
- * would. Only cheap, certain refusals happen here (size, hash, unknown sender); the worker judges
- * the job by the same rules as a queued one, taking the stored verdict instead of reading and
+ * would. Only cheap, certain refusals happen here (headers, unknown sender, size, hash); the worker
+ * judges the job by the same rules as a queued one, taking the stored verdict instead of reading and
  * hashing the bytes a second time.
+ *
+ * The sender is checked before the body is read: a stranger's upload is refused on its headers, so
+ * it costs neither a 4 MB buffer nor a hash (the body is drained, not kept).
  */
 export async function submitHttpUpdate(
   ctx: CoordinatorContext,
   task: number,
   round: number,
   headers: Record<string, unknown>,
-  body: Uint8Array,
+  readBody: (maxBytes: number) => Promise<Uint8Array>,
 ): Promise<{ jobId: string; updateHash: string }> {
   const t = await ctx.tasks.get(task);
   if (!t) throw notFound(`task ${task}`);
   const head = await ctx.rounds.head(task, round);
   if (!head) throw notFound(`round ${round} of task ${task}`);
+  const common = { task, round, via: 'http' as const, submittedAt: ctx.now() };
+  let job: UpdateJob;
+  if (t.privacy === 'private') {
+    const h = parseOr400(HttpPrivateUpdateHeaders, headers, 'update headers');
+    job = { ...common, updateHash: h['x-fl-update-hash'], nullifier: h['x-fl-nullifier'], baseHash: h['x-fl-base-hash'], numSamples: h['x-fl-num-samples'], proof: h['x-fl-proof'] };
+    // Only members may park bytes in Redis: the proof is what a registered wallet is for public
+    // tasks. It binds the header's update hash, which the body must then match. The worker
+    // verifies it again (it trusts no producer, this one included).
+    if (!head.cfg.membersRoot || !(await verifyUpdateProof(ctx.domain, head.cfg.membersRoot, job))) {
+      throw new AppError('BAD_PROOF', 403, 'the membership proof does not verify for this update, nullifier and round');
+    }
+  } else {
+    const h = parseOr400(HttpUpdateHeaders, headers, 'update headers');
+    // Only registered wallets may park bytes in Redis; the worker re-checks everything else.
+    if (!(await ctx.tasks.isClient(task, h['x-fl-client']))) throw new AppError('UNKNOWN_CLIENT', 403, `${h['x-fl-client']} is not registered for task ${task}`);
+    job = { ...common, updateHash: h['x-fl-update-hash'], client: h['x-fl-client'], baseHash: h['x-fl-base-hash'], numSamples: h['x-fl-num-samples'], signature: h['x-fl-signature'] };
+  }
+  const body = await readBody(t.params * 4);
   if (body.byteLength !== t.params * 4) {
     throw new AppError('BAD_LENGTH', 400, `delta has ${body.byteLength} bytes; the model needs ${t.params * 4}`);
   }
   // Hashed and measured on a checker thread (on a copy: the thread takes what it is given, and we still store the body).
   const verdict = await ctx.checker.check(Uint8Array.prototype.slice.call(body));
   const hash = verdict.hash;
-  const common = { task, round, updateHash: hash, via: 'http' as const, submittedAt: ctx.now() };
-  let job: UpdateJob;
-  if (t.privacy === 'private') {
-    const h = parseOr400(HttpPrivateUpdateHeaders, headers, 'update headers');
-    if (hash !== h['x-fl-update-hash']) throw new AppError('HASH_MISMATCH', 400, `body hashes to ${hash}, header says ${h['x-fl-update-hash']}`);
-    job = { ...common, nullifier: h['x-fl-nullifier'], baseHash: h['x-fl-base-hash'], numSamples: h['x-fl-num-samples'], proof: h['x-fl-proof'] };
-    // Only members may park bytes in Redis: the proof is what a registered wallet is for public
-    // tasks. The worker verifies it again (it trusts no producer, this one included).
-    if (!head.cfg.membersRoot || !(await verifyUpdateProof(ctx.domain, head.cfg.membersRoot, job))) {
-      throw new AppError('BAD_PROOF', 403, 'the membership proof does not verify for this update, nullifier and round');
-    }
-  } else {
-    const h = parseOr400(HttpUpdateHeaders, headers, 'update headers');
-    if (hash !== h['x-fl-update-hash']) throw new AppError('HASH_MISMATCH', 400, `body hashes to ${hash}, header says ${h['x-fl-update-hash']}`);
-    // Only registered wallets may park bytes in Redis; the worker re-checks everything else.
-    if (!(await ctx.tasks.isClient(task, h['x-fl-client']))) throw new AppError('UNKNOWN_CLIENT', 403, `${h['x-fl-client']} is not registered for task ${task}`);
-    job = { ...common, client: h['x-fl-client'], baseHash: h['x-fl-base-hash'], numSamples: h['x-fl-num-samples'], signature: h['x-fl-signature'] };
-  }
+  if (hash !== job.updateHash) throw new AppError('HASH_MISMATCH', 400, `body hashes to ${hash}, header says ${job.updateHash}`);
   const sender = jobSender(job);
   const stored = await ctx.redis
     .multi()

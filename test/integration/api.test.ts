@@ -468,21 +468,21 @@ describe('REST API', () => {
     test('a body of the wrong length is 400 BAD_LENGTH', async () => {
       for (const n of [0, 4, (IRIS_PARAMS - 1) * 4, IRIS_PARAMS * 4 - 2]) {
         const bytes = new Uint8Array(n).fill(1);
-        const u = await buildUpdate({ target: targetOf(t, r), wallet: Wallet.createRandom(), delta: bytes });
+        const u = await buildUpdate({ target: targetOf(t, r), wallet: w, delta: bytes });
         assertError(await put(t.id, r.round).set(u.headers).send(Buffer.from(bytes)), 400, 'BAD_LENGTH');
       }
     });
 
     test('a body larger than the model is 413', async () => {
       const bytes = encodeFloat32(randomDelta(IRIS_PARAMS + 1, 4));
-      const u = await buildUpdate({ target: targetOf(t, r), wallet: Wallet.createRandom(), delta: bytes });
+      const u = await buildUpdate({ target: targetOf(t, r), wallet: w, delta: bytes });
       assertError(await put(t.id, r.round).set(u.headers).send(Buffer.from(bytes)), 413, 'PAYLOAD_TOO_LARGE');
       const huge = new Uint8Array(4 << 20);
       assertError(await put(t.id, r.round).set(u.headers).send(Buffer.from(huge)), 413, 'PAYLOAD_TOO_LARGE');
     });
 
     test('a chunked body (no content-length) larger than the model is a 413 answer too, not a dropped connection', async () => {
-      const u = await buildUpdate({ target: targetOf(t, r), wallet: Wallet.createRandom(), delta: randomDelta(IRIS_PARAMS, 5) });
+      const u = await buildUpdate({ target: targetOf(t, r), wallet: w, delta: randomDelta(IRIS_PARAMS, 5) });
       const url = new URL(`/v1/tasks/${t.id}/rounds/${r.round}/updates`, env.c.url);
       const answer = await new Promise<{ status: number; text: string } | { error: string }>((resolve) => {
         const req = http.request(url, { method: 'PUT', headers: { ...u.headers, 'transfer-encoding': 'chunked' } }, (res) => {
@@ -506,7 +506,7 @@ describe('REST API', () => {
 
     test('a body that does not hash to the signed update hash is 400 HASH_MISMATCH', async () => {
       const signed = randomDelta(IRIS_PARAMS, 6);
-      const u = await buildUpdate({ target: targetOf(t, r), wallet: Wallet.createRandom(), delta: signed });
+      const u = await buildUpdate({ target: targetOf(t, r), wallet: w, delta: signed });
       const other = encodeFloat32(randomDelta(IRIS_PARAMS, 7));
       const res = await put(t.id, r.round).set(u.headers).send(Buffer.from(other));
       assertError(res, 400, 'HASH_MISMATCH');
@@ -517,6 +517,16 @@ describe('REST API', () => {
       const u = await buildUpdate({ target: targetOf(t, r), wallet: stranger, delta: randomDelta(IRIS_PARAMS, 9) });
       assertError(await put(t.id, r.round).set(u.headers).send(Buffer.from(u.bytes)), 403, 'UNKNOWN_CLIENT');
       assert.equal(await env.c.ctx.redis.exists(blobKey(env.config.prefix, stranger.address, u.updateHash)), 0);
+    });
+
+    test('a stranger is refused on its headers, before its body counts: wrong length or wrong bytes are still 403 UNKNOWN_CLIENT', async () => {
+      const stranger = Wallet.createRandom();
+      const u = await buildUpdate({ target: targetOf(t, r), wallet: stranger, delta: randomDelta(IRIS_PARAMS, 10) });
+      assertError(await put(t.id, r.round).set(u.headers).send(Buffer.from(u.bytes.subarray(4))), 403, 'UNKNOWN_CLIENT');
+      assertError(await put(t.id, r.round).set(u.headers).send(Buffer.from(encodeFloat32(randomDelta(IRIS_PARAMS, 11)))), 403, 'UNKNOWN_CLIENT');
+      // The same short body from a registered wallet is judged on its length: the 403s came from the sender.
+      const ok = await buildUpdate({ target: targetOf(t, r), wallet: w, delta: randomDelta(IRIS_PARAMS, 12) });
+      assertError(await put(t.id, r.round).set(ok.headers).send(Buffer.from(ok.bytes.subarray(4))), 400, 'BAD_LENGTH');
     });
 
     test('an upload to an unknown round or task is 404; a malformed path is 400', async () => {

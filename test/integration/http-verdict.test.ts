@@ -58,6 +58,14 @@ describe('HTTP uploads are checked once', () => {
     assert.equal(checks, 2, 'the worker hashes what a queue client wrote');
   });
 
+  test('a stranger\'s HTTP upload is refused on its headers and costs no check', async () => {
+    const before = checks;
+    const u = await buildUpdate({ target, wallet: Wallet.createRandom(), delta: randomDelta(IRIS_PARAMS, 5) });
+    const res = await uploadHttp(env.c.url, u);
+    assert.equal(res.status, 403, JSON.stringify(res.body));
+    assert.equal(checks, before, 'no hash for an unregistered sender');
+  });
+
   test('a queue client\'s blob never inherits a verdict: bytes written to the client key are hashed by the worker and refused when they differ', async () => {
     // The sender's own blob key holds other bytes than the ones it signed, and the coordinator's
     // checked key for that hash is empty: the worker must hash and refuse, whatever a stale verdict says.
