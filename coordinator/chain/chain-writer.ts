@@ -4,6 +4,7 @@ import type { CoordinatorContext } from '../context.ts';
 import { failpoint } from '../failpoints.ts';
 import { metrics } from '../metrics.ts';
 import type { ChainClient } from './chain-client.ts';
+import { takeRenewedLock } from '../infra/redis-lock.ts';
 
 export interface ChainWriter {
   /** One pass now; resolves when it is done (tests use it instead of waiting for the timer). */
@@ -52,7 +53,6 @@ function describe(e: unknown): { revert: boolean; message: string } {
  * 'aggregated' and the writer backs off; nothing is lost.
  */
 export function startChainWriter(ctx: CoordinatorContext, chain: ChainClient, opts: ChainWriterOptions): ChainWriter {
-  const token = `${process.pid}-${Math.random()}`;
   let running: Promise<void> | null = null;
   let stopped = false;
   let backoffMs = 0;
@@ -138,12 +138,8 @@ export function startChainWriter(ctx: CoordinatorContext, chain: ChainClient, op
     if ((await ctx.redis.zcard(ctx.keys.toCommit)) === 0 && (await unregisteredTasks()).length === 0) return;
     // One writer across replicas: the lock covers a whole pass, renewed while it runs, and expires
     // within LOCK_MS if we die.
-    if ((await ctx.redis.set(ctx.keys.chainLock, token, 'PX', LOCK_MS, 'NX')) !== 'OK') return;
-    const renew = setInterval(() => {
-      ctx.redis
-        .eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0", 1, ctx.keys.chainLock, token, LOCK_MS)
-        .catch(() => {});
-    }, LOCK_MS / 3);
+    const lock = await takeRenewedLock(ctx.redis, ctx.keys.chainLock, LOCK_MS);
+    if (!lock) return;
     let current: { task: number; round: number } | null = null;
     try {
       const pending = await ctx.rounds.toCommit();
@@ -184,8 +180,7 @@ export function startChainWriter(ctx: CoordinatorContext, chain: ChainClient, op
       nextAt = ctx.now() + backoffMs;
       ctx.log.warn({ err: d.message, retryInMs: backoffMs }, 'chain writer pass failed; rounds stay aggregated and will be retried');
     } finally {
-      clearInterval(renew);
-      await ctx.redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, ctx.keys.chainLock, token).catch(() => {});
+      await lock.release().catch(() => {});
     }
   }
 

@@ -3,6 +3,7 @@ import type { CoordinatorContext } from '../context.ts';
 import { failpoint } from '../failpoints.ts';
 import { createStrategy } from '../strategies/index.ts';
 import type { ClientDelta } from '../strategies/strategy.ts';
+import { takeRenewedLock } from '../infra/redis-lock.ts';
 
 export type CloseOutcome =
   | { status: 'aggregated'; checkpointHash: Hex32; manifestHash: Hex32; accepted: number }
@@ -22,14 +23,8 @@ const ARCHIVE_WINDOW = 2;
  * A Redis lock keeps two coordinator replicas from aggregating the same round at once.
  */
 export async function closeRound(ctx: CoordinatorContext, task: number, round: number): Promise<CloseOutcome> {
-  const lockKey = ctx.keys.closeLock(task, round);
-  const token = `${process.pid}-${Math.random()}`;
-  if ((await ctx.redis.set(lockKey, token, 'PX', LOCK_MS, 'NX')) !== 'OK') return { status: 'busy' };
-  const renew = setInterval(() => {
-    ctx.redis
-      .eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0", 1, lockKey, token, LOCK_MS)
-      .catch(() => {});
-  }, LOCK_MS / 3);
+  const lock = await takeRenewedLock(ctx.redis, ctx.keys.closeLock(task, round), LOCK_MS);
+  if (!lock) return { status: 'busy' };
   try {
     const state = await ctx.rounds.beginClose(task, round);
     if (state !== 'closing') return { status: 'not-closing', state };
@@ -119,9 +114,7 @@ export async function closeRound(ctx: CoordinatorContext, task: number, round: n
     ctx.log.info({ task, round, accepted: accepted.length, used: result.used.length, checkpointHash, ms: Math.round(performance.now() - started) }, 'round aggregated');
     return { status: 'aggregated', checkpointHash, manifestHash, accepted: accepted.length };
   } finally {
-    clearInterval(renew);
-    // Release only our own lock (compare-and-delete).
-    await ctx.redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, lockKey, token);
+    await lock.release();
   }
 }
 
