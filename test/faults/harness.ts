@@ -11,7 +11,7 @@ import { startCoordinatorProcess, startWorkerProcess, type CoordinatorProcess, t
 import { startChain, type Chain } from '../contracts/chain.ts';
 import { commitsOf, expectAudited } from '../helpers/chain-audit.ts';
 import { ADMIN, isolatedConfig, waitFor } from '../helpers/env.ts';
-import { adminPost, buildUpdate, decisionOf, getRound, IRIS_PARAMS, queueProducer, randomDelta, registerWallet, type BuiltUpdate, type QueueProducer } from '../helpers/updates.ts';
+import { buildUpdate, decisionOf, getRound, IRIS_PARAMS, openRoundFor, queueProducer, randomDelta, type BuiltUpdate, type QueueProducer } from '../helpers/updates.ts';
 
 export { commitsOf, expectAudited };
 
@@ -60,11 +60,12 @@ export async function faultSetup(cleanups: Cleanups, o: { rpcVia?: (rpcPort: num
 
 /** A public iris task with `clients` registered wallets and an open round that needs all of them. */
 export async function openTaskRound(url: string, clients: number): Promise<{ task: Task; round: Round; updates: BuiltUpdate[] }> {
-  const task = Task.parse(await adminPost(url, '/v1/tasks', { name: 'fault', model: 'iris-mlp', seed: 5, rewards: { perRound: '1000', budget: '10000' } }));
   const wallets = Array.from({ length: clients }, () => Wallet.createRandom());
-  for (const w of wallets) assert.equal((await registerWallet(url, task.id, w, task.eip712)).status, 201);
-  const round = Round.parse(await adminPost(url, `/v1/tasks/${task.id}/rounds`, { durationSeconds: 300, minClients: clients, maxClients: clients }));
-  const target = { task: task.id, round: round.round, baseHash: round.baseHash, domain: task.eip712 };
+  const { task, round, target } = await openRoundFor(url, { name: 'fault', model: 'iris-mlp', seed: 5, rewards: { perRound: '1000', budget: '10000' } }, wallets, {
+    durationSeconds: 300,
+    minClients: clients,
+    maxClients: clients,
+  });
   const updates = await Promise.all(wallets.map((w, i) => buildUpdate({ target, wallet: w, delta: randomDelta(IRIS_PARAMS, 40 + i), numSamples: 10 + i })));
   return { task, round, updates };
 }

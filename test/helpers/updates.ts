@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { Queue, type Job } from 'bullmq';
 import type { BaseWallet } from 'ethers';
 import { Redis } from 'ioredis';
@@ -12,6 +13,7 @@ import {
   Round,
   signRegistration,
   signUpdate,
+  Task,
   toBytes32,
   updateDigest,
   UPDATE_JOB_OPTIONS,
@@ -188,6 +190,20 @@ export async function adminPost(url: string, path: string, body: unknown, expect
   const r = await reply(res);
   if (r.status !== expect) throw new Error(`POST ${path}: expected ${expect}, got ${r.status} ${JSON.stringify(r.body)}`);
   return r.body;
+}
+
+/**
+ * A public task with these wallets registered and its first round open, and the target updates of
+ * that round are signed for; asserts that every registration answers 201.
+ */
+export async function openRoundFor(url: string, taskBody: Record<string, unknown>, wallets: readonly BaseWallet[], roundBody: Record<string, unknown>): Promise<{ task: Task; round: Round; target: UpdateTarget }> {
+  const task = Task.parse(await adminPost(url, '/v1/tasks', taskBody));
+  for (const w of wallets) {
+    const r = await registerWallet(url, task.id, w, task.eip712);
+    assert.equal(r.status, 201, `registering ${w.address}: ${JSON.stringify(r.body)}`);
+  }
+  const round = Round.parse(await adminPost(url, `/v1/tasks/${task.id}/rounds`, roundBody));
+  return { task, round, target: { task: task.id, round: round.round, baseHash: round.baseHash, domain: task.eip712 } };
 }
 
 export async function getRound(url: string, task: number, round: number): Promise<Round> {

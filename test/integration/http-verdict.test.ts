@@ -4,7 +4,7 @@ import { Wallet } from 'ethers';
 import { Round, Task } from '../../protocol/index.ts';
 import type { BlobChecker } from '../../coordinator/infra/blob-checker.ts';
 import { startTestCoordinator } from '../helpers/env.ts';
-import { adminPost, buildUpdate, decisionOf, queueProducer, randomDelta, registerWallet, uploadHttp, IRIS_PARAMS, type QueueProducer, type UpdateTarget } from '../helpers/updates.ts';
+import { buildUpdate, decisionOf, IRIS_PARAMS, openRoundFor, queueProducer, randomDelta, uploadHttp, type QueueProducer, type UpdateTarget } from '../helpers/updates.ts';
 
 // The HTTP path hashes and measures a delta once, on receipt, and stores that verdict in a
 // coordinator-only key next to the bytes; the worker takes it instead of reading and hashing the
@@ -31,10 +31,7 @@ describe('HTTP uploads are checked once', () => {
       },
       close: () => real.close(),
     };
-    task = Task.parse(await adminPost(env.c.url, '/v1/tasks', { name: 'http-verdict', model: 'iris-mlp', seed: 5 }));
-    for (const w of [viaHttp, viaQueue, sneaky]) assert.equal((await registerWallet(env.c.url, task.id, w, task.eip712)).status, 201);
-    round = Round.parse(await adminPost(env.c.url, `/v1/tasks/${task.id}/rounds`, { durationSeconds: 120, minClients: 3, maxClients: 3 }));
-    target = { task: task.id, round: round.round, baseHash: round.baseHash, domain: task.eip712 };
+    ({ task, round, target } = await openRoundFor(env.c.url, { name: 'http-verdict', model: 'iris-mlp', seed: 5 }, [viaHttp, viaQueue, sneaky], { durationSeconds: 120, minClients: 3, maxClients: 3 }));
   });
   after(async () => {
     await producer.close();

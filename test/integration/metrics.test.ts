@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Wallet } from 'ethers';
-import { Round, Task } from '../../protocol/index.ts';
 import { startTestCoordinator, waitFor } from '../helpers/env.ts';
-import { adminPost, buildUpdate, decisionOf, getRound, IRIS_PARAMS, queueProducer, randomDelta, registerWallet } from '../helpers/updates.ts';
+import { buildUpdate, decisionOf, getRound, IRIS_PARAMS, openRoundFor, queueProducer, randomDelta } from '../helpers/updates.ts';
 
 /** Reads one sample's value from Prometheus text, or null when the series is absent. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | null {
@@ -36,16 +35,13 @@ describe('metrics and request ids', () => {
   };
 
   test('a round\'s updates, rejections by reason, queue, aggregation and round states are counted', async () => {
-    const task = Task.parse(await adminPost(env.c.url, '/v1/tasks', { name: 'metrics', model: 'iris-mlp', seed: 2 }));
     const [alice, bob] = [Wallet.createRandom(), Wallet.createRandom()];
-    for (const w of [alice, bob]) assert.equal((await registerWallet(env.c.url, task.id, w, task.eip712)).status, 201);
-    const round = Round.parse(await adminPost(env.c.url, `/v1/tasks/${task.id}/rounds`, { durationSeconds: 120, minClients: 2, maxClients: 2 }));
+    const { task, round, target } = await openRoundFor(env.c.url, { name: 'metrics', model: 'iris-mlp', seed: 2 }, [alice, bob], { durationSeconds: 120, minClients: 2, maxClients: 2 });
     const before = await scrape();
     assert.equal(sample(before, 'fl_rounds', { state: 'open' }), 1);
     assert.equal(sample(before, 'fl_tasks'), 1);
     assert.notEqual(sample(before, 'fl_update_queue_jobs', { state: 'waiting' }), null);
 
-    const target = { task: task.id, round: round.round, baseHash: round.baseHash, domain: task.eip712 };
     const forged = await buildUpdate({ target, wallet: alice, signer: Wallet.createRandom(), delta: randomDelta(IRIS_PARAMS, 1) });
     assert.equal((await decisionOf(env.c.url, task.id, round.round, await producer.upload(forged))).status, 'rejected');
     for (const [i, w] of [alice, bob].entries()) {

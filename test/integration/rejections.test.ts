@@ -13,20 +13,7 @@ import {
 } from '../../protocol/index.ts';
 import type { RejectionCode } from '../../coordinator/errors.ts';
 import { startTestCoordinator, waitFor } from '../helpers/env.ts';
-import {
-  adminPost,
-  buildUpdate,
-  decisionOf,
-  getRound,
-  IRIS_PARAMS,
-  queueProducer,
-  randomDelta,
-  registerWallet,
-  uploadHttp,
-  type BuiltUpdate,
-  type QueueProducer,
-  type UpdateTarget,
-} from '../helpers/updates.ts';
+import { adminPost, buildUpdate, decisionOf, getRound, IRIS_PARAMS, openRoundFor, queueProducer, randomDelta, uploadHttp, type BuiltUpdate, type QueueProducer, type UpdateTarget } from '../helpers/updates.ts';
 
 // Every way the update worker (coordinator/use-cases/process-update.ts) refuses an update, through
 // the real queue and worker: each refusal is recorded with its code, counts nothing, is never
@@ -65,11 +52,13 @@ describe('update worker rejections', () => {
   before(async () => {
     env = await startTestCoordinator();
     producer = queueProducer(env.config.redisUrl, env.config.prefix);
-    task = Task.parse(await adminPost(env.c.url, '/v1/tasks', { name: 'rejections', model: 'iris-mlp', seed: 3, limits: { maxNorm: MAX_NORM, minSamples: 1, maxSamples: MAX_SAMPLES } }));
-    for (const w of [alice, bob, carol]) assert.equal((await registerWallet(env.c.url, task.id, w, task.eip712)).status, 201);
     // Two clients close the round: alice's first update and carol's final one.
-    round = Round.parse(await adminPost(env.c.url, `/v1/tasks/${task.id}/rounds`, { durationSeconds: 120, minClients: 2, maxClients: 2 }));
-    target = { task: task.id, round: round.round, baseHash: round.baseHash, domain: task.eip712 };
+    ({ task, round, target } = await openRoundFor(
+      env.c.url,
+      { name: 'rejections', model: 'iris-mlp', seed: 3, limits: { maxNorm: MAX_NORM, minSamples: 1, maxSamples: MAX_SAMPLES } },
+      [alice, bob, carol],
+      { durationSeconds: 120, minClients: 2, maxClients: 2 },
+    ));
   });
   after(async () => {
     await producer.close();
@@ -288,10 +277,7 @@ describe('update worker rejections', () => {
   });
 
   test('ROUND_CLOSED: an update to a round that already aggregated, or failed', async () => {
-    const t2 = Task.parse(await adminPost(env.c.url, '/v1/tasks', { name: 'closed rounds', model: 'iris-mlp', seed: 4 }));
-    for (const w of [bob, carol]) assert.equal((await registerWallet(env.c.url, t2.id, w, t2.eip712)).status, 201);
-    const r1 = Round.parse(await adminPost(env.c.url, `/v1/tasks/${t2.id}/rounds`, { durationSeconds: 60, minClients: 1, maxClients: 1 }));
-    const t1 = { task: t2.id, round: 1, baseHash: r1.baseHash, domain: t2.eip712 };
+    const { task: t2, target: t1 } = await openRoundFor(env.c.url, { name: 'closed rounds', model: 'iris-mlp', seed: 4 }, [bob, carol], { durationSeconds: 60, minClients: 1, maxClients: 1 });
     const first = await buildUpdate({ target: t1, wallet: bob, delta: randomDelta(IRIS_PARAMS, seed++) });
     assert.equal((await decisionOf(env.c.url, t2.id, 1, await viaHttp(first))).status, 'accepted');
     const aggregated = await waitFor('round 1 aggregated', async () => {
@@ -371,11 +357,8 @@ describe('update worker rejections', () => {
   test('the round status is a consistent snapshot while updates are being judged', async () => {
     // GET /v1/tasks/:task/rounds/:round must never show a counter that disagrees with its own lists
     // (e.g. a rejection listed but not yet counted): dashboards and auditors read it as one state.
-    const t3 = Task.parse(await adminPost(env.c.url, '/v1/tasks', { name: 'snapshots', model: 'iris-mlp' }));
     const clients = Array.from({ length: 8 }, () => Wallet.createRandom());
-    for (const w of clients) assert.equal((await registerWallet(env.c.url, t3.id, w, t3.eip712)).status, 201);
-    const r = Round.parse(await adminPost(env.c.url, `/v1/tasks/${t3.id}/rounds`, { durationSeconds: 60, minClients: 1, maxClients: 100 }));
-    const tgt = { task: t3.id, round: r.round, baseHash: r.baseHash, domain: t3.eip712 };
+    const { task: t3, round: r, target: tgt } = await openRoundFor(env.c.url, { name: 'snapshots', model: 'iris-mlp' }, clients, { durationSeconds: 60, minClients: 1, maxClients: 100 });
     const jobs: string[] = [];
     for (const [i, w] of clients.entries()) {
       // One good update per client, and a few blob-less (BLOB_MISSING) ones in between.
