@@ -1,0 +1,87 @@
+import { keccak_256 } from '@noble/hashes/sha3.js';
+import { verifyTypedData, type Signer, type TypedDataDomain } from 'ethers';
+import { z } from 'zod';
+import { canonicalJson } from '../canonical-json.ts';
+import type { Eip712Domain } from '../eip712.ts';
+import { Address, Hash32, RoundNoNumber, Signature, TaskIdNumber } from '../schemas.ts';
+import { toHex } from './keys.ts';
+import { SEALED_SHARE_BYTES } from './shares.ts';
+
+/**
+ * The three signed messages a client sends in a secure round, besides its masked upload:
+ *   1. KeyAdvert   (phase keys):   its two ephemeral X25519 public keys;
+ *   2. ShareBundle (phase shares): a sealed share of each of its two secrets for every client of
+ *                                  the round (itself included), and the commitment to its self-mask seed;
+ *   3. Reveal      (phase unmask): for each survivor, the key that opens the self-seed share it holds;
+ *                                  for each client that dropped, the key that opens its mask-key share.
+ * Each is signed by the client's wallet as an EIP-712 SecAggMessage over the keccak256 of the
+ * message's canonical JSON (signature left out), so the coordinator, the store and the auditor all
+ * check the same bytes, and none of them can alter a message without breaking its signature.
+ */
+
+const PublicKeyHex = z.string().regex(/^0x[0-9a-f]{64}$/, 'an 0x-prefixed 32-byte lowercase hex X25519 public key');
+const SealedHex = z.string().regex(new RegExp(`^0x[0-9a-f]{${2 * SEALED_SHARE_BYTES}}$`), `an 0x-prefixed ${SEALED_SHARE_BYTES}-byte lowercase hex sealed share`);
+const KeyHex = z.string().regex(/^0x[0-9a-f]{64}$/, 'an 0x-prefixed 32-byte lowercase hex key');
+
+const Scoped = { task: TaskIdNumber, round: RoundNoNumber, client: Address };
+
+export const KeyAdvertBody = z.strictObject({ ...Scoped, cPk: PublicKeyHex, sPk: PublicKeyHex });
+export const KeyAdvert = KeyAdvertBody.extend({ signature: Signature });
+export type KeyAdvert = z.infer<typeof KeyAdvert>;
+
+export const SealedSharePair = z.strictObject({ to: Address, self: SealedHex, key: SealedHex });
+export const ShareBundleBody = z.strictObject({
+  ...Scoped,
+  /** keccak256 commitment to the self-mask seed (shares.ts selfSeedCommitment). */
+  selfCommitment: Hash32,
+  /** One pair of sealed shares per client of the round, in ascending address order. */
+  shares: z.array(SealedSharePair).min(1).max(255),
+});
+export const ShareBundle = ShareBundleBody.extend({ signature: Signature });
+export type ShareBundle = z.infer<typeof ShareBundle>;
+
+export const RevealedKey = z.strictObject({ dealer: Address, kind: z.enum(['self', 'key']), key: KeyHex });
+export const RevealBody = z.strictObject({
+  ...Scoped,
+  /** keccak256 of the canonical JSON of the survivor list this reveal answers. */
+  survivorsHash: Hash32,
+  keys: z.array(RevealedKey).max(255),
+});
+export const Reveal = RevealBody.extend({ signature: Signature });
+export type Reveal = z.infer<typeof Reveal>;
+
+export type SecAggMessageKind = 'keys' | 'shares' | 'reveal';
+
+export const SECAGG_TYPES = {
+  SecAggMessage: [
+    { name: 'task', type: 'uint256' },
+    { name: 'round', type: 'uint256' },
+    { name: 'kind', type: 'string' },
+    { name: 'contentHash', type: 'bytes32' },
+  ],
+};
+
+/** keccak256 of a message's canonical JSON without its signature. */
+export function messageContentHash(body: Record<string, unknown>): `0x${string}` {
+  const { signature: _ignored, ...rest } = body;
+  return toHex(keccak_256(new TextEncoder().encode(canonicalJson(rest))));
+}
+
+export async function signSecAggMessage<T extends { task: number; round: number }>(signer: Signer, domain: Eip712Domain, kind: SecAggMessageKind, body: T): Promise<T & { signature: string }> {
+  const signature = await signer.signTypedData(domain as TypedDataDomain, SECAGG_TYPES, { task: body.task, round: body.round, kind, contentHash: messageContentHash(body) });
+  return { ...body, signature };
+}
+
+/** The lowercase address that signed a message, or null when the signature is malformed. */
+export function secAggSigner(domain: Eip712Domain, kind: SecAggMessageKind, msg: { task: number; round: number; signature: string }): string | null {
+  try {
+    return verifyTypedData(domain as TypedDataDomain, SECAGG_TYPES, { task: msg.task, round: msg.round, kind, contentHash: messageContentHash(msg) }, msg.signature).toLowerCase();
+  } catch {
+    return null;
+  }
+}
+
+/** The hash a reveal names its survivor list by. */
+export function survivorsHash(survivors: readonly string[]): `0x${string}` {
+  return toHex(keccak_256(new TextEncoder().encode(canonicalJson([...survivors]))));
+}

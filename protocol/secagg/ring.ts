@@ -1,0 +1,47 @@
+/**
+ * Words of the ring Z_{2^bits}, bits 16 or 8, as typed arrays: a Uint16Array or Uint8Array wraps on
+ * every store, so plain += and -= are exact modular arithmetic with no masking code.
+ * Byte form: little-endian words, params * bits / 8 bytes (the upload and the PRG output alike).
+ */
+export type RingBits = 16 | 8;
+export type RingWords = Uint16Array | Uint8Array;
+
+export function zeroWords(bits: RingBits, count: number): RingWords {
+  return bits === 16 ? new Uint16Array(count) : new Uint8Array(count);
+}
+
+/** Views little-endian bytes as words (copying only when the bytes are unaligned or the host is big-endian). */
+export function wordsFromBytes(bits: RingBits, bytes: Uint8Array): RingWords {
+  if (bits === 8) return bytes;
+  if (bytes.byteLength % 2 !== 0) throw new RangeError(`${bytes.byteLength} bytes are not a whole number of 16-bit words`);
+  if (bytes.byteOffset % 2 === 0 && LITTLE_ENDIAN) return new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2);
+  const out = new Uint16Array(bytes.byteLength / 2);
+  for (let i = 0; i < out.length; i++) out[i] = (bytes[2 * i] as number) | ((bytes[2 * i + 1] as number) << 8);
+  return out;
+}
+
+export function bytesFromWords(words: RingWords): Uint8Array {
+  if (words instanceof Uint8Array) return words;
+  if (LITTLE_ENDIAN) return new Uint8Array(words.buffer, words.byteOffset, words.byteLength);
+  const out = new Uint8Array(words.length * 2);
+  for (let i = 0; i < words.length; i++) {
+    out[2 * i] = (words[i] as number) & 0xff;
+    out[2 * i + 1] = (words[i] as number) >>> 8;
+  }
+  return out;
+}
+
+/** acc += sign * w, elementwise mod 2^bits. */
+export function addWords(acc: RingWords, w: RingWords, sign: 1 | -1 = 1): void {
+  if (acc.length !== w.length) throw new RangeError(`word counts differ: ${acc.length} vs ${w.length}`);
+  if (sign === 1) for (let i = 0; i < acc.length; i++) acc[i] = (acc[i] as number) + (w[i] as number);
+  else for (let i = 0; i < acc.length; i++) acc[i] = (acc[i] as number) - (w[i] as number);
+}
+
+/** A word read as a two's-complement signed integer of `bits` bits. */
+export function signedWord(bits: RingBits, w: number): number {
+  const half = bits === 16 ? 0x8000 : 0x80;
+  return w >= half ? w - 2 * half : w;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;

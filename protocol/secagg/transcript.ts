@@ -1,0 +1,196 @@
+import { x25519 } from '@noble/curves/ed25519.js';
+import { z } from 'zod';
+import type { Eip712Domain } from '../eip712.ts';
+import { Address } from '../schemas.ts';
+import { SecAggFault } from './faults.ts';
+import { fromHex, pairwiseMaskSeed, shareAad, usablePublicKey, type SecAggScope, type ShareKind } from './keys.ts';
+import { KeyAdvert, Reveal, secAggSigner, ShareBundle, survivorsHash } from './messages.ts';
+import { maskWords } from './prg.ts';
+import { addWords, type RingBits, type RingWords } from './ring.ts';
+import { combineShares, openShare, selfSeedCommitment } from './shares.ts';
+
+/**
+ * The public record of a secure round, stored content-addressed beside its manifest: every signed
+ * protocol message the coordinator accepted, and the survivor list. With the masked uploads it is
+ * all anyone needs to recompute the round's sum, and it holds nothing that unmasks one client:
+ * survivors' pairwise-mask keys stay sealed, and their self-seeds only remove self-masks.
+ *
+ * The coordinator and the auditor run the same functions below on it, so "the coordinator's sum"
+ * and "the auditor's sum" are one computation over the same bytes.
+ */
+export const SecureTranscript = z.strictObject({
+  format: z.literal(1),
+  task: z.number().int().min(1),
+  round: z.number().int().min(1),
+  /** Shares needed per secret (config.ts secureThreshold of the key advertisers). */
+  threshold: z.number().int().min(2).max(255),
+  /** Phase 1: every key advert accepted, by client. */
+  adverts: z.array(KeyAdvert),
+  /** Phase 2: every share bundle accepted, by client (these clients are the ones the masks span). */
+  bundles: z.array(ShareBundle),
+  /** Phase 3: the clients whose masked upload was accepted, ascending. */
+  survivors: z.array(Address),
+  /** Phase 4: every reveal accepted, by client. */
+  reveals: z.array(Reveal),
+});
+export type SecureTranscript = z.infer<typeof SecureTranscript>;
+
+/** The round's parties as the transcript fixes them, after every structural and signature check. */
+export interface CheckedTranscript {
+  scope: SecAggScope;
+  threshold: number;
+  adverts: Map<string, KeyAdvert>;
+  bundles: Map<string, ShareBundle>;
+  survivors: string[];
+  dropped: string[];
+  reveals: Reveal[];
+}
+
+const ascending = (xs: readonly string[]) => xs.every((x, i) => i === 0 || (xs[i - 1] as string) < x);
+
+/** Checks an advert on its own (coordinator at arrival, auditor on replay). */
+export function checkAdvert(domain: Eip712Domain, scope: SecAggScope, a: KeyAdvert): void {
+  const at = `keys/${a.client}`;
+  if (a.task !== scope.task || a.round !== scope.round) throw new SecAggFault('WRONG_ROUND', `advert is for ${a.task}/${a.round}, not ${scope.task}/${scope.round}`, at);
+  if (secAggSigner(domain, 'keys', a) !== a.client) throw new SecAggFault('BAD_SIGNATURE', `key advert of ${a.client} is not signed by it`, at);
+  if (a.cPk === a.sPk) throw new SecAggFault('BAD_ADVERT', 'the two public keys must differ', at);
+  if (!usablePublicKey(fromHex(a.cPk)) || !usablePublicKey(fromHex(a.sPk))) throw new SecAggFault('BAD_ADVERT', 'a public key is not a usable X25519 point', at);
+}
+
+/** Checks a share bundle against the round's advertisers (coordinator at arrival, auditor on replay). */
+export function checkBundle(domain: Eip712Domain, scope: SecAggScope, advertisers: readonly string[], b: ShareBundle): void {
+  const at = `shares/${b.client}`;
+  if (b.task !== scope.task || b.round !== scope.round) throw new SecAggFault('WRONG_ROUND', `bundle is for ${b.task}/${b.round}, not ${scope.task}/${scope.round}`, at);
+  if (!advertisers.includes(b.client)) throw new SecAggFault('NOT_SELECTED', `${b.client} did not advertise keys in this round`, at);
+  if (secAggSigner(domain, 'shares', b) !== b.client) throw new SecAggFault('BAD_SIGNATURE', `share bundle of ${b.client} is not signed by it`, at);
+  const to = b.shares.map((s) => s.to);
+  if (to.length !== advertisers.length || to.some((t, i) => t !== advertisers[i])) {
+    throw new SecAggFault('BAD_SHARES', `a bundle holds one share pair for each of the ${advertisers.length} advertisers, in ascending order; this one names ${to.length}`, at);
+  }
+}
+
+export interface RevealVerdict {
+  /** Shares this reveal opens, by dealer and kind. */
+  opened: { dealer: string; kind: ShareKind; share: Uint8Array }[];
+  /** Revealed keys that did not open the dealer's sealed share: refused, counted for nothing. */
+  refused: { dealer: string; kind: ShareKind; reason: string }[];
+}
+
+/**
+ * Checks a reveal and opens the shares it unlocks. Structural faults (not a survivor, another
+ * survivor list, a key of the wrong kind, which would be a step towards revealing both secrets of a
+ * client) refuse the whole reveal; a key that does not open its sealed share refuses that share only.
+ */
+export function checkReveal(domain: Eip712Domain, scope: SecAggScope, parties: { bundles: Map<string, ShareBundle>; survivors: readonly string[] }, r: Reveal): RevealVerdict {
+  const at = `reveal/${r.client}`;
+  if (r.task !== scope.task || r.round !== scope.round) throw new SecAggFault('WRONG_ROUND', `reveal is for ${r.task}/${r.round}, not ${scope.task}/${scope.round}`, at);
+  if (!parties.survivors.includes(r.client)) throw new SecAggFault('NOT_A_SURVIVOR', `${r.client} is not a survivor of the round`, at);
+  if (secAggSigner(domain, 'reveal', r) !== r.client) throw new SecAggFault('BAD_SIGNATURE', `reveal of ${r.client} is not signed by it`, at);
+  if (r.survivorsHash !== survivorsHash(parties.survivors)) throw new SecAggFault('OTHER_SURVIVORS', `reveal answers survivor list ${r.survivorsHash}, the round's is ${survivorsHash(parties.survivors)}`, at);
+  const seen = new Set<string>();
+  const verdict: RevealVerdict = { opened: [], refused: [] };
+  for (const k of r.keys) {
+    if (seen.has(k.dealer)) throw new SecAggFault('DUPLICATE_KEY', `reveal names dealer ${k.dealer} twice`, at);
+    seen.add(k.dealer);
+    const bundle = parties.bundles.get(k.dealer);
+    if (!bundle) throw new SecAggFault('UNKNOWN_DEALER', `reveal names ${k.dealer}, which shared nothing`, at);
+    const want: ShareKind = parties.survivors.includes(k.dealer) ? 'self' : 'key';
+    if (k.kind !== want) throw new SecAggFault('WRONG_KIND', `reveal opens the ${k.kind} share of ${k.dealer}, a ${want === 'self' ? 'survivor' : 'dropout'}: only its ${want} share may be revealed`, at);
+    const pair = bundle.shares.find((s) => s.to === r.client);
+    const sealed = pair ? fromHex(pair[k.kind]) : null;
+    const share = sealed ? openShare(fromHex(k.key), sealed, shareAad(scope, k.dealer, r.client, k.kind)) : null;
+    if (share) verdict.opened.push({ dealer: k.dealer, kind: k.kind, share });
+    else verdict.refused.push({ dealer: k.dealer, kind: k.kind, reason: `the key revealed by ${r.client} does not open the ${k.kind} share ${k.dealer} sealed for it` });
+  }
+  return verdict;
+}
+
+/** Checks the whole transcript's structure and every signature; throws a SecAggFault naming the artefact. */
+export function checkTranscript(domain: Eip712Domain, t: SecureTranscript): CheckedTranscript {
+  const scope: SecAggScope = { chainId: domain.chainId, task: t.task, round: t.round };
+  const advertisers = t.adverts.map((a) => a.client);
+  if (!ascending(advertisers)) throw new SecAggFault('BAD_TRANSCRIPT', 'adverts are not in ascending client order', 'transcript');
+  for (const a of t.adverts) checkAdvert(domain, scope, a);
+  const bundlers = t.bundles.map((b) => b.client);
+  if (!ascending(bundlers)) throw new SecAggFault('BAD_TRANSCRIPT', 'bundles are not in ascending client order', 'transcript');
+  for (const b of t.bundles) checkBundle(domain, scope, advertisers, b);
+  if (!ascending(t.survivors)) throw new SecAggFault('BAD_TRANSCRIPT', 'survivors are not in ascending order', 'survivors');
+  const stranger = t.survivors.find((s) => !bundlers.includes(s));
+  if (stranger) throw new SecAggFault('UNKNOWN_SURVIVOR', `survivor ${stranger} shared nothing`, 'survivors');
+  if (t.survivors.length < t.threshold) throw new SecAggFault('TOO_FEW_SURVIVORS', `${t.survivors.length} survivors, the threshold is ${t.threshold}`, 'survivors');
+  if (!ascending(t.reveals.map((r) => r.client))) throw new SecAggFault('BAD_TRANSCRIPT', 'reveals are not in ascending client order', 'transcript');
+  return {
+    scope,
+    threshold: t.threshold,
+    adverts: new Map(t.adverts.map((a) => [a.client, a])),
+    bundles: new Map(t.bundles.map((b) => [b.client, b])),
+    survivors: [...t.survivors],
+    dropped: bundlers.filter((b) => !t.survivors.includes(b)),
+    reveals: t.reveals,
+  };
+}
+
+export interface RecoveredSecrets {
+  /** Survivors' self-mask seeds. */
+  selfSeeds: Map<string, Uint8Array>;
+  /** Dropouts' pairwise-mask secret keys. */
+  maskKeys: Map<string, Uint8Array>;
+  /** Shares refused while reconstructing, with their reasons (recorded, never fatal on their own). */
+  refused: { holder: string; dealer: string; kind: ShareKind; reason: string }[];
+}
+
+/**
+ * Reconstructs every secret the unmasking needs from the opened shares (holders in ascending order)
+ * and checks each against its public commitment: a self-seed against the dealer's selfCommitment,
+ * a mask key against the dealer's advertised sPk. Fails, naming the dealer, when fewer than the
+ * threshold of shares open or when they do not reconstruct the committed secret.
+ */
+export async function recoverSecrets(domain: Eip712Domain, t: CheckedTranscript): Promise<RecoveredSecrets> {
+  const opened = new Map<string, Uint8Array[]>();
+  const refused: RecoveredSecrets['refused'] = [];
+  for (const r of t.reveals) {
+    const v = checkReveal(domain, t.scope, t, r);
+    for (const o of v.opened) {
+      const k = `${o.kind}:${o.dealer}`;
+      opened.set(k, [...(opened.get(k) ?? []), o.share]);
+    }
+    for (const f of v.refused) refused.push({ holder: r.client, ...f });
+  }
+  const rebuild = async (kind: ShareKind, dealer: string): Promise<Uint8Array> => {
+    const shares = opened.get(`${kind}:${dealer}`) ?? [];
+    const what = kind === 'self' ? 'self-mask seed' : 'mask key';
+    if (shares.length < t.threshold) throw new SecAggFault('NOT_ENOUGH_SHARES', `${shares.length} shares of ${dealer}'s ${what} opened, ${t.threshold} are needed`, `shares/${dealer}`);
+    let secret: Uint8Array;
+    try {
+      secret = await combineShares(shares);
+    } catch (e) {
+      throw new SecAggFault('BAD_DEALER_SHARES', `the shares of ${dealer}'s ${what} do not combine: ${(e as Error).message}`, `shares/${dealer}`);
+    }
+    const ok = kind === 'self' ? selfSeedCommitment(secret) === t.bundles.get(dealer)?.selfCommitment : x25519.getPublicKey(secret).every((b, i) => b === fromHex(t.adverts.get(dealer)?.sPk ?? '0x')[i]);
+    if (!ok) throw new SecAggFault('BAD_DEALER_SHARES', `the shares of ${dealer}'s ${what} do not reconstruct the secret it committed to`, `shares/${dealer}`);
+    return secret;
+  };
+  const selfSeeds = new Map<string, Uint8Array>();
+  for (const s of t.survivors) selfSeeds.set(s, await rebuild('self', s));
+  const maskKeys = new Map<string, Uint8Array>();
+  for (const d of t.dropped) maskKeys.set(d, await rebuild('key', d));
+  return { selfSeeds, maskKeys, refused };
+}
+
+/**
+ * Turns the sum of the survivors' masked uploads into the sum of their quantised deltas, in place:
+ * removes each survivor's self-mask, and for each dropout the pairwise masks the survivors added or
+ * subtracted for it (recomputed from the dropout's reconstructed key and the survivor's public key).
+ * Masks between two survivors cancelled in the sum already.
+ */
+export function unmaskSum(t: CheckedTranscript, secrets: RecoveredSecrets, bits: RingBits, sum: RingWords): void {
+  for (const s of t.survivors) addWords(sum, maskWords(secrets.selfSeeds.get(s) as Uint8Array, bits, sum.length), -1);
+  for (const d of t.dropped) {
+    const sk = secrets.maskKeys.get(d) as Uint8Array;
+    for (const s of t.survivors) {
+      const seed = pairwiseMaskSeed(t.scope, sk, fromHex((t.adverts.get(s) as KeyAdvert).sPk), d, s);
+      // The survivor s added the mask when it sorts before d and subtracted it otherwise: undo that.
+      addWords(sum, maskWords(seed, bits, sum.length), s < d ? -1 : 1);
+    }
+  }
+}
