@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { Address, decodeCheckpoint, decodeManifest, contentHash, Hash32, MembersList, ProtocolError, RegistrationChallenge, Round, StoredAudit, StoredEvaluation, Task, TaskId, type AuditSummary, type Checkpoint, type RoundEvaluation, type RoundManifest } from '../protocol/index.ts';
+import { Address, decodeCheckpoint, decodeManifest, contentHash, Hash32, MembersList, ProtocolError, RegistrationChallenge, Round, SecurePhase, StoredAudit, StoredEvaluation, Task, TaskId, type AuditSummary, type Checkpoint, type RoundEvaluation, type RoundManifest } from '../protocol/index.ts';
+import { KeyAdvert } from '../protocol/secagg/messages.ts';
 
 /** A coordinator answered with an error: carries its HTTP status and error code. */
 export class CoordinatorError extends Error {
@@ -23,6 +24,21 @@ export const ChainInfoReply = z.object({
   fromBlock: z.number().int().min(0),
 });
 export type ChainInfoReply = z.infer<typeof ChainInfoReply>;
+
+/** GET …/rounds/:round/secure: what a client needs to follow a secure round (parsed: the coordinator is not trusted). */
+export const SecureRoundState = z.object({
+  task: TaskId,
+  round: z.number().int().min(1),
+  state: z.string(),
+  phase: SecurePhase,
+  phaseDeadline: z.string(),
+  threshold: z.number().int().nullable(),
+  adverts: z.array(KeyAdvert),
+  sharers: z.array(Address),
+  survivors: z.array(Address).nullable(),
+  revealers: z.array(Address),
+});
+export type SecureRoundState = z.infer<typeof SecureRoundState>;
 
 /** POST /v1/tasks/:task/members: how many commitments were new, the members now, and their root. */
 export const AdmitMembersReply = z.object({
@@ -98,6 +114,15 @@ export class CoordinatorApi {
     const body = { address: challenge.address, nonce: challenge.nonce, expiresAt: challenge.expiresAt, signature };
     return this.call(z.object({ address: z.string(), created: z.boolean() }), `/v1/tasks/${task}/clients`, { method: 'POST', body: JSON.stringify(body) });
   }
+  async secureState(task: number, round: number): Promise<SecureRoundState> {
+    return this.call(SecureRoundState, `/v1/tasks/${task}/rounds/${round}/secure`);
+  }
+
+  /** Posts one signed secure-round message (keys, shares or reveal). */
+  async postSecure(task: number, round: number, kind: 'keys' | 'shares' | 'reveal', message: object): Promise<{ accepted: boolean; refusedShares?: { dealer: string; reason: string }[] }> {
+    return this.call(z.object({ accepted: z.boolean(), refusedShares: z.array(z.object({ dealer: z.string(), reason: z.string() })).optional() }), `/v1/tasks/${task}/rounds/${round}/secure/${kind}`, { method: 'POST', body: JSON.stringify(message) });
+  }
+
   /** A private task's members: every admitted identity commitment in admission order (decimal strings). */
   members(task: number): Promise<MembersList> {
     return this.call(MembersList, `/v1/tasks/${task}/members`);

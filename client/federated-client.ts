@@ -6,6 +6,7 @@ import { trainLocal, type LabelledData, type TrainProgress } from './tf/trainer.
 import { httpUploader } from './upload/http-uploader.ts';
 import { queueUploader } from './upload/queue-uploader.ts';
 import type { Uploader } from './upload/uploader.ts';
+import { contributeSecurely } from './secure-round.ts';
 
 export type UploadMode = { mode: 'http' } | { mode: 'queue'; redisUrl: string; prefix?: string };
 
@@ -199,8 +200,36 @@ export class FederatedClient {
    * delta's size), when the membership proof is made (private tasks, 'proved') and when the upload
    * has been handed over ('uploaded').
    */
-  async contribute(args: { task: Task; round: Round; data: LabelledData; seed?: number; onProgress?: (p: TrainProgress) => void; onStage?: (stage: ContributeStage, bytes: number) => void }): Promise<ContributeResult> {
+  async contribute(args: {
+    task: Task;
+    round: Round;
+    data: LabelledData;
+    seed?: number;
+    onProgress?: (p: TrainProgress) => void;
+    onStage?: (stage: ContributeStage, bytes: number) => void;
+    /** Secure tasks: upload, then vanish without answering the unmasking (a simulated dropout). */
+    leaveAfterUpload?: boolean;
+  }): Promise<ContributeResult> {
     const { task, round } = args;
+    if (task.secure) {
+      // Secure tasks run the masking protocol around training (client/secure-round.ts).
+      const r = await contributeSecurely({
+        api: this.api,
+        wallet: this.wallet(task.id),
+        uploader: this.uploader,
+        task,
+        round,
+        pollMs: this.pollMs,
+        leaveAfterUpload: args.leaveAfterUpload,
+        onStage: args.onStage,
+        train: async () => {
+          const base = await this.checkpoint(round.baseHash);
+          const t = await trainLocal({ spec: task.modelSpec, baseWeights: base.weights, data: args.data, training: round.training, seed: args.seed ?? round.round, onProgress: args.onProgress });
+          return { delta: t.delta, numSamples: t.numSamples, loss: t.loss };
+        },
+      });
+      return { round: round.round, updateHash: r.updateHash, jobId: r.jobId, numSamples: r.numSamples, loss: r.loss, via: this.uploader.kind };
+    }
     const isPrivate = task.privacy === 'private';
     let member: { identity: Identity; tree: MembersTree; path: ReturnType<MembersTree['pathOf']> } | undefined;
     if (isPrivate) {

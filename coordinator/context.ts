@@ -5,6 +5,7 @@ import type { Logger } from './logger.ts';
 import type { ContentStore } from './store/content-store.ts';
 import type { RedisKeys } from './store/redis-keys.ts';
 import type { RoundRepo } from './store/round-repo.ts';
+import type { SecureRepo } from './store/secure-repo.ts';
 import type { TaskRepo } from './store/task-repo.ts';
 import type { MemberRepo } from './store/member-repo.ts';
 import type { MembersTrees } from './members-trees.ts';
@@ -17,6 +18,8 @@ export interface CoordinatorContext {
   keys: RedisKeys;
   tasks: TaskRepo;
   rounds: RoundRepo;
+  /** Secure rounds' protocol messages and phases. */
+  secure: SecureRepo;
   /** Private tasks' admitted identity commitments, and their Merkle trees. */
   members: MemberRepo;
   membersTrees: MembersTrees;

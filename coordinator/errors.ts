@@ -35,7 +35,8 @@ export type RejectionCode =
   | 'BAD_LENGTH'
   | 'HASH_MISMATCH'
   | 'NON_FINITE'
-  | 'NORM_TOO_LARGE';
+  | 'NORM_TOO_LARGE'
+  | 'NOT_SHARED';
 
 export class UpdateRejected extends Error {
   constructor(

@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { CoordinatorContext } from './context.ts';
 import { closeRound } from './use-cases/close-round.ts';
+import { advanceSecureRound } from './use-cases/secure-round.ts';
+import type { RoundHead } from './store/round-repo.ts';
 import { metrics } from './metrics.ts';
 
 export interface Scheduler {
@@ -24,6 +26,10 @@ export function startScheduler(ctx: CoordinatorContext, subscriber: Redis | null
       if (stopped) return;
       const head = await ctx.rounds.head(task, round);
       if (!head) continue;
+      if (head.secure) {
+        await advanceSecure(head);
+        continue;
+      }
       const due = head.state === 'closing' || head.accepted >= head.cfg.maxClients || ctx.now() >= head.deadlineMs;
       if (!due) continue;
       try {
@@ -36,6 +42,17 @@ export function startScheduler(ctx: CoordinatorContext, subscriber: Redis | null
         // Leave the round 'closing': the next pass retries, nothing is lost.
         ctx.log.error({ err: e, task, round }, 'closing round failed; will retry');
       }
+    }
+  };
+  // A secure round moves phase by phase; each move may make the next one due at once.
+  const advanceSecure = async (head: RoundHead) => {
+    try {
+      const t0 = performance.now();
+      const out = await advanceSecureRound(ctx, head);
+      if (out.status === 'aggregated' || out.status === 'failed') metrics.aggregation.observe({ outcome: out.status }, (performance.now() - t0) / 1000);
+      if (out.status === 'advanced') again = true;
+    } catch (e) {
+      ctx.log.error({ err: e, task: head.task, round: head.round }, 'advancing secure round failed; will retry');
     }
   };
   const tick = async () => {

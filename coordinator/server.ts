@@ -16,6 +16,7 @@ import { startScheduler, type Scheduler } from './scheduler.ts';
 import { fsContentStore } from './store/fs-content-store.ts';
 import { scriptRunner } from './store/lua-scripts.ts';
 import { redisKeys } from './store/redis-keys.ts';
+import { secureRepo } from './store/secure-repo.ts';
 import { roundRepo } from './store/round-repo.ts';
 import { taskRepo } from './store/task-repo.ts';
 import { memberRepo } from './store/member-repo.ts';
@@ -59,6 +60,7 @@ export function createContext(config: CoordinatorConfig, log: Logger, now: () =>
     keys,
     tasks: taskRepo(redis, keys),
     rounds: roundRepo(redis, keys, scripts),
+    secure: secureRepo(redis, keys, scripts),
     members,
     membersTrees: new MembersTrees(members),
     store: fsContentStore(config.dataDir),

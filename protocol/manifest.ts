@@ -15,7 +15,8 @@ import {
   type ScoreRule,
 } from './rewards.ts';
 import { recordedEpsilon } from './dp-accountant.ts';
-import { Contributor, Hash32, StrategyConfig } from './schemas.ts';
+import { Address, Contributor, Hash32, StrategyConfig } from './schemas.ts';
+import { SecureAggConfig } from './secagg/config.ts';
 import { PackedProof } from './zk/packed-proof.ts';
 
 /**
@@ -90,6 +91,17 @@ export const RejectedEntry = z.strictObject({
   reward: DecimalU256,
 });
 
+export const SecureManifestBlock = z.strictObject({
+  config: SecureAggConfig,
+  /** The fixed-point scale (protocol/secagg/config.ts secureScale of config). */
+  scale: z.number().positive(),
+  threshold: z.number().int().min(2),
+  transcriptHash: Hash32,
+  /** Clients that dealt shares but never uploaded: their pairwise masks were removed from the sum. */
+  dropped: z.array(Address),
+});
+export type SecureManifestBlock = z.infer<typeof SecureManifestBlock>;
+
 export const ManifestEntry = z.discriminatedUnion('status', [AcceptedEntry, RejectedEntry]);
 export type ManifestEntry = z.infer<typeof ManifestEntry>;
 
@@ -121,6 +133,12 @@ export const RoundManifest = z
     privacy: z
       .strictObject({ accountant: z.literal('gaussian-rdp'), rounds: z.number().int().min(1), delta: z.number().gt(0).lt(1), epsilon: z.number().nonnegative() })
       .optional(),
+    /**
+     * Present exactly for secure-aggregation rounds: the encoding the sum was decoded with and the
+     * round's public protocol transcript (protocol/secagg/transcript.ts, kind 'transcripts'). The
+     * accepted entries' updateHash name masked uploads.
+     */
+    secure: SecureManifestBlock.optional(),
   })
   .superRefine((m, ctx) => {
     m.entries.forEach((e, i) => {
@@ -183,6 +201,8 @@ export interface ManifestInput {
   rejected: readonly { client: string; updateHash: string; code: string; reason: string; numSamples?: number }[];
   /** Private tasks: the members root and count the round was opened with. */
   private?: { membersRoot: string; members: number };
+  /** Secure rounds: the block recorded as is (SecureManifestBlock). */
+  secure?: SecureManifestBlock;
 }
 
 const ADDRESS_RE = /^0x[0-9a-fA-F]{40}$/;
@@ -262,6 +282,7 @@ export function buildManifest(input: ManifestInput, rules: Readonly<Record<strin
     entries,
     ...(input.private ? { private: { membersRoot: input.private.membersRoot.toLowerCase(), members: input.private.members } } : {}),
     ...privacyOf(input.strategy, input.round),
+    ...(input.secure ? { secure: input.secure } : {}),
   };
   draft.rewardsRoot = manifestRewardsTree(draft as RoundManifest).root;
   const r = RoundManifest.safeParse(draft);

@@ -3,6 +3,7 @@ import { ModelSpec, PRESET_MODELS } from './model-spec.ts';
 import { SNARK_FIELD } from './zk/field.ts';
 import { PackedProof } from './zk/packed-proof.ts';
 import { MAX_ROUND_REWARD } from './rewards.ts';
+import { SecureAggConfig } from './secagg/config.ts';
 
 /** Wire schemas shared by coordinator and clients; every type is inferred from its schema. */
 
@@ -115,6 +116,11 @@ export const CreateTaskBody = z
     rewards: RewardsConfig.default(RewardsConfig.parse({})),
     /** 'private': members prove membership in zero knowledge instead of signing (protocol/zk). */
     privacy: Privacy.default('public'),
+    /**
+     * Secure aggregation (docs/secure-mode.md): clients upload masked fixed-point updates that only
+     * sum to something readable, so no one sees an individual update. Absent: open updates.
+     */
+    secure: SecureAggConfig.optional(),
     /** Seed of the deterministic initial weights. */
     seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
   })
@@ -131,6 +137,7 @@ export const Task = z.object({
   limits: UpdateLimits,
   rewards: RewardsConfig,
   privacy: Privacy.default('public'),
+  secure: SecureAggConfig.optional(),
   seed: z.number().int(),
   createdAt: z.string(),
   genesisHash: Hash32,
@@ -153,6 +160,13 @@ export const OpenRoundBody = z
   .strict()
   .refine((b) => b.minClients <= b.maxClients, { message: 'minClients must not exceed maxClients', path: ['minClients'] });
 export type OpenRoundBody = z.input<typeof OpenRoundBody>;
+
+/**
+ * The phases of a secure round while it is 'open': clients advertise keys, deal their shares,
+ * upload masked updates, then reveal what unmasks the sum (protocol/secagg). 'done' once closing.
+ */
+export const SecurePhase = z.enum(['keys', 'shares', 'masked', 'unmask', 'done']);
+export type SecurePhase = z.infer<typeof SecurePhase>;
 
 /** open -> closing -> aggregated -> committed (on chain), or closing -> failed (quorum missed). */
 export const RoundStateName = z.enum(['open', 'closing', 'aggregated', 'committed', 'failed']);
@@ -214,6 +228,11 @@ export const Round = z.object({
   commit: z.object({ txHash: Hash32, blockNumber: z.number().int() }).nullable(),
   /** Why the last commit attempt failed (the writer retries; an aggregated round is never lost). */
   commitError: z.string().nullable(),
+  /** Secure rounds: the protocol phase and its deadline (GET …/secure has the messages); null otherwise. */
+  secure: z
+    .object({ phase: SecurePhase, phaseDeadline: z.string(), threshold: z.number().int().nullable() })
+    .nullable()
+    .default(null),
 });
 export type Round = z.infer<typeof Round>;
 

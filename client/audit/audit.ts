@@ -1,4 +1,18 @@
 import {
+  addWords,
+  checkTranscript,
+  decodeMeanDelta,
+  recoverSecrets,
+  SecAggFault,
+  secureScale,
+  SecureTranscript,
+  unmaskSum,
+  wordsFromBytes,
+  zeroWords,
+  type CheckedTranscript,
+  type RecoveredSecrets,
+} from '../../protocol/secagg/index.ts';
+import {
   canonicalJson,
   decodeCheckpoint,
   decodeDelta,
@@ -358,7 +372,7 @@ async function audit(opts: AuditOptions, chain: ChainHistory, startedAt: Date, t
     }
 
     // 5. Re-aggregation from the archived updates.
-    if (opts.reaggregate) await reaggregate(opts, ev, m, cp, prev, add, skip);
+    if (opts.reaggregate) await reaggregate(opts, ev, m, cp, prev, add, skip, domain);
 
     rows.push({
       round: ev.round,
@@ -579,6 +593,7 @@ async function reaggregate(
   prev: Verified | null,
   add: (check: CheckName, ok: boolean, detail: string) => void,
   skip: (check: CheckName, detail: string) => void,
+  domain: Eip712Domain,
 ): Promise<void> {
   if (!m) {
     skip(CHECKS.reaggregateUpdates, 'manifest unavailable, so the accepted updates are unknown');
@@ -615,6 +630,10 @@ async function reaggregate(
     return;
   }
   const wm = weightManifest(spec);
+  if (m.secure) {
+    await reaggregateSecure({ opts, ev, m, secure: m.secure, base, baseProblem, params: wm.size, accepted, domain, add, skip, cp });
+    return;
+  }
   const cacheLimit = opts.maxCacheBytes ?? 256 * 1024 * 1024;
   const cache: (Float32Array | undefined)[] | null = accepted.length * wm.size * 4 <= cacheLimit ? [] : null;
   const bad: string[] = [];
@@ -669,9 +688,14 @@ async function reaggregate(
     add(CHECKS.reaggregateCheckpoint, false, `re-aggregation with ${m.strategy.name} failed: ${msg(e)}`);
     return;
   }
+  await compareCheckpoint(bytes, ev, cp, `${accepted.length} update(s) re-aggregated with ${strategyName} on ${ev.parentHash}`, add);
+}
+
+/** The re-aggregated checkpoint against the committed one, naming the first differing weight. */
+async function compareCheckpoint(bytes: Uint8Array, ev: RoundCommitted, cp: Checkpoint | null, what: string, add: (check: CheckName, ok: boolean, detail: string) => void): Promise<void> {
   const h = await contentHash(bytes);
   if (h === ev.checkpointHash) {
-    add(CHECKS.reaggregateCheckpoint, true, `${accepted.length} update(s) re-aggregated with ${strategyName} on ${ev.parentHash} give ${h}`);
+    add(CHECKS.reaggregateCheckpoint, true, `${what} give ${h}`);
     return;
   }
   let where = '';
@@ -682,4 +706,91 @@ async function reaggregate(
     else where = '; the weights agree, the header or server state differs';
   }
   add(CHECKS.reaggregateCheckpoint, false, `re-aggregated checkpoint hashes to ${h}, chain says ${ev.checkpointHash}${where}`);
+}
+
+/**
+ * Check 5 for a secure round: fetch the transcript the manifest names and the masked uploads, then
+ * run the coordinator's own unmasking (protocol/secagg/transcript.ts) and decoding on them and
+ * compare the checkpoint. Any altered artefact is named: a masked upload by its hash, a protocol
+ * message by its sender and kind, the survivor list, or the transcript as a whole.
+ */
+async function reaggregateSecure(a: {
+  opts: AuditOptions;
+  ev: RoundCommitted;
+  m: RoundManifest;
+  secure: NonNullable<RoundManifest['secure']>;
+  base: Checkpoint | null;
+  baseProblem: string;
+  params: number;
+  accepted: { client: string; updateHash: Hex32 }[];
+  domain: Eip712Domain;
+  add: (check: CheckName, ok: boolean, detail: string) => void;
+  skip: (check: CheckName, detail: string) => void;
+  cp: Checkpoint | null;
+}): Promise<void> {
+  const { secure, add, skip } = a;
+  const cfg = secure.config;
+  const f = await fetchVerified(a.opts.source, 'transcripts', secure.transcriptHash, 'manifest');
+  let transcript: SecureTranscript | null = null;
+  let problem = '';
+  if (!f.ok) problem = `transcript: ${f.detail}`;
+  else {
+    try {
+      transcript = SecureTranscript.parse(JSON.parse(new TextDecoder().decode(f.bytes)));
+    } catch (e) {
+      problem = `transcript ${secure.transcriptHash} does not parse: ${msg(e)}`;
+    }
+  }
+  const survivors = a.accepted.map((e) => e.client).sort();
+  if (transcript) {
+    if (transcript.task !== a.m.task || transcript.round !== a.m.round) problem = `transcript is of round ${transcript.task}/${transcript.round}`;
+    else if (transcript.threshold !== secure.threshold) problem = `transcript threshold ${transcript.threshold}, manifest says ${secure.threshold}`;
+    else if (canonicalJson(transcript.survivors) !== canonicalJson(survivors)) problem = 'survivors: the transcript\'s survivor list is not the manifest\'s accepted clients';
+  }
+  if (!(Math.abs(secureScale(cfg) - secure.scale) === 0)) problem ||= `manifest scale ${secure.scale} is not secureScale(config) = ${secureScale(cfg)}`;
+  let checked: CheckedTranscript | null = null;
+  let secrets: RecoveredSecrets | null = null;
+  if (transcript && !problem) {
+    try {
+      checked = checkTranscript(a.domain, transcript);
+      if (canonicalJson(checked.dropped) !== canonicalJson([...secure.dropped].sort())) throw new SecAggFault('BAD_TRANSCRIPT', `the transcript's dropouts are not the manifest's`, 'transcript');
+      secrets = await recoverSecrets(a.domain, checked);
+    } catch (e) {
+      problem = e instanceof SecAggFault ? `${e.artefact}: ${e.code}: ${e.message}` : msg(e);
+    }
+  }
+  add(CHECKS.reaggregateTranscript, !problem, problem || `transcript ${secure.transcriptHash}: ${transcript?.adverts.length} adverts, ${transcript?.bundles.length} share bundles, ${transcript?.reveals.length} reveals verified; ${secure.dropped.length} dropout(s); every secret rebuilt from ${secure.threshold}+ shares`);
+  const sum = zeroWords(cfg.bits, a.params);
+  const bad: string[] = [];
+  const size = (a.params * cfg.bits) / 8;
+  for (const e of a.accepted) {
+    const u = await fetchVerified(a.opts.source, 'updates', e.updateHash, 'manifest');
+    if (!u.ok) bad.push(`masked update of ${e.client}: ${u.detail}`);
+    else if (u.bytes.length !== size) bad.push(`masked update ${e.updateHash} of ${e.client} has ${u.bytes.length} bytes, ${size} expected`);
+    else addWords(sum, wordsFromBytes(cfg.bits, u.bytes.slice()));
+  }
+  add(CHECKS.reaggregateUpdates, bad.length === 0, bad.length ? list(bad) : `${a.accepted.length} masked update(s) fetched; hashes and lengths match`);
+  if (bad.length || !checked || !secrets) {
+    skip(CHECKS.reaggregateCheckpoint, bad.length ? 'masked updates unavailable or corrupt' : 'the transcript does not check out');
+    return;
+  }
+  if (!a.base) {
+    skip(CHECKS.reaggregateCheckpoint, a.baseProblem);
+    return;
+  }
+  unmaskSum(checked, secrets, cfg.bits, sum);
+  const mean = decodeMeanDelta(sum, cfg, secure.scale, checked.survivors.length);
+  let bytes: Uint8Array;
+  try {
+    const strategy = createStrategy(a.m.strategy);
+    const one = async function* (): AsyncGenerator<ClientDelta> {
+      yield { id: 'secure-sum', delta: mean, numSamples: 1 };
+    };
+    const result = await strategy.aggregate({ base: a.base.weights, serverState: a.base.serverState, deltas: one, count: 1, round: { task: a.m.task, round: a.m.round, baseHash: a.m.baseHash } });
+    bytes = encodeCheckpoint({ task: a.opts.task, round: a.ev.round, parentHash: a.ev.parentHash, strategy: strategy.name, modelSpec: a.base.modelSpec, weights: result.weights, serverState: result.serverState });
+  } catch (e) {
+    add(CHECKS.reaggregateCheckpoint, false, `secure re-aggregation with ${a.m.strategy.name} failed: ${msg(e)}`);
+    return;
+  }
+  await compareCheckpoint(bytes, a.ev, a.cp, `the unmasked sum of ${a.accepted.length} masked update(s) decoded with scale ${secure.scale}`, add);
 }

@@ -9,7 +9,7 @@ import { contentHash, HEX32_RE, MembersList, type Hex32 } from '../../protocol/i
  * something else are findings of the audit; only a source that cannot be reached at all (network down,
  * directory gone) is an error (SourceUnavailableError).
  */
-export type ContentKind = 'checkpoints' | 'manifests' | 'updates';
+export type ContentKind = 'checkpoints' | 'manifests' | 'updates' | 'transcripts';
 
 export type FetchResult = { found: true; bytes: Uint8Array } | { found: false; detail: string };
 
@@ -47,7 +47,7 @@ export class SourceUnavailableError extends Error {
   }
 }
 
-const KIND_NAME: Record<ContentKind, string> = { checkpoints: 'checkpoint', manifests: 'manifest', updates: 'update' };
+const KIND_NAME: Record<ContentKind, string> = { checkpoints: 'checkpoint', manifests: 'manifest', updates: 'update', transcripts: 'transcript' };
 
 export type VerifiedFetch =
   | { ok: true; bytes: Uint8Array }

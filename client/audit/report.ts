@@ -67,6 +67,11 @@ export const CHECKS = {
   reaggregateUpdates: 'reaggregate.updates',
   /** 5. Re-aggregating them on the parent checkpoint gives checkpointHash, bit for bit. */
   reaggregateCheckpoint: 'reaggregate.checkpoint',
+  /**
+   * 5. Secure rounds: the protocol transcript exists, every message in it is signed by its sender,
+   * and the revealed shares rebuild every committed secret the unmasking needs.
+   */
+  reaggregateTranscript: 'reaggregate.transcript',
 } as const;
 export type CheckName = (typeof CHECKS)[keyof typeof CHECKS];
 

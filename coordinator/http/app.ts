@@ -12,6 +12,7 @@ import { parseOr400 } from '../use-cases/parse.ts';
 import { registerClient } from '../use-cases/register-client.ts';
 import { issueRegistrationChallenge } from '../use-cases/registration-challenge.ts';
 import { submitHttpUpdate } from '../use-cases/submit-http-update.ts';
+import { secureRoundState, submitSecureMessage } from '../use-cases/secure-messages.ts';
 import { requireAdmin } from './admin-auth.ts';
 import { errorMiddleware } from './error-middleware.ts';
 import { renderMetrics } from '../metrics.ts';
@@ -128,6 +129,17 @@ export function createApp(ctx: CoordinatorContext, opts: AppOptions): express.Ex
     }
     res.status(202).json(await submitHttpUpdate(ctx, task, round, req.headers, (max) => readRawBody(req, max)));
   }));
+  // Secure rounds (docs/secure-mode.md): the protocol's state, and its three signed messages.
+  app.get('/v1/tasks/:task/rounds/:round/secure', route(async (req, res) => {
+    const { task, round } = parseOr400(RoundParams, req.params, 'path');
+    res.json(await secureRoundState(ctx, task, round));
+  }));
+  for (const kind of ['keys', 'shares', 'reveal'] as const) {
+    app.post(`/v1/tasks/:task/rounds/:round/secure/${kind}`, json, limits.perClient, route(async (req, res) => {
+      const { task, round } = parseOr400(RoundParams, req.params, 'path');
+      res.status(202).json(await submitSecureMessage(ctx, task, round, kind, req.body));
+    }));
+  }
   // Content-addressed documents: the stored bytes as they are, so a client can hash what it got.
   // The bytes behind a hash never change, hence the immutable caching.
   const serveContent = (kind: ContentKind, what: string, contentType: string) =>
@@ -144,6 +156,8 @@ export function createApp(ctx: CoordinatorContext, opts: AppOptions): express.Ex
   // Archived accepted deltas, so that anyone can re-run a round's aggregation.
   app.get('/v1/updates/:hash', serveContent('updates', 'update', 'application/octet-stream'));
   app.get('/v1/manifests/:hash', serveContent('manifests', 'manifest', 'application/json'));
+  // Secure rounds' public protocol transcripts, from which anyone unmasks the sum again.
+  app.get('/v1/transcripts/:hash', serveContent('transcripts', 'transcript', 'application/json'));
 
   // The dashboard page and its read models (round timeline, reported evaluations and audits, events).
   mountDashboard(app, ctx, { admin, json });

@@ -17,6 +17,7 @@ import {
   StoredEvaluation,
   Task,
 } from '../../protocol/index.ts';
+import { KeyAdvert, Reveal, ShareBundle } from '../../protocol/secagg/messages.ts';
 
 /**
  * The OpenAPI 3.1 document, generated from the same zod schemas the routes parse with. OpenAPI 3.1
@@ -26,6 +27,7 @@ import {
 const components = {
   Task, Round, Error: ErrorBody, CreateTaskBody, OpenRoundBody, RegisterClientBody, RegistrationChallengeBody, RegistrationChallenge, AdmitMembersBody, MembersList,
   RoundEvaluationBody: RoundEvaluation, StoredEvaluation, AuditSummaryBody: AuditSummary, StoredAudit,
+  KeyAdvertBody: KeyAdvert, ShareBundleBody: ShareBundle, RevealBody: Reveal,
 } as const;
 
 function schema(s: z.ZodType, io: 'input' | 'output') {
@@ -170,6 +172,41 @@ export function buildOpenApi(): object {
             202: json({ type: 'object', properties: { jobId: { type: 'string' }, updateHash: { type: 'string' } } }, 'queued: the worker accepts or rejects it; see the round status'),
             400: err('bad headers, length or hash'), 403: err('unregistered wallet, or a membership proof that does not verify'), 404: err('no such task or round'), 413: err('body larger than the model'), 415: err('not application/octet-stream'), 429: err('over the per-client or per-IP rate limit (Retry-After)'),
           },
+        },
+      },
+      '/v1/tasks/{task}/rounds/{round}/secure': {
+        get: {
+          summary: "A secure round's protocol state: phase and its deadline, threshold, the signed key adverts, who dealt shares, the survivors (from the unmask phase on) and who revealed",
+          parameters: [taskParam, roundParam],
+          responses: { 200: json({ type: 'object' }, 'the state'), 404: err('no such secure round'), 409: err('the task is not secure') },
+        },
+      },
+      ...Object.fromEntries(
+        ([
+          ['keys', 'KeyAdvertBody', 'keys', 'Advertise the two ephemeral X25519 public keys of a client (signed SecAggMessage, kind "keys")'],
+          ['shares', 'ShareBundleBody', 'shares', 'Deal sealed Shamir shares of the self-mask seed and the mask key to every advertiser, with the seed commitment (kind "shares")'],
+          ['reveal', 'RevealBody', 'unmask', 'Answer the survivor list: for each survivor the key to its self-seed share, for each dropout the key to its mask-key share (kind "reveal")'],
+        ] as const).map(([kind, body, phase, summary]) => [
+          `/v1/tasks/{task}/rounds/{round}/secure/${kind}`,
+          {
+            post: {
+              summary,
+              description: `Taken in the ${phase} phase only, from a registered wallet, once. A fault in a message from its signer is recorded on the round as a rejection with its code and reason.`,
+              parameters: [taskParam, roundParam],
+              requestBody: { required: true, content: { 'application/json': { schema: ref(body) } } },
+              responses: {
+                202: json({ type: 'object', properties: { accepted: { type: 'boolean' }, kind: { type: 'string' }, refusedShares: { type: 'array', items: { type: 'object' } } } }, 'stored'),
+                400: err('malformed, wrongly signed, or a protocol fault (code and the artefact named)'), 403: err('unregistered wallet'), 404: err('no such task or round'), 409: err('not a secure task, the wrong phase, a second message, or the round is full'),
+              },
+            },
+          },
+        ]),
+      ),
+      '/v1/transcripts/{hash}': {
+        get: {
+          summary: "A secure round's public protocol transcript by its keccak256 (protocol/secagg/transcript.ts): with the masked uploads, enough to unmask the sum again",
+          parameters: [{ name: 'hash', in: 'path', required: true, schema: { type: 'string', pattern: '^0x[0-9a-f]{64}$' } }],
+          responses: { 200: { description: 'canonical JSON', content: { 'application/json': { schema: { type: 'object' } } } }, 400: err('malformed hash'), 404: err('unknown hash') },
         },
       },
       '/v1/updates/{hash}': {

@@ -10,6 +10,8 @@ const SCRIPTS = {
   finishRound: { file: 'finish-round.lua', keys: 4 },
   markCommitted: { file: 'mark-committed.lua', keys: 2 },
   admitMembers: { file: 'admit-members.lua', keys: 2 },
+  secureSubmit: { file: 'secure-submit.lua', keys: 2 },
+  secureAdvance: { file: 'secure-advance.lua', keys: 1 },
 } as const;
 export type ScriptName = keyof typeof SCRIPTS;
 

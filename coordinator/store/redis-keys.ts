@@ -35,6 +35,10 @@ export function redisKeys(prefix: string) {
     /** An accepted delta, kept until the round is aggregated and archived. */
     acceptedBlob: (task: number, round: number, client: string) => `${prefix}:acc:${task}:${round}:${client}`,
     closeLock: (task: number, round: number) => `${prefix}:lock:close:${task}:${round}`,
+    /** Secure rounds: hash client -> signed protocol message JSON, one hash per phase (keys, shares, reveal). */
+    secureMessages: (task: number, round: number, phase: 'keys' | 'shares' | 'reveal') => `${prefix}:round:${task}:${round}:sa:${phase}`,
+    /** One replica at a time moves a secure round from phase to phase. */
+    secureLock: (task: number, round: number) => `${prefix}:lock:secure:${task}:${round}`,
     /** Sorted set of "task:round" aggregated but not yet committed on chain (score = round). */
     toCommit: `${prefix}:rounds:to-commit`,
     /** One chain writer at a time across coordinator replicas. */

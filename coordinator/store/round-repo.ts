@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { AcceptedUpdate, Rejection, Round, RoundStateName, StrategyConfig, TrainingConfig } from '../../protocol/index.ts';
+import { AcceptedUpdate, Rejection, Round, RoundStateName, SecurePhase, StrategyConfig, TrainingConfig } from '../../protocol/index.ts';
 import type { RedisKeys } from './redis-keys.ts';
 import type { ScriptRunner } from './lua-scripts.ts';
 
@@ -15,13 +15,15 @@ export const RoundCfg = z.object({
   /** Private tasks: the members root and count snapshotted at opening (absent for public tasks). */
   membersRoot: z.string().optional(),
   membersCount: z.number().int().min(1).optional(),
+  /** Secure rounds: how long clients get to train and upload once the masked phase begins. */
+  secureUploadMs: z.number().int().positive().optional(),
 });
 export type RoundCfg = z.infer<typeof RoundCfg>;
 
 export type AcceptResult = 'accepted' | 'closed' | 'late' | 'duplicate' | 'full' | 'missing';
 
 export interface RoundRepo {
-  open(task: number, cfg: RoundCfg, deadlineMs: number): Promise<{ round: number; baseHash: string } | { alreadyOpen: number }>;
+  open(task: number, cfg: RoundCfg, deadlineMs: number, securePhaseDeadlineMs?: number): Promise<{ round: number; baseHash: string } | { alreadyOpen: number }>;
   get(task: number, round: number): Promise<Round | null>;
   /** Just the fields the worker and scheduler need, without the update lists. */
   head(task: number, round: number): Promise<RoundHead | null>;
@@ -55,6 +57,13 @@ export interface RoundHead {
   deadlineMs: number;
   accepted: number;
   rejected: number;
+  /** Secure rounds: the protocol phase, its deadline and (from the shares phase on) the threshold. */
+  secure: { phase: SecurePhase; phaseDeadlineMs: number; threshold: number | null } | null;
+}
+
+function secureOf(h: Record<string, string>): RoundHead['secure'] {
+  if (!h.securePhase) return null;
+  return { phase: SecurePhase.parse(h.securePhase), phaseDeadlineMs: Number(h.securePhaseDeadlineMs), threshold: h.secureThreshold ? Number(h.secureThreshold) : null };
 }
 
 /** Parses stored rejection records, oldest first (ties by job id, so the order is total). */
@@ -75,6 +84,7 @@ export function roundRepo(redis: Redis, keys: RedisKeys, scripts: ScriptRunner):
       deadlineMs: Number(h.deadlineMs),
       accepted: Number(h.accepted ?? 0),
       rejected: Number(h.rejected ?? 0),
+      secure: secureOf(h),
     };
   };
   const accepted = async (task: number, round: number) => {
@@ -84,11 +94,11 @@ export function roundRepo(redis: Redis, keys: RedisKeys, scripts: ScriptRunner):
       .map((client) => AcceptedUpdate.parse(JSON.parse(all[client] as string)));
   };
   return {
-    async open(task, cfg, deadlineMs) {
+    async open(task, cfg, deadlineMs, securePhaseDeadlineMs) {
       const r = (await scripts.run(
         'openRound',
         [keys.task(task), keys.activeRounds],
-        [keys.round(task, 0).slice(0, -1), JSON.stringify(cfg), deadlineMs, cfg.maxClients, task],
+        [keys.round(task, 0).slice(0, -1), JSON.stringify(cfg), deadlineMs, cfg.maxClients, task, securePhaseDeadlineMs ?? ''],
       )) as [number, string | number];
       if (r[0] === 0) return { alreadyOpen: Number(r[1]) };
       return { round: Number(r[0]), baseHash: String(r[1]) };
@@ -138,6 +148,10 @@ export function roundRepo(redis: Redis, keys: RedisKeys, scripts: ScriptRunner):
         closedAt: h.closedAt ?? null,
         commit: h.commitTx ? { txHash: h.commitTx, blockNumber: Number(h.commitBlock) } : null,
         commitError: h.commitError ?? null,
+        secure: (() => {
+          const sec = secureOf(h);
+          return sec ? { phase: sec.phase, phaseDeadline: new Date(sec.phaseDeadlineMs).toISOString(), threshold: sec.threshold } : null;
+        })(),
       });
     },
     async acceptedFor(task, round, client) {

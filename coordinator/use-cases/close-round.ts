@@ -1,9 +1,11 @@
-import { buildManifest, decodeCheckpoint, decodeDelta, encodeCheckpoint, encodeManifest, weightManifest, type Hex32 } from '../../protocol/index.ts';
+import { buildManifest, contentHash, decodeCheckpoint, decodeDelta, encodeCheckpoint, encodeManifest, weightManifest, type Hex32 } from '../../protocol/index.ts';
 import type { CoordinatorContext } from '../context.ts';
 import { failpoint } from '../failpoints.ts';
 import { createStrategy } from '../strategies/index.ts';
 import type { ClientDelta } from '../strategies/strategy.ts';
 import { takeRenewedLock } from '../infra/redis-lock.ts';
+import type { SecureManifestBlock } from '../../protocol/manifest.ts';
+import { aggregateSecure } from './aggregate-secure.ts';
 
 export type CloseOutcome =
   | { status: 'aggregated'; checkpointHash: Hex32; manifestHash: Hex32; accepted: number }
@@ -80,12 +82,33 @@ export async function closeRound(ctx: CoordinatorContext, task: number, round: n
     }
     const strategy = createStrategy(head.cfg.strategy);
     let result: Awaited<ReturnType<typeof strategy.aggregate>>;
-    try {
-      result = await strategy.aggregate({ base: base.weights, serverState: base.serverState, deltas, count: accepted.length, round: { task, round, baseHash: head.baseHash } });
-    } finally {
-      await Promise.all(archiving);
+    let secure: SecureManifestBlock | undefined;
+    if (t.secure) {
+      // Secure rounds: the strategy sees one delta, the unmasked mean of the survivors' updates.
+      const sum = await aggregateSecure(ctx, t, head, accepted, async (hash, bytes) => {
+        if ((await contentHash(bytes)) !== hash) throw new Error(`archived masked update hashes otherwise than ${hash}`);
+        await ctx.store.putHashed('updates', bytes, hash as Hex32);
+      });
+      if (!sum.ok) {
+        await ctx.rounds.finish(task, round, 'failed', sum.reason);
+        await dropAcceptedBlobs(ctx, task, round, accepted.map((a) => a.client));
+        await ctx.secure.drop(task, round);
+        ctx.log.warn({ task, round, reason: sum.reason }, 'round failed');
+        return { status: 'failed', reason: sum.reason };
+      }
+      secure = sum.block;
+      const one = async function* (): AsyncGenerator<ClientDelta> {
+        yield { id: 'secure-sum', delta: sum.meanDelta, numSamples: 1 };
+      };
+      result = await strategy.aggregate({ base: base.weights, serverState: base.serverState, deltas: one, count: 1, round: { task, round, baseHash: head.baseHash } });
+    } else {
+      try {
+        result = await strategy.aggregate({ base: base.weights, serverState: base.serverState, deltas, count: accepted.length, round: { task, round, baseHash: head.baseHash } });
+      } finally {
+        await Promise.all(archiving);
+      }
+      if (archiveError) throw archiveError;
     }
-    if (archiveError) throw archiveError;
     await failpoint('close.after-archive');
     const checkpointHash = await ctx.store.put(
       'checkpoints',
@@ -106,11 +129,13 @@ export async function closeRound(ctx: CoordinatorContext, task: number, round: n
       rejected: rejections,
       // Private rounds: the members snapshot the proofs were checked against (and the chain records).
       ...(head.cfg.membersRoot && head.cfg.membersCount ? { private: { membersRoot: head.cfg.membersRoot, members: head.cfg.membersCount } } : {}),
+      ...(secure ? { secure } : {}),
     });
     const manifestHash = await ctx.store.put('manifests', encodeManifest(contributions));
     await ctx.rounds.setManifest(task, round, { manifestHash, rewardsRoot: contributions.rewardsRoot, reward: contributions.allocated });
     await ctx.rounds.finish(task, round, 'aggregated', checkpointHash);
     await dropAcceptedBlobs(ctx, task, round, accepted.map((a) => a.client));
+    if (t.secure) await ctx.secure.drop(task, round);
     ctx.log.info({ task, round, accepted: accepted.length, used: result.used.length, checkpointHash, ms: Math.round(performance.now() - started) }, 'round aggregated');
     return { status: 'aggregated', checkpointHash, manifestHash, accepted: accepted.length };
   } finally {

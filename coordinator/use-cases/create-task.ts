@@ -12,11 +12,13 @@ import {
 import type { CoordinatorContext } from '../context.ts';
 import { AppError } from '../errors.ts';
 import { parseOr400 } from './parse.ts';
+import { secureScale, type SecureAggConfig } from '../../protocol/secagg/config.ts';
 
 /** Creates a task and its genesis checkpoint (deterministic from the model spec and seed). */
 export async function createTask(ctx: CoordinatorContext, body: unknown): Promise<Task> {
   const b = parseOr400(CreateTaskBody, body, 'task');
   if (!(b.rewards.scoring in SCORE_RULES)) throw new AppError('VALIDATION_FAILED', 400, `invalid task: rewards.scoring: unknown rule '${b.rewards.scoring}' (known: ${Object.keys(SCORE_RULES).join(', ')})`);
+  if (b.secure) checkSecureTask(b);
   const modelSpec: ModelSpec = typeof b.model === 'string' ? structuredClone(PRESET_MODELS[b.model]) as ModelSpec : b.model;
   const id = await ctx.tasks.nextId();
   const genesis = encodeCheckpoint({
@@ -39,6 +41,7 @@ export async function createTask(ctx: CoordinatorContext, body: unknown): Promis
     limits: b.limits,
     rewards: b.rewards,
     privacy: b.privacy,
+    ...(b.secure ? { secure: b.secure } : {}),
     seed: b.seed,
     createdAt: new Date(ctx.now()).toISOString(),
     genesisHash,
@@ -47,4 +50,26 @@ export async function createTask(ctx: CoordinatorContext, body: unknown): Promis
   await ctx.tasks.create(def);
   ctx.log.info({ task: id, params: def.params, genesisHash }, 'task created');
   return { ...def, checkpointHash: genesisHash, lastRound: 0 };
+}
+
+/**
+ * What a secure task cannot have: a rule that needs to see individual updates (median, trimmed mean,
+ * Krum: the coordinator only ever sees the sum), server-side clipping or noise (clients clip and add
+ * noise themselves, before masking), or zero-knowledge membership (not combined with masking yet).
+ */
+function checkSecureTask(b: ReturnType<typeof CreateTaskBody.parse>): void {
+  const refuse = (message: string) => {
+    throw new AppError('SECURE_UNSUPPORTED', 400, `invalid task: secure: ${message}`);
+  };
+  if (b.strategy.name !== 'fedavg' && b.strategy.name !== 'fedadam') {
+    refuse(`strategy ${b.strategy.name} needs the individual updates, which a secure task never reveals; use fedavg or fedadam (the per-coordinate range bound is the defence against outliers)`);
+  }
+  if (b.strategy.clip) refuse('strategy.clip is applied by each client before masking in a secure task: set secure.clipNorm instead');
+  if ('dp' in b.strategy && b.strategy.dp) refuse('strategy.dp adds noise at the coordinator, which could subtract it: set secure.dp, and clients add the noise themselves');
+  if (b.privacy === 'private') refuse('secure aggregation is not yet combined with zero-knowledge membership (privacy "private"): choose one');
+  try {
+    secureScale(b.secure as SecureAggConfig);
+  } catch (e) {
+    refuse((e as Error).message);
+  }
 }

@@ -2,6 +2,7 @@ import { OpenRoundBody, TrainingConfig, type Round } from '../../protocol/index.
 import type { CoordinatorContext } from '../context.ts';
 import { AppError, notFound } from '../errors.ts';
 import { parseOr400 } from './parse.ts';
+import { MIN_SECURE_CLIENTS } from '../../protocol/secagg/config.ts';
 
 /** Opens the task's next round on its newest checkpoint; one round at a time per task. */
 export async function openRound(ctx: CoordinatorContext, task: number, body: unknown): Promise<Round> {
@@ -17,7 +18,19 @@ export async function openRound(ctx: CoordinatorContext, task: number, body: unk
     members = { membersRoot: await ctx.membersTrees.rootOf(task, count), membersCount: count };
   }
   const now = ctx.now();
-  const deadlineMs = now + Math.round(b.durationSeconds * 1000);
+  let deadlineMs = now + Math.round(b.durationSeconds * 1000);
+  // Secure rounds run the protocol's phases first (keys, shares), then give clients durationSeconds
+  // to train and upload, then a phase to unmask: the round's deadline is the latest it can end.
+  let secure: { secureUploadMs: number } | undefined;
+  let keysDeadlineMs: number | undefined;
+  if (t.secure) {
+    if (b.minClients < MIN_SECURE_CLIENTS) throw new AppError('VALIDATION_FAILED', 400, `invalid round: minClients: a secure round needs at least ${MIN_SECURE_CLIENTS} clients (with two, each could subtract its own update from the sum)`);
+    if (b.maxClients > t.secure.maxClients) throw new AppError('VALIDATION_FAILED', 400, `invalid round: maxClients: ${b.maxClients} exceeds the task's secure.maxClients ${t.secure.maxClients}, which its fixed-point scale is sized for`);
+    const phaseMs = Math.round(t.secure.phaseSeconds * 1000);
+    secure = { secureUploadMs: Math.round(b.durationSeconds * 1000) };
+    keysDeadlineMs = now + phaseMs;
+    deadlineMs = now + 3 * phaseMs + secure.secureUploadMs;
+  }
   const r = await ctx.rounds.open(
     task,
     {
@@ -28,8 +41,11 @@ export async function openRound(ctx: CoordinatorContext, task: number, body: unk
       training: TrainingConfig.parse({ ...t.training, ...b.training }),
       strategy: t.strategy,
       ...members,
+      ...secure,
     },
-    deadlineMs,
+    // The round hash's deadlineMs is the current phase's: the key phase's for a secure round.
+    keysDeadlineMs ?? deadlineMs,
+    keysDeadlineMs,
   );
   if ('alreadyOpen' in r) throw new AppError('ROUND_ALREADY_OPEN', 409, `round ${r.alreadyOpen} of task ${task} is still running`);
   ctx.log.info({ task, round: r.round, base: r.baseHash, deadline: new Date(deadlineMs).toISOString() }, 'round opened');

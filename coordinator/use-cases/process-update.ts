@@ -39,6 +39,12 @@ export async function processUpdate(ctx: CoordinatorContext, jobId: string, data
     throw new UpdateRejected('BAD_SAMPLES', `numSamples ${job.numSamples} is outside [${task.limits.minSamples}, ${task.limits.maxSamples}]`);
   }
   if (prior) throw new UpdateRejected('DUPLICATE', `${sender} already has an accepted update in round ${job.round}`);
+  if (task.secure) {
+    // A masked upload counts only in the masked phase and only from a client whose shares were
+    // dealt: without them its masks could not be removed if it dropped.
+    if (round.secure?.phase !== 'masked') throw new UpdateRejected('ROUND_CLOSED', `secure round ${job.round} is in its ${round.secure?.phase ?? 'unknown'} phase; masked updates are taken in the masked phase`);
+    if (!(await ctx.secure.has(job.task, job.round, 'shares', sender))) throw new UpdateRejected('NOT_SHARED', `${sender} dealt no shares in secure round ${job.round}, so its masks could not be removed`);
+  }
 
   // Take the blob out of the client-writable key first: after the move the client cannot change it
   // between our hash check and the accept. On a retry the blob may already sit in the work key.
@@ -47,7 +53,7 @@ export async function processUpdate(ctx: CoordinatorContext, jobId: string, data
   // which saves reading and hashing 4 MB again. A retry after a crash past the move finds no
   // verdict and hashes the work blob itself, which is always right.
   const work = ctx.keys.work(jobId);
-  const expectedBytes = task.params * 4;
+  const expectedBytes = uploadBytes(task);
   const moved = (await ctx.redis.eval(
     // KEYS: 1 client blob, 2 work, 3 checked blob, 4 checked verdict.
     // Returns {size of the work key (0 none, -1 not a string, which is dropped), verdict JSON or false}.
@@ -81,7 +87,8 @@ export async function processUpdate(ctx: CoordinatorContext, jobId: string, data
   if (verdict.hash !== job.updateHash) throw new UpdateRejected('HASH_MISMATCH', `delta hashes to ${verdict.hash}, the signed hash is ${job.updateHash}`);
   // The float64 sum of squares of finite float32 values cannot overflow at our model sizes, so the
   // norm is non-finite exactly when some value is.
-  const norm = verdict.norm;
+  // A masked upload is uniform ring words: it has no norm to check (clients clip before masking).
+  const norm = task.secure ? 0 : verdict.norm;
   if (!Number.isFinite(norm)) throw new UpdateRejected('NON_FINITE', `delta value ${verdict.firstNonFinite} is not finite`);
   if (task.limits.maxNorm > 0 && norm > task.limits.maxNorm) throw new UpdateRejected('NORM_TOO_LARGE', `delta norm ${norm.toFixed(4)} exceeds ${task.limits.maxNorm}`);
 
@@ -120,6 +127,11 @@ export async function processUpdate(ctx: CoordinatorContext, jobId: string, data
     case 'missing':
       throw new Error(`work blob ${work} vanished before accept`);
   }
+}
+
+/** Bytes of one upload: float32 per parameter, or in a secure task one ring word per parameter. */
+export function uploadBytes(task: Task): number {
+  return task.secure ? (task.params * task.secure.bits) / 8 : task.params * 4;
 }
 
 /** Reads the work blob and hashes and measures it on a checker thread (the bytes are handed over). */

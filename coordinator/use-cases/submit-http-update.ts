@@ -4,6 +4,7 @@ import { verifyUpdateProof } from './verify-update-proof.ts';
 import type { CoordinatorContext } from '../context.ts';
 import { AppError, notFound } from '../errors.ts';
 import { parseOr400 } from './parse.ts';
+import { uploadBytes } from './process-update.ts';
 
 /**
  * The remote upload path: a client without Redis access sends the raw delta over HTTP; the
@@ -44,9 +45,10 @@ export async function submitHttpUpdate(
     if (!(await ctx.tasks.isClient(task, h['x-fl-client']))) throw new AppError('UNKNOWN_CLIENT', 403, `${h['x-fl-client']} is not registered for task ${task}`);
     job = { ...common, updateHash: h['x-fl-update-hash'], client: h['x-fl-client'], baseHash: h['x-fl-base-hash'], numSamples: h['x-fl-num-samples'], signature: h['x-fl-signature'] };
   }
-  const body = await readBody(t.params * 4);
-  if (body.byteLength !== t.params * 4) {
-    throw new AppError('BAD_LENGTH', 400, `delta has ${body.byteLength} bytes; the model needs ${t.params * 4}`);
+  const size = uploadBytes(t);
+  const body = await readBody(size);
+  if (body.byteLength !== size) {
+    throw new AppError('BAD_LENGTH', 400, `delta has ${body.byteLength} bytes; the model needs ${size}`);
   }
   // Hashed and measured on a checker thread (on a copy: the thread takes what it is given, and we still store the body).
   const verdict = await ctx.checker.check(Uint8Array.prototype.slice.call(body));

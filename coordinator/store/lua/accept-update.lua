@@ -1,6 +1,6 @@
 --[[
   Accepts one validated update into an open round, atomically.
-  KEYS[1] round hash         (fields: state, deadlineMs, maxClients, accepted)
+  KEYS[1] round hash         (fields: state, deadlineMs, maxClients, accepted, securePhase)
   KEYS[2] accepted hash      (client -> accepted-update JSON)
   KEYS[3] work blob key      (the delta the worker took from the client's key)
   KEYS[4] accepted blob key  (where the delta is kept until aggregation)
@@ -12,6 +12,9 @@
   together, or two workers could both accept a client's second update, or fold into a closing round.
 ]]
 if redis.call('HGET', KEYS[1], 'state') ~= 'open' then return 'closed' end
+-- A secure round takes uploads in its 'masked' phase only: the survivor list is read when it ends.
+local phase = redis.call('HGET', KEYS[1], 'securePhase')
+if phase and phase ~= 'masked' then return 'closed' end
 if tonumber(ARGV[3]) > tonumber(redis.call('HGET', KEYS[1], 'deadlineMs')) then return 'late' end
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 'duplicate' end
 if redis.call('HLEN', KEYS[2]) >= tonumber(redis.call('HGET', KEYS[1], 'maxClients')) then return 'full' end

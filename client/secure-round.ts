@@ -1,0 +1,134 @@
+import type { Signer } from 'ethers';
+import { contentHash, signUpdate, type Round, type Task } from '../protocol/index.ts';
+import {
+  addWords,
+  bytesFromWords,
+  checkAdvert,
+  quantiseDelta,
+  SecAggParticipant,
+  secureRandomBytes,
+  secureScale,
+  signSecAggMessage,
+  type KeyAdvert,
+  type SecAggScope,
+} from '../protocol/secagg/index.ts';
+import { CoordinatorError, type CoordinatorApi, type SecureRoundState } from './coordinator-api.ts';
+import type { Uploader } from './upload/uploader.ts';
+import { addSecureNoise } from './secure-noise.ts';
+
+/** Why a client could not take part in a secure round (it missed a phase, or the coordinator misbehaved). */
+export class SecureRoundError extends Error {
+  constructor(
+    readonly code: 'ROUND_MISSED' | 'NOT_SELECTED' | 'BAD_STATE',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'SecureRoundError';
+  }
+}
+
+export interface SecureContribution {
+  updateHash: string;
+  jobId: string;
+  numSamples: number;
+  loss: number;
+  /** 'revealed': the client answered the unmasking; 'left': it dropped after uploading, as asked. */
+  ended: 'revealed' | 'left' | 'round-ended';
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const PHASES = ['keys', 'shares', 'masked', 'unmask', 'done'] as const;
+
+/**
+ * A data owner's side of a secure round (docs/secure-mode.md), over the coordinator's REST API:
+ *   keys   : post two fresh X25519 public keys (signed), and start training meanwhile;
+ *   shares : check every advert's signature, deal sealed shares of both secrets to every advertiser;
+ *   masked : clip, scale and quantise the delta with the client's own randomness (plus its share of
+ *            the DP noise), add the self-mask and pairwise masks, upload it like any update;
+ *   unmask : answer the survivor list once (SecAggParticipant.reveal refuses a second list).
+ * The unmasked delta never leaves this function; the ephemeral secrets die with it.
+ * `leaveAfterUpload` makes the client vanish after uploading, as a dropout would (demo and tests).
+ */
+export async function contributeSecurely(args: {
+  api: CoordinatorApi;
+  wallet: Signer;
+  uploader: Uploader;
+  task: Task;
+  round: Round;
+  train: () => Promise<{ delta: Float32Array; numSamples: number; loss: number }>;
+  pollMs: number;
+  leaveAfterUpload?: boolean;
+  onStage?: (stage: 'trained' | 'uploaded', bytes: number) => void;
+}): Promise<SecureContribution> {
+  const { api, task, round } = args;
+  const cfg = task.secure;
+  if (!cfg) throw new Error(`task ${task.id} is not secure`);
+  const address = (await args.wallet.getAddress()).toLowerCase();
+  const scope: SecAggScope = { chainId: task.eip712.chainId, task: task.id, round: round.round };
+  const me = new SecAggParticipant(scope, address);
+  const post = async (kind: 'keys' | 'shares' | 'reveal', body: { task: number; round: number }) => {
+    try {
+      return await api.postSecure(task.id, round.round, kind, await signSecAggMessage(args.wallet, task.eip712, kind, body));
+    } catch (e) {
+      if (e instanceof CoordinatorError && e.code === 'WRONG_PHASE') throw new SecureRoundError('ROUND_MISSED', `round ${round.round} moved on before this client's ${kind} message: ${e.message}`);
+      throw e;
+    }
+  };
+  const waitFor = async (phase: (typeof PHASES)[number]): Promise<SecureRoundState> => {
+    for (;;) {
+      const s = await api.secureState(task.id, round.round);
+      if (s.state !== 'open' && s.phase !== 'done') throw new SecureRoundError('ROUND_MISSED', `round ${round.round} is ${s.state}`);
+      if (PHASES.indexOf(s.phase) >= PHASES.indexOf(phase)) return s;
+      await sleep(args.pollMs);
+    }
+  };
+
+  await post('keys', me.advert());
+  const training = args.train();
+  // Keep an early training failure from surfacing as an unhandled rejection while we wait.
+  training.catch(() => {});
+
+  const afterKeys = await waitFor('shares');
+  if (afterKeys.phase !== 'shares') throw new SecureRoundError('ROUND_MISSED', `round ${round.round} is past its shares phase`);
+  const u1 = verifiedAdverts(task, scope, afterKeys.adverts);
+  const threshold = afterKeys.threshold;
+  if (!threshold || !u1.some((a) => a.client === address)) throw new SecureRoundError('NOT_SELECTED', `${address} is not among the round's ${u1.length} key advertisers`);
+  await post('shares', await me.shareBundle(u1, threshold));
+
+  const trained = await training;
+  const scale = secureScale(cfg);
+  const quantised = quantiseDelta(trained.delta, cfg, scale, secureRandomBytes);
+  if (cfg.dp) addWords(quantised, addSecureNoise(cfg, scale, threshold, quantised.length));
+  args.onStage?.('trained', (quantised.length * cfg.bits) / 8);
+
+  const afterShares = await waitFor('masked');
+  if (afterShares.phase !== 'masked') throw new SecureRoundError('ROUND_MISSED', `round ${round.round} is past its upload phase`);
+  if (!(afterShares.sharers as string[]).includes(address)) throw new SecureRoundError('NOT_SELECTED', `the coordinator lists no shares from ${address}`);
+  const u2 = u1.filter((a) => afterShares.sharers.includes(a.client));
+  const bytes = bytesFromWords(me.maskInput(quantised, cfg.bits, u2));
+  const updateHash = await contentHash(bytes);
+  const msg = { task: task.id, round: round.round, baseHash: round.baseHash, updateHash, numSamples: trained.numSamples };
+  const signature = await signUpdate(args.wallet, task.eip712, msg);
+  const { jobId } = await args.uploader.upload({ ...msg, client: address, signature }, bytes);
+  args.onStage?.('uploaded', bytes.byteLength);
+  const done = { updateHash, jobId, numSamples: trained.numSamples, loss: trained.loss };
+  if (args.leaveAfterUpload) return { ...done, ended: 'left' };
+
+  const afterUpload = await waitFor('unmask');
+  if (afterUpload.phase !== 'unmask' || !afterUpload.survivors) return { ...done, ended: 'round-ended' };
+  // reveal() refuses a list without this client, with strangers, or shorter than the threshold.
+  await post('reveal', me.reveal(afterUpload.survivors, u2, threshold));
+  return { ...done, ended: 'revealed' };
+}
+
+/** The coordinator relays the adverts; each must be signed by the client it names, for this round. */
+function verifiedAdverts(task: Task, scope: SecAggScope, adverts: KeyAdvert[]): KeyAdvert[] {
+  for (const a of adverts) {
+    try {
+      checkAdvert(task.eip712, scope, a);
+    } catch (e) {
+      throw new SecureRoundError('BAD_STATE', `the coordinator relays a bad key advert: ${(e as Error).message}`);
+    }
+  }
+  return [...adverts].sort((a, b) => (a.client < b.client ? -1 : 1));
+}

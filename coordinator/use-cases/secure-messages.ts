@@ -1,0 +1,110 @@
+import type { z } from 'zod';
+import type { Task } from '../../protocol/index.ts';
+import {
+  checkAdvert,
+  checkBundle,
+  checkReveal,
+  KeyAdvert,
+  Reveal,
+  SecAggFault,
+  ShareBundle,
+  type SecAggScope,
+} from '../../protocol/secagg/index.ts';
+import type { CoordinatorContext } from '../context.ts';
+import { AppError, notFound } from '../errors.ts';
+import type { RoundHead } from '../store/round-repo.ts';
+import type { SecureMessageKind } from '../store/secure-repo.ts';
+import { parseOr400 } from './parse.ts';
+
+const SCHEMA: Record<SecureMessageKind, z.ZodType> = { keys: KeyAdvert, shares: ShareBundle, reveal: Reveal };
+const PHASE: Record<SecureMessageKind, string> = { keys: 'keys', shares: 'shares', reveal: 'unmask' };
+
+export interface SecureSubmitOutcome {
+  accepted: true;
+  kind: SecureMessageKind;
+  /** Reveals: shares whose revealed key did not open them (recorded as BAD_SHARE rejections). */
+  refusedShares?: { dealer: string; reason: string }[];
+}
+
+/**
+ * Takes one signed protocol message of a secure round (POST …/secure/keys|shares|reveal): parsed with
+ * zod, checked against the round's phase and parties and its signature, then stored once. A fault
+ * in a message whose sender is known (registered and the signature its own) is also recorded on the
+ * round as a rejection with its reason, so a client that deals malformed shares is excluded in
+ * public; a reveal key that does not open its share is refused alone and recorded as BAD_SHARE.
+ */
+export async function submitSecureMessage(ctx: CoordinatorContext, task: number, round: number, kind: SecureMessageKind, body: unknown): Promise<SecureSubmitOutcome> {
+  const t = await ctx.tasks.get(task);
+  if (!t) throw notFound(`task ${task}`);
+  if (!t.secure) throw new AppError('NOT_SECURE', 409, `task ${task} does not use secure aggregation`);
+  const head = await ctx.rounds.head(task, round);
+  if (!head) throw notFound(`round ${round} of task ${task}`);
+  const msg = parseOr400(SCHEMA[kind], body, `${kind} message`) as KeyAdvert | ShareBundle | Reveal;
+  if (msg.task !== task || msg.round !== round) throw new AppError('VALIDATION_FAILED', 400, `the message is for round ${msg.round} of task ${msg.task}, posted to round ${round} of task ${task}`);
+  checkPhase(head, kind);
+  if (!(await ctx.tasks.isClient(task, msg.client))) throw new AppError('UNKNOWN_CLIENT', 403, `${msg.client} is not registered for task ${task}`);
+  const scope: SecAggScope = { chainId: ctx.domain.chainId, task, round };
+  let refusedShares: SecureSubmitOutcome['refusedShares'];
+  try {
+    if (kind === 'keys') checkAdvert(ctx.domain, scope, msg as KeyAdvert);
+    else if (kind === 'shares') checkBundle(ctx.domain, scope, await ctx.secure.clients(task, round, 'keys'), msg as ShareBundle);
+    else refusedShares = (await checkRevealNow(ctx, scope, msg as Reveal)).map((r) => ({ dealer: r.dealer, reason: r.reason }));
+  } catch (e) {
+    if (!(e instanceof SecAggFault)) throw e;
+    // A forged or misdirected message names a client that did not send it: nothing to record of it.
+    if (e.code !== 'BAD_SIGNATURE' && e.code !== 'WRONG_ROUND') await recordFault(ctx, t, round, kind, msg.client, e.code, e.message);
+    throw new AppError(e.code, 400, `${kind} message refused (${e.artefact}): ${e.message}`);
+  }
+  const max = kind === 'keys' ? head.cfg.maxClients : 0;
+  const r = await ctx.secure.submit(task, round, kind, msg.client, JSON.stringify(msg), max);
+  if (r === 'phase') throw new AppError('WRONG_PHASE', 409, `round ${round} left its ${PHASE[kind]} phase while the message was checked`);
+  if (r === 'duplicate') throw new AppError('DUPLICATE', 409, `${msg.client} already sent its ${kind} message for round ${round}`);
+  if (r === 'full') throw new AppError('ROUND_FULL', 409, `round ${round} already has ${max} clients`);
+  for (const s of refusedShares ?? []) await recordFault(ctx, t, round, `share:${s.dealer}`, msg.client, 'BAD_SHARE', s.reason);
+  if (kind === 'reveal' || kind === 'shares') await ctx.redis.publish(ctx.keys.roundEvents, `${task}:${round}`);
+  return { accepted: true, kind, ...(refusedShares?.length ? { refusedShares } : {}) };
+}
+
+function checkPhase(head: RoundHead, kind: SecureMessageKind): void {
+  const phase = head.secure?.phase;
+  if (head.state !== 'open' || phase !== PHASE[kind]) {
+    throw new AppError('WRONG_PHASE', 409, `round ${head.round} is ${head.state === 'open' ? `in its ${phase} phase` : head.state}; ${kind} messages are taken in the ${PHASE[kind]} phase`);
+  }
+}
+
+async function checkRevealNow(ctx: CoordinatorContext, scope: SecAggScope, r: Reveal) {
+  const bundles = new Map((await ctx.secure.messages(scope.task, scope.round, 'shares')).map(([c, j]) => [c, ShareBundle.parse(JSON.parse(j))]));
+  const survivors = (await ctx.rounds.accepted(scope.task, scope.round)).map((a) => a.client as string).sort();
+  return checkReveal(ctx.domain, scope, { bundles, survivors }, r).refused;
+}
+
+async function recordFault(ctx: CoordinatorContext, t: Task, round: number, what: string, client: string, code: string, reason: string): Promise<void> {
+  const jobId = `secure:${what}:${client}`;
+  await ctx.rounds.reject(t.id, round, jobId, { jobId, client, updateHash: 'none', code, reason, at: new Date(ctx.now()).toISOString() });
+}
+
+/** What a client needs to follow a secure round: its phase, the parties and their public keys. */
+export async function secureRoundState(ctx: CoordinatorContext, task: number, round: number) {
+  const t = await ctx.tasks.get(task);
+  if (!t) throw notFound(`task ${task}`);
+  if (!t.secure) throw new AppError('NOT_SECURE', 409, `task ${task} does not use secure aggregation`);
+  const head = await ctx.rounds.head(task, round);
+  if (!head || !head.secure) throw notFound(`secure round ${round} of task ${task}`);
+  const phase = head.secure.phase;
+  const adverts = (await ctx.secure.messages(task, round, 'keys')).map(([, j]) => KeyAdvert.parse(JSON.parse(j)));
+  const sharers = await ctx.secure.clients(task, round, 'shares');
+  // The survivor list is fixed once the masked phase ends; before that it is still growing.
+  const survivors = phase === 'unmask' || phase === 'done' ? (await ctx.rounds.accepted(task, round)).map((a) => a.client as string).sort() : null;
+  return {
+    task,
+    round,
+    state: head.state,
+    phase,
+    phaseDeadline: new Date(head.secure.phaseDeadlineMs).toISOString(),
+    threshold: head.secure.threshold,
+    adverts,
+    sharers,
+    survivors,
+    revealers: await ctx.secure.clients(task, round, 'reveal'),
+  };
+}

@@ -1,0 +1,205 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Wallet } from 'ethers';
+import { auditTask, CHECKS, directorySource, formatFinding } from '../../client/audit/index.ts';
+import { CoordinatorApi, CoordinatorError } from '../../client/coordinator-api.ts';
+import { loadIris } from '../../client/data/iris.ts';
+import { iidPartition } from '../../client/data/partition.ts';
+import { subset } from '../../client/data/dataset.ts';
+import { FederatedClient } from '../../client/federated-client.ts';
+import { initBackend } from '../../client/tf/backend.ts';
+import { evaluate } from '../../client/tf/trainer.ts';
+import { connectChain, type ChainClient } from '../../coordinator/chain/chain-client.ts';
+import { contentHash, decodeCheckpoint, verifyManifest, type Round, type RoundManifest, type Task } from '../../protocol/index.ts';
+import { SecAggParticipant, signSecAggMessage, SecureTranscript } from '../../protocol/secagg/index.ts';
+import { startChain, type Chain } from '../contracts/chain.ts';
+import { expectAudited } from '../helpers/chain-audit.ts';
+import { ADMIN, startTestCoordinator, waitFor } from '../helpers/env.ts';
+
+// Secure aggregation end to end: a real coordinator (Redis, BullMQ worker, scheduler, chain writer
+// on anvil), five data owners training iris with TensorFlow.js, masking and revealing over the
+// REST API, half uploading through Redis. One owner vanishes after uploading; the round still
+// commits, and an outside audit rebuilds the checkpoint from masked uploads and the transcript.
+describe('a secure round', () => {
+  let chain: Chain;
+  let chainClient: ChainClient;
+  let env: Awaited<ReturnType<typeof startTestCoordinator>>;
+  let admin: CoordinatorApi;
+  let task: Task;
+  let clients: FederatedClient[];
+  let done: Round;
+  let manifest: RoundManifest;
+  const temp: string[] = [];
+
+  before(async () => {
+    await initBackend();
+    chain = await startChain();
+    chainClient = await connectChain({ rpcUrl: chain.anvil.rpcUrl, privateKey: chain.anvil.privateKeys[0]!, registry: chain.d.addresses.registry, fromBlock: chain.d.blockNumber });
+    env = await startTestCoordinator({ schedulerIntervalMs: 50 }, { chain: chainClient, chainIntervalMs: 100 });
+    admin = new CoordinatorApi(env.c.url, ADMIN);
+    task = await admin.createTask({
+      name: 'secure iris',
+      model: 'iris-mlp',
+      training: { localEpochs: 5, batchSize: 8, learningRate: 0.1, optimizer: 'sgd' },
+      rewards: { perRound: '1000', budget: '2000' },
+      secure: { clipNorm: 5, range: 0.5, maxClients: 8, phaseSeconds: 3 },
+      seed: 7,
+    });
+    clients = [0, 1, 2, 3, 4].map(
+      (i) =>
+        new FederatedClient({
+          coordinatorUrl: env.c.url,
+          wallet: Wallet.createRandom(),
+          upload: i % 2 === 0 ? { mode: 'http' } : { mode: 'queue', redisUrl: env.config.redisUrl, prefix: env.config.prefix },
+          pollMs: 50,
+        }),
+    );
+    for (const c of clients) await c.register(task.id);
+  });
+  after(async () => {
+    for (const d of temp) rmSync(d, { recursive: true, force: true });
+    await Promise.all((clients ?? []).map((c) => c.close()));
+    await env?.cleanup();
+    chainClient?.close();
+    await chain?.stop();
+  });
+
+  test('five clients, one drops after uploading: the round commits and the audit rebuilds it bit for bit', async () => {
+    const iris = loadIris();
+    const parts = iidPartition(iris.n, 5, 3);
+    const round = await admin.openRound(task.id, { durationSeconds: 60, minClients: 3, maxClients: 5 });
+    assert.equal(round.secure?.phase, 'keys');
+    const results = await Promise.all(clients.map((c, i) => c.contribute({ task, round, data: subset(iris, parts[i]!), leaveAfterUpload: i === 2 })));
+    done = await waitFor('round committed', async () => {
+      const s = await admin.getRound(task.id, round.round);
+      if (s.state === 'failed') throw new Error(`round failed: ${s.failureReason}`);
+      return s.state === 'committed' ? s : null;
+    }, 60_000);
+    assert.equal(done.accepted, 5);
+    assert.deepEqual(new Set(done.acceptedUpdates.map((u) => u.updateHash)), new Set(results.map((r) => r.updateHash)));
+
+    const m = await admin.getManifest(done.manifestHash!);
+    manifest = m.manifest;
+    assert.deepEqual(verifyManifest(manifest), []);
+    assert.ok(manifest.secure, 'the manifest records the secure encoding');
+    assert.equal(manifest.secure.config.bits, 16);
+    assert.equal(manifest.secure.threshold, 3);
+    assert.deepEqual(manifest.secure.dropped, [], 'the dropout uploaded, so it is a survivor whose self-seed was rebuilt');
+    // Rewards follow the declared sample counts of the survivors.
+    assert.equal(manifest.entries.filter((e) => e.status === 'accepted').reduce((s, e) => s + BigInt(e.reward), 0n), 1000n);
+
+    // The transcript: four reveals (the dropout never answered), everything signed.
+    const tr = await fetch(new URL(`/v1/transcripts/${manifest.secure.transcriptHash}`, env.c.url));
+    const trBytes = new Uint8Array(await tr.arrayBuffer());
+    assert.equal(await contentHash(trBytes), manifest.secure.transcriptHash);
+    const transcript = SecureTranscript.parse(JSON.parse(new TextDecoder().decode(trBytes)));
+    assert.equal(transcript.adverts.length, 5);
+    assert.equal(transcript.bundles.length, 5);
+    assert.equal(transcript.reveals.length, 4);
+    assert.ok(!transcript.reveals.some((r) => r.client === (results[2] && done.acceptedUpdates.find((u) => u.updateHash === results[2]!.updateHash)?.client)));
+
+    // What is served per client is a masked upload: two bytes a parameter, no float32 delta.
+    const up = await fetch(new URL(`/v1/updates/${results[0]!.updateHash}`, env.c.url));
+    assert.equal((await up.arrayBuffer()).byteLength, task.params * 2);
+
+    // The model learned from the decoded sum.
+    const cp = decodeCheckpoint((await admin.getCheckpoint(done.checkpointHash!)).bytes);
+    const genesis = decodeCheckpoint((await admin.getCheckpoint(task.genesisHash)).bytes);
+    const before = await evaluate({ spec: task.modelSpec, weights: genesis.weights, data: iris });
+    const afterEval = await evaluate({ spec: task.modelSpec, weights: cp.weights, data: iris });
+    assert.ok(afterEval.accuracy > before.accuracy + 0.1, `accuracy ${before.accuracy} -> ${afterEval.accuracy}`);
+
+    // An outsider's audit with re-aggregation passes from the coordinator's HTTP store.
+    await expectAudited(chain, env.c.url, task.id);
+  });
+
+  test('a tampered masked upload or transcript fails the audit, naming it', async () => {
+    assert.ok(manifest?.secure, 'needs the committed round of the test before');
+    const audit = async (dir: string) =>
+      auditTask({ rpcUrl: chain.anvil.rpcUrl, registry: chain.d.addresses.registry, task: task.id, source: directorySource(dir), reaggregate: true, fromBlock: chain.d.blockNumber });
+    const copy = () => {
+      const d = mkdtempSync(join(tmpdir(), 'fl-secure-audit-'));
+      temp.push(d);
+      cpSync(env.config.dataDir, d, { recursive: true });
+      return d;
+    };
+    const pathOf = (dir: string, kind: string, hash: string) => join(dir, kind, hash.slice(2, 4), hash);
+    const clean = await audit(env.config.dataDir);
+    assert.equal(clean.pass, true, clean.findings.map(formatFinding).join('\n'));
+    assert.ok(clean.checks.some((c) => c.check === CHECKS.reaggregateTranscript && c.ok && !c.skipped));
+
+    const d1 = copy();
+    const masked = pathOf(d1, 'updates', done.acceptedUpdates[1]!.updateHash);
+    const b = readFileSync(masked);
+    b[10] = (b[10] as number) ^ 1;
+    writeFileSync(masked, b);
+    const r1 = await audit(d1);
+    assert.equal(r1.pass, false);
+    const f1 = r1.findings.find((f) => f.check === CHECKS.reaggregateUpdates);
+    assert.ok(f1 && f1.detail.includes(done.acceptedUpdates[1]!.updateHash), r1.findings.map(formatFinding).join('\n'));
+
+    const d2 = copy();
+    const tpath = pathOf(d2, 'transcripts', manifest.secure.transcriptHash);
+    writeFileSync(tpath, readFileSync(tpath, 'utf8').replace(/"survivorsHash":"0x[0-9a-f]/, (s) => s.slice(0, -1) + (s.endsWith('0') ? '1' : '0')));
+    const r2 = await audit(d2);
+    const f2 = r2.findings.find((f) => f.check === CHECKS.reaggregateTranscript);
+    assert.ok(f2 && /transcript/.test(f2.detail), r2.findings.map(formatFinding).join('\n'));
+  });
+
+  test('protocol messages are judged on arrival: wrong phase, bad signature and a wrong share key', async () => {
+    const round = await admin.openRound(task.id, { durationSeconds: 60, minClients: 3, maxClients: 3 });
+    // Three hand-driven participants on freshly registered wallets.
+    const owners = [Wallet.createRandom(), Wallet.createRandom(), Wallet.createRandom()];
+    for (const w of owners) await new FederatedClient({ coordinatorUrl: env.c.url, wallet: w }).register(task.id);
+    const api = new CoordinatorApi(env.c.url);
+    const scope = { chainId: task.eip712.chainId, task: task.id, round: round.round };
+    const ps = owners.map((w) => new SecAggParticipant(scope, w.address.toLowerCase()));
+    // A malformed share bundle is refused by its schema.
+    await assert.rejects(api.postSecure(task.id, round.round, 'shares', { task: task.id, round: round.round }), (e: unknown) => e instanceof CoordinatorError && e.status === 400);
+    // An advert signed by someone else is refused and recorded nowhere.
+    const forged = await signSecAggMessage(owners[1]!, task.eip712, 'keys', ps[0]!.advert());
+    await assert.rejects(api.postSecure(task.id, round.round, 'keys', forged), (e: unknown) => e instanceof CoordinatorError && e.code === 'BAD_SIGNATURE');
+    for (const [i, p] of ps.entries()) await api.postSecure(task.id, round.round, 'keys', await signSecAggMessage(owners[i]!, task.eip712, 'keys', p.advert()));
+    const s1 = await waitFor('shares phase', async () => ((await api.secureState(task.id, round.round)).phase === 'shares' ? api.secureState(task.id, round.round) : null));
+    for (const [i, p] of ps.entries()) await api.postSecure(task.id, round.round, 'shares', await signSecAggMessage(owners[i]!, task.eip712, 'shares', await p.shareBundle(s1.adverts, s1.threshold!)));
+    // A key advert once the key phase is over: refused (409).
+    await assert.rejects(api.postSecure(task.id, round.round, 'keys', await signSecAggMessage(owners[0]!, task.eip712, 'keys', ps[0]!.advert())), (e: unknown) => e instanceof CoordinatorError && e.status === 409);
+    await waitFor('masked phase', async () => (await api.secureState(task.id, round.round)).phase === 'masked');
+    // Masked uploads of all three, through the real upload path.
+    const uploader = (await import('../../client/upload/http-uploader.ts')).httpUploader(api);
+    const { signUpdate } = await import('../../protocol/index.ts');
+    const { bytesFromWords, zeroWords } = await import('../../protocol/secagg/index.ts');
+    for (const [i, p] of ps.entries()) {
+      const bytes = bytesFromWords(p.maskInput(zeroWords(16, task.params), 16, s1.adverts));
+      const updateHash = await contentHash(bytes);
+      const msg = { task: task.id, round: round.round, baseHash: round.baseHash, updateHash, numSamples: 10 };
+      await uploader.upload({ ...msg, client: p.address, signature: await signUpdate(owners[i]!, task.eip712, msg) }, bytes);
+    }
+    const s3 = await waitFor('unmask phase', async () => {
+      const s = await api.secureState(task.id, round.round);
+      return s.phase === 'unmask' ? s : null;
+    });
+    assert.deepEqual(s3.survivors, ps.map((p) => p.address).sort());
+    // Owner 0 reveals a wrong key for the first dealer: that share alone is refused, with the reason recorded.
+    const body = ps[0]!.reveal(s3.survivors!, s1.adverts, s1.threshold!);
+    body.keys[0] = { ...body.keys[0]!, key: `0x${'22'.repeat(32)}` };
+    const out = await api.postSecure(task.id, round.round, 'reveal', await signSecAggMessage(owners[0]!, task.eip712, 'reveal', body));
+    assert.equal(out.refusedShares?.length, 1);
+    for (const [i, p] of ps.entries()) if (i > 0) await api.postSecure(task.id, round.round, 'reveal', await signSecAggMessage(owners[i]!, task.eip712, 'reveal', p.reveal(s3.survivors!, s1.adverts, s1.threshold!)));
+    const end = await waitFor('round aggregated', async () => {
+      const s = await admin.getRound(task.id, round.round);
+      return s.state === 'aggregated' || s.state === 'committed' || s.state === 'failed' ? s : null;
+    }, 30_000);
+    // Three shares per secret, threshold 2 of 3: one refused share leaves enough, and the zero inputs sum to no change.
+    assert.notEqual(end.state, 'failed', end.failureReason ?? '');
+    const bad = end.rejections.find((r) => r.code === 'BAD_SHARE');
+    assert.ok(bad && bad.client === ps[0]!.address && /does not open/.test(bad.reason), JSON.stringify(end.rejections));
+    const before = decodeCheckpoint((await admin.getCheckpoint(round.baseHash)).bytes).weights;
+    const after = decodeCheckpoint((await admin.getCheckpoint(end.checkpointHash!)).bytes).weights;
+    assert.deepEqual(after, before, 'zero inputs unmask to a zero mean: the checkpoint weights are unchanged');
+    await uploader.close();
+  });
+});
