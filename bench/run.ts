@@ -19,6 +19,7 @@ import { benchLoad, type LoadResult } from './load.ts';
 import { benchRss } from './rss.ts';
 import { benchStages, type StageCosts } from './stages.ts';
 import { benchZk } from './zk.ts';
+import { benchSecureAgg } from './secure-agg.ts';
 
 /** Sizes, chosen to keep the whole run well under 3 minutes on a 2-core machine. */
 const SETTINGS = {
@@ -28,6 +29,7 @@ const SETTINGS = {
   gas: { small: 5, large: 500, commitLimit: 120_000, claimLimit: 80_000 },
   zk: { members: 1000, proofs: 5, verifies: 30 },
   load: { clients: 1000, httpShare: 0.5, hostileShare: 0.05 },
+  secureAgg: { clients: Number(process.env.BENCH_SECURE_CLIENTS ?? 100), params: 1_000_000 },
 };
 
 const cli = new Command('bench')
@@ -73,7 +75,7 @@ const emit = (f: Figure) => {
   figures.push(f);
   out(figureLine(f));
 };
-const diagnostics: { ingest?: unknown; ingestFloor?: FloorResult; workerStepMs?: StageCosts; gas?: GasDiagnostics; load?: LoadResult } = {};
+const diagnostics: { secureAgg?: unknown; ingest?: unknown; ingestFloor?: FloorResult; workerStepMs?: StageCosts; gas?: GasDiagnostics; load?: LoadResult } = {};
 let failed = false;
 try {
   // The in-memory fold first, while the process is fresh.
@@ -113,6 +115,17 @@ try {
 } catch (e) {
   failed = true;
   console.error(`bench gas failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
+}
+
+// Secure aggregation: one whole secure round in memory against the plain FedAvg fold.
+try {
+  const s = await benchSecureAgg(SETTINGS.secureAgg);
+  diagnostics.secureAgg = s;
+  out(`bench: secure-agg clients=${s.clients} params=${s.params} time_ratio=${s.timeRatio.toFixed(2)} bytes_ratio=${s.bytesRatio.toFixed(3)}`);
+  out(`target: secure-agg time_ratio<=3 ${s.timeRatio <= 3 ? 'MET' : 'NOT MET'}; bytes_ratio<=0.55 ${s.bytesRatio <= 0.55 ? 'MET' : 'NOT MET'}`);
+} catch (e) {
+  failed = true;
+  console.error(`bench secure-agg failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
 }
 
 // Private mode's proofs: no Redis, no chain.

@@ -1,12 +1,20 @@
 import type { SecureAggConfig } from '../protocol/secagg/config.ts';
-import { zeroWords, type RingWords } from '../protocol/secagg/ring.ts';
+import { secureNoisePerClient } from '../protocol/secagg/dp.ts';
 import { secureRandomBytes } from '../protocol/secagg/fixed-point.ts';
+import { zeroWords, type RingWords } from '../protocol/secagg/ring.ts';
+import { sampleSkellam } from '../protocol/secagg/skellam.ts';
 
 /**
- * A client's share of the distributed DP noise, as ring words. Not built yet: secure.dp is refused
- * at task creation until the Skellam sampler lands (docs/secure-mode.md, "Not built yet").
+ * A client's share of the distributed DP noise, as ring words to add to its quantised delta before
+ * masking: Sk(mu, mu) per coordinate from the client's own CSPRNG, mu sized so that `threshold`
+ * survivors together carry the task's noise (protocol/secagg/dp.ts). No one else ever learns it,
+ * so no one can subtract it.
  */
-export function addSecureNoise(cfg: SecureAggConfig, _scale: number, _threshold: number, count: number): RingWords {
-  void secureRandomBytes;
-  throw new Error(`secure.dp (noise multiplier ${cfg.dp?.noiseMultiplier}) is not built yet; ${count} words`);
+export function addSecureNoise(cfg: SecureAggConfig, scale: number, threshold: number, count: number): RingWords {
+  const mu = secureNoisePerClient(cfg, scale, threshold);
+  const noise = sampleSkellam(mu, count, secureRandomBytes);
+  const out = zeroWords(cfg.bits, count);
+  // The typed array wraps negative samples to their two's complement, which is the ring's -x.
+  for (let i = 0; i < count; i++) out[i] = noise[i] as number;
+  return out;
 }

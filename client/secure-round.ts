@@ -7,6 +7,7 @@ import {
   quantiseDelta,
   SecAggParticipant,
   secureRandomBytes,
+  secureDpParams,
   secureScale,
   signSecAggMessage,
   type KeyAdvert,
@@ -97,7 +98,8 @@ export async function contributeSecurely(args: {
 
   const trained = await training;
   const scale = secureScale(cfg);
-  const quantised = quantiseDelta(trained.delta, cfg, scale, secureRandomBytes);
+  const dp = secureDpParams(cfg, scale, trained.delta.length);
+  const quantised = quantiseDelta(trained.delta, cfg, scale, secureRandomBytes, dp?.l2Bound);
   if (cfg.dp) addWords(quantised, addSecureNoise(cfg, scale, threshold, quantised.length));
   args.onStage?.('trained', (quantised.length * cfg.bits) / 8);
 

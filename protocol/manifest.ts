@@ -17,6 +17,7 @@ import {
 import { recordedEpsilon } from './dp-accountant.ts';
 import { Address, Contributor, Hash32, StrategyConfig } from './schemas.ts';
 import { SecureAggConfig } from './secagg/config.ts';
+import { secureRoundsEpsilon } from './secagg/dp.ts';
 import { PackedProof } from './zk/packed-proof.ts';
 
 /**
@@ -99,6 +100,8 @@ export const SecureManifestBlock = z.strictObject({
   transcriptHash: Hash32,
   /** Clients that dealt shares but never uploaded: their pairwise masks were removed from the sum. */
   dropped: z.array(Address),
+  /** Parameters of the model (the DP accountant's dimension). */
+  dim: z.number().int().min(1),
 });
 export type SecureManifestBlock = z.infer<typeof SecureManifestBlock>;
 
@@ -131,7 +134,7 @@ export const RoundManifest = z
      * ran the same mechanism. Recomputed by verifyManifest.
      */
     privacy: z
-      .strictObject({ accountant: z.literal('gaussian-rdp'), rounds: z.number().int().min(1), delta: z.number().gt(0).lt(1), epsilon: z.number().nonnegative() })
+      .strictObject({ accountant: z.enum(['gaussian-rdp', 'skellam-rdp']), rounds: z.number().int().min(1), delta: z.number().gt(0).lt(1), epsilon: z.number().nonnegative() })
       .optional(),
     /**
      * Present exactly for secure-aggregation rounds: the encoding the sum was decoded with and the
@@ -212,8 +215,20 @@ function issuesText(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
 }
 
-/** The manifest's privacy record for a strategy that adds DP noise (none otherwise). */
-function privacyOf(strategy: z.input<typeof StrategyConfig>, round: number): { privacy?: { accountant: 'gaussian-rdp'; rounds: number; delta: number; epsilon: number } } {
+/**
+ * The manifest's privacy record: for a strategy that adds DP noise (Gaussian, at the coordinator),
+ * or a secure round whose clients add Skellam noise (protocol/secagg/dp.ts); none otherwise.
+ */
+function privacyOf(
+  strategy: z.input<typeof StrategyConfig>,
+  round: number,
+  secure?: { config: SecureAggConfig; scale: number },
+  dim?: number,
+): { privacy?: { accountant: 'gaussian-rdp' | 'skellam-rdp'; rounds: number; delta: number; epsilon: number } } {
+  if (secure?.config.dp && dim !== undefined) {
+    const epsilon = secureRoundsEpsilon(secure.config, secure.scale, dim, round);
+    return epsilon === null ? {} : { privacy: { accountant: 'skellam-rdp', rounds: round, delta: secure.config.dp.delta, epsilon } };
+  }
   if (strategy.name !== 'fedavg' || !strategy.dp) return {};
   const { noiseMultiplier, delta } = strategy.dp;
   return { privacy: { accountant: 'gaussian-rdp', rounds: round, delta, epsilon: recordedEpsilon(round, noiseMultiplier, delta) } };
@@ -281,7 +296,7 @@ export function buildManifest(input: ManifestInput, rules: Readonly<Record<strin
     rewardsRoot: EMPTY_REWARDS_ROOT,
     entries,
     ...(input.private ? { private: { membersRoot: input.private.membersRoot.toLowerCase(), members: input.private.members } } : {}),
-    ...privacyOf(input.strategy, input.round),
+    ...privacyOf(input.strategy, input.round, input.secure, input.secure?.dim),
     ...(input.secure ? { secure: input.secure } : {}),
   };
   draft.rewardsRoot = manifestRewardsTree(draft as RoundManifest).root;
@@ -370,7 +385,7 @@ export function verifyManifest(m: RoundManifest, rules: Readonly<Record<string, 
   const parsed = RoundManifest.safeParse(m);
   if (!parsed.success) return [{ code: 'MALFORMED', message: `invalid manifest: ${issuesText(parsed.error)}` }];
   const problems: ManifestProblem[] = [];
-  const privacy = privacyOf(m.strategy, m.round).privacy;
+  const privacy = privacyOf(m.strategy, m.round, m.secure, m.secure?.dim).privacy;
   if (JSON.stringify(privacy) !== JSON.stringify(m.privacy)) {
     problems.push({ code: 'PRIVACY_MISMATCH', message: `privacy ${JSON.stringify(m.privacy ?? null)}, the strategy and round give ${JSON.stringify(privacy ?? null)}` });
   }

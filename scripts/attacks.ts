@@ -11,6 +11,12 @@
  *   label-flip train on labels 9 - y, upload that delta
  */
 import { writeFileSync } from 'node:fs';
+
+// `--privacy` is the label-inference attack against open and secure updates: its own harness.
+if (process.argv.includes('--privacy')) {
+  await import('./privacy-attack.ts');
+  await new Promise(() => {}); // privacy-attack.ts exits by itself
+}
 import { Command } from 'commander';
 import { dirichletPartition } from '../client/data/partition.ts';
 import { forModel } from '../client/data/load-data.ts';

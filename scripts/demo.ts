@@ -52,6 +52,10 @@ const opts = new Command('demo')
   .option('--json', 'print rows as JSON lines', false)
   .option('--no-chain', 'run without a chain: no commits, rewards or audit')
   .option('--private', 'a private task: anonymous uploads with membership proofs, private claims to fresh addresses', false)
+  .option('--secure', 'secure aggregation: clients upload masked fixed-point updates, only their sum is ever readable (docs/secure-mode.md)', false)
+  .option('--secure-bits <b>', 'secure: ring width, 16 or 8', (v) => (v === '8' ? 8 : v === '16' ? 16 : (() => { throw new InvalidArgumentError('16 or 8'); })()), 16)
+  .option('--secure-range <r>', 'secure: per-coordinate bound every client clamps its delta to', parseFloat, 0.25)
+  .option('--secure-clip <c>', 'secure: L2 norm every client clips its delta to', parseFloat, 10)
   .option('--port <n>', 'port of the coordinator and its dashboard (default: any free port)', (v) => (v === '0' ? 0 : posInt('port')(v)), 0)
   .option('--hold', 'keep the coordinator and its dashboard running after the demo, until Ctrl-C', false)
   .addHelpText('after', `
@@ -61,7 +65,11 @@ or, with --json, one JSON object per round and a final {"event":"done", ...}.
 Exit codes: 0 done and the audit passed (or was skipped with --no-chain); 1 usage error or a failure
 (a client, the coordinator, the chain); 2 the closing fl-audit failed.`)
   .parse()
-  .opts<{ rounds: number; clients: number; seed: number; alpha: number; localEpochs: number; batchSize: number; lr: number; strategy: string; clip?: number; dp?: number; json: boolean; chain: boolean; private: boolean; port: number; hold: boolean }>();
+  .opts<{ rounds: number; clients: number; seed: number; alpha: number; localEpochs: number; batchSize: number; lr: number; strategy: string; clip?: number; dp?: number; json: boolean; chain: boolean; private: boolean; secure: boolean; secureBits: 16 | 8; secureRange: number; secureClip: number; port: number; hold: boolean }>();
+if (opts.secure && opts.private) {
+  console.error('demo: --secure and --private do not combine yet (docs/secure-mode.md)');
+  process.exit(1);
+}
 
 const PER_ROUND = 100n * 10n ** 18n;
 /** Set when the closing fl-audit fails: the demo then exits 2. */
@@ -98,7 +106,12 @@ async function main() {
     name: 'mnist-demo',
     model: 'mnist-cnn',
     training: { localEpochs: opts.localEpochs, batchSize: opts.batchSize, learningRate: opts.lr, optimizer: 'sgd' },
-    strategy: { name: opts.strategy, ...(opts.clip ? { clip: { maxNorm: opts.clip } } : {}), ...(opts.dp ? { dp: { clipNorm: 1, noiseMultiplier: opts.dp, delta: 1e-5 } } : {}) },
+    strategy: { name: opts.strategy, ...(opts.clip ? { clip: { maxNorm: opts.clip } } : {}), ...(opts.dp && !opts.secure ? { dp: { clipNorm: 1, noiseMultiplier: opts.dp, delta: 1e-5 } } : {}) },
+    // Secure: the fixed-point encoding is sized for exactly the demo's clients; with --dp the
+    // clients add the noise themselves (distributed Skellam), clipped to secure-clip.
+    ...(opts.secure
+      ? { secure: { bits: opts.secureBits, clipNorm: opts.secureClip, range: opts.secureRange, maxClients: Math.max(3, opts.clients), phaseSeconds: 30, ...(opts.dp ? { dp: { noiseMultiplier: opts.dp, delta: 1e-5 } } : {}) } }
+      : {}),
     // 100 tokens (18 decimals) per round, split pro rata over accepted samples; the budget covers every round.
     rewards: { perRound: (PER_ROUND).toString(), budget: (PER_ROUND * BigInt(opts.rounds)).toString() },
     privacy: opts.private ? 'private' : 'public',
@@ -111,7 +124,7 @@ async function main() {
   say(`demo: redis ${redis.url}${redis.private ? ' (private)' : ''}, coordinator ${coordinator.url}, tfjs backend ${backend.name}`);
   say(`demo: dashboard ${coordinator.url}/dashboard/?task=${task.id}`);
   if (chain) say(`demo: chain ${chain.client.settings.rpcUrl}${chain.private ? ' (private anvil)' : ''}, chain id ${chain.client.chainId}, registry ${chain.client.addresses.registry}`);
-  say(`demo: task ${task.id} mnist-cnn (${task.params} parameters), ${opts.clients} clients, alpha ${opts.alpha}, ${opts.rounds} rounds, strategy ${opts.strategy}${opts.private ? ', private (membership proofs, no addresses)' : ''}`);
+  say(`demo: task ${task.id} mnist-cnn (${task.params} parameters), ${opts.clients} clients, alpha ${opts.alpha}, ${opts.rounds} rounds, strategy ${opts.strategy}${opts.private ? ', private (membership proofs, no addresses)' : ''}${opts.secure ? `, secure aggregation (${opts.secureBits}-bit ring, range ${opts.secureRange}, clip ${opts.secureClip})` : ''}`);
 
   // K data owners, each its own process (both cores busy); odd ones upload over HTTP, even ones through Redis.
   const exits: Promise<void>[] = [];
@@ -193,8 +206,11 @@ async function main() {
   }
   say(`demo: finished in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   const privatePart = opts.private ? ` private_claims=${privateClaims}` : '';
-  if (opts.json) process.stdout.write(`${JSON.stringify({ event: 'done', rounds: opts.rounds, clients: opts.clients, accuracy, committed, ...(opts.private ? { privateClaims } : {}), audit })}\n`);
-  else process.stdout.write(`demo: rounds=${opts.rounds} clients=${opts.clients} accuracy=${accuracy.toFixed(4)} committed=${committed}${privatePart} audit=${audit}\n`);
+  const epsilon = opts.secure && opts.dp ? await lastEpsilon(api, task.id, opts.rounds) : null;
+  const modePart = opts.secure ? 'mode=secure ' : '';
+  const epsilonPart = epsilon !== null ? ` epsilon=${epsilon}` : '';
+  if (opts.json) process.stdout.write(`${JSON.stringify({ event: 'done', ...(opts.secure ? { mode: 'secure' } : {}), rounds: opts.rounds, clients: opts.clients, accuracy, committed, ...(opts.private ? { privateClaims } : {}), ...(epsilon !== null ? { epsilon } : {}), audit })}\n`);
+  else process.stdout.write(`demo: ${modePart}rounds=${opts.rounds} clients=${opts.clients} accuracy=${accuracy.toFixed(4)} committed=${committed}${privatePart}${epsilonPart} audit=${audit}\n`);
   if (audit === 'fail') auditFailed = true;
   if (opts.hold) {
     process.stderr.write(`demo: holding: the dashboard stays at ${coordinator.url}/dashboard/?task=${task.id}; Ctrl-C to stop\n`);
@@ -203,6 +219,13 @@ async function main() {
       process.once('SIGTERM', () => resolve());
     });
   }
+}
+
+/** The client-level epsilon spent after the last round, as its manifest records it. */
+async function lastEpsilon(api: CoordinatorApi, task: number, round: number): Promise<number | null> {
+  const r = await api.getRound(task, round);
+  if (!r.manifestHash) return null;
+  return (await api.getManifest(r.manifestHash)).manifest.privacy?.epsilon ?? null;
 }
 
 async function waitRegistered(count: () => Promise<number>, k: number) {

@@ -747,6 +747,7 @@ async function reaggregateSecure(a: {
     else if (transcript.threshold !== secure.threshold) problem = `transcript threshold ${transcript.threshold}, manifest says ${secure.threshold}`;
     else if (canonicalJson(transcript.survivors) !== canonicalJson(survivors)) problem = 'survivors: the transcript\'s survivor list is not the manifest\'s accepted clients';
   }
+  if (secure.dim !== a.params) problem ||= `manifest dim ${secure.dim}, the model has ${a.params} parameters`;
   if (!(Math.abs(secureScale(cfg) - secure.scale) === 0)) problem ||= `manifest scale ${secure.scale} is not secureScale(config) = ${secureScale(cfg)}`;
   let checked: CheckedTranscript | null = null;
   let secrets: RecoveredSecrets | null = null;

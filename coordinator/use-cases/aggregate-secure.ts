@@ -67,6 +67,6 @@ export async function aggregateSecure(ctx: CoordinatorContext, t: Task, head: Ro
   return {
     ok: true,
     meanDelta: decodeMeanDelta(sum, cfg, scale, checked.survivors.length),
-    block: { config: cfg, scale, threshold: transcript.threshold, transcriptHash, dropped: checked.dropped as `0x${string}`[] },
+    block: { config: cfg, scale, threshold: transcript.threshold, transcriptHash, dropped: checked.dropped as `0x${string}`[], dim: t.params },
   };
 }

@@ -13,7 +13,7 @@ const BLOCK = 1 << 16;
  * the fractional part), so the rounding is unbiased and the sum of many clients is too. The
  * randomness is the client's own: no one else can reproduce or subtract it.
  */
-export function quantiseDelta(delta: Float32Array, cfg: SecureAggConfig, scale: number, random: RandomBytes): RingWords {
+export function quantiseDelta(delta: Float32Array, cfg: SecureAggConfig, scale: number, random: RandomBytes, l2Bound = Infinity): RingWords {
   let sq = 0;
   for (let i = 0; i < delta.length; i++) {
     const v = delta[i] as number;
@@ -22,6 +22,27 @@ export function quantiseDelta(delta: Float32Array, cfg: SecureAggConfig, scale: 
   }
   const norm = Math.sqrt(sq);
   const shrink = norm > cfg.clipNorm ? cfg.clipNorm / norm : 1;
+  // With DP the accountant assumes the rounded vector's norm is within l2Bound (the DDG bound):
+  // rounding is redone with fresh randomness until it is, which happens with probability >= 1 - beta.
+  for (let attempt = 0; attempt < MAX_ROUNDINGS; attempt++) {
+    const q = roundOnce(delta, cfg, scale, shrink, random);
+    if (!Number.isFinite(l2Bound) || signedNorm(q, cfg) <= l2Bound) return q;
+  }
+  throw new RangeError(`stochastic rounding missed the norm bound ${l2Bound} ${MAX_ROUNDINGS} times`);
+}
+
+const MAX_ROUNDINGS = 100;
+
+function signedNorm(q: RingWords, cfg: SecureAggConfig): number {
+  let s = 0;
+  for (let i = 0; i < q.length; i++) {
+    const v = signedWord(cfg.bits, q[i] as number);
+    s += v * v;
+  }
+  return Math.sqrt(s);
+}
+
+function roundOnce(delta: Float32Array, cfg: SecureAggConfig, scale: number, shrink: number, random: RandomBytes): RingWords {
   const out = zeroWords(cfg.bits, delta.length);
   for (let start = 0; start < delta.length; start += BLOCK) {
     const end = Math.min(delta.length, start + BLOCK);

@@ -9,3 +9,6 @@ export * from './faults.ts';
 export * from './participant.ts';
 export * from './transcript.ts';
 export * from './simulate.ts';
+export * from './skellam.ts';
+export * from './skellam-accountant.ts';
+export * from './dp.ts';

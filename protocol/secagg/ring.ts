@@ -34,8 +34,26 @@ export function bytesFromWords(words: RingWords): Uint8Array {
 /** acc += sign * w, elementwise mod 2^bits. */
 export function addWords(acc: RingWords, w: RingWords, sign: 1 | -1 = 1): void {
   if (acc.length !== w.length) throw new RangeError(`word counts differ: ${acc.length} vs ${w.length}`);
-  if (sign === 1) for (let i = 0; i < acc.length; i++) acc[i] = (acc[i] as number) + (w[i] as number);
-  else for (let i = 0; i < acc.length; i++) acc[i] = (acc[i] as number) - (w[i] as number);
+  // One monomorphic loop per array type and sign: a loop shared by both types runs ~10x slower.
+  if (acc instanceof Uint16Array && w instanceof Uint16Array) {
+    if (sign === 1) add16(acc, w);
+    else sub16(acc, w);
+  } else if (acc instanceof Uint8Array && w instanceof Uint8Array) {
+    if (sign === 1) add8(acc, w);
+    else sub8(acc, w);
+  } else throw new TypeError('adding words of two ring widths');
+}
+function add16(a: Uint16Array, b: Uint16Array) {
+  for (let i = 0; i < a.length; i++) a[i] = a[i]! + b[i]!;
+}
+function sub16(a: Uint16Array, b: Uint16Array) {
+  for (let i = 0; i < a.length; i++) a[i] = a[i]! - b[i]!;
+}
+function add8(a: Uint8Array, b: Uint8Array) {
+  for (let i = 0; i < a.length; i++) a[i] = a[i]! + b[i]!;
+}
+function sub8(a: Uint8Array, b: Uint8Array) {
+  for (let i = 0; i < a.length; i++) a[i] = a[i]! - b[i]!;
 }
 
 /** A word read as a two's-complement signed integer of `bits` bits. */

@@ -1,4 +1,4 @@
-import type { Wallet } from 'ethers';
+import type { HDNodeWallet, Wallet } from 'ethers';
 import type { Eip712Domain } from '../eip712.ts';
 import { SecAggParticipant } from './participant.ts';
 import { signSecAggMessage, type KeyAdvert, type Reveal, type ShareBundle } from './messages.ts';
@@ -16,7 +16,7 @@ export async function simulateSecureRound(opts: {
   round: number;
   bits: RingBits;
   threshold: number;
-  wallets: Wallet[];
+  wallets: (Wallet | HDNodeWallet)[];
   /** Each client's quantised input, by wallet index. */
   inputs: RingWords[];
   dropBeforeUpload?: number[];
@@ -25,9 +25,9 @@ export async function simulateSecureRound(opts: {
   const scope = { chainId: opts.domain.chainId, task: opts.task, round: opts.round };
   const participants = opts.wallets.map((w) => new SecAggParticipant(scope, w.address.toLowerCase()));
   const byClient = <T extends { client: string }>(xs: T[]) => xs.sort((a, b) => (a.client < b.client ? -1 : 1));
-  const adverts: KeyAdvert[] = byClient(await Promise.all(participants.map((p, i) => signSecAggMessage(opts.wallets[i] as Wallet, opts.domain, 'keys', p.advert()))) as KeyAdvert[]);
+  const adverts: KeyAdvert[] = byClient(await Promise.all(participants.map((p, i) => signSecAggMessage(opts.wallets[i]!, opts.domain, 'keys', p.advert()))) as KeyAdvert[]);
   const bundles: ShareBundle[] = byClient(
-    (await Promise.all(participants.map(async (p, i) => signSecAggMessage(opts.wallets[i] as Wallet, opts.domain, 'shares', await p.shareBundle(adverts, opts.threshold))))) as ShareBundle[],
+    (await Promise.all(participants.map(async (p, i) => signSecAggMessage(opts.wallets[i]!, opts.domain, 'shares', await p.shareBundle(adverts, opts.threshold))))) as ShareBundle[],
   );
   const sharedAdverts = adverts.filter((a) => bundles.some((b) => b.client === a.client));
   const masked = new Map<string, RingWords>();
@@ -39,7 +39,7 @@ export async function simulateSecureRound(opts: {
   const reveals: Reveal[] = [];
   for (const [i, p] of participants.entries()) {
     if (!masked.has(p.address) || opts.dropAfterUpload?.includes(i)) continue;
-    reveals.push((await signSecAggMessage(opts.wallets[i] as Wallet, opts.domain, 'reveal', p.reveal(survivors, sharedAdverts, opts.threshold))) as Reveal);
+    reveals.push((await signSecAggMessage(opts.wallets[i]!, opts.domain, 'reveal', p.reveal(survivors, sharedAdverts, opts.threshold))) as Reveal);
   }
   const transcript: SecureTranscript = { format: 1, task: opts.task, round: opts.round, threshold: opts.threshold, adverts, bundles, survivors: survivors as `0x${string}`[], reveals: byClient(reveals) };
   const sum = await unmaskTranscript(opts.domain, transcript, opts.bits, (c) => masked.get(c) as RingWords, (opts.inputs[0] as RingWords).length);

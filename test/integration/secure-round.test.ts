@@ -14,7 +14,7 @@ import { initBackend } from '../../client/tf/backend.ts';
 import { evaluate } from '../../client/tf/trainer.ts';
 import { connectChain, type ChainClient } from '../../coordinator/chain/chain-client.ts';
 import { contentHash, decodeCheckpoint, verifyManifest, type Round, type RoundManifest, type Task } from '../../protocol/index.ts';
-import { SecAggParticipant, signSecAggMessage, SecureTranscript } from '../../protocol/secagg/index.ts';
+import { SecAggParticipant, secureRoundsEpsilon, signSecAggMessage, SecureTranscript } from '../../protocol/secagg/index.ts';
 import { startChain, type Chain } from '../contracts/chain.ts';
 import { expectAudited } from '../helpers/chain-audit.ts';
 import { ADMIN, startTestCoordinator, waitFor } from '../helpers/env.ts';
@@ -202,4 +202,39 @@ describe('a secure round', () => {
     assert.deepEqual(after, before, 'zero inputs unmask to a zero mean: the checkpoint weights are unchanged');
     await uploader.close();
   });
+
+  test('distributed DP: clients add Skellam noise the sum carries, and the manifest records epsilon', async () => {
+    const dpTask = await admin.createTask({
+      name: 'secure iris dp',
+      model: 'iris-mlp',
+      training: { localEpochs: 1, batchSize: 8, learningRate: 0.05, optimizer: 'sgd' },
+      secure: { clipNorm: 1, range: 0.5, maxClients: 4, phaseSeconds: 3, dp: { noiseMultiplier: 2, delta: 1e-5 } },
+      seed: 8,
+    });
+    const dpClients = clients.slice(0, 3);
+    for (const c of dpClients) await c.register(dpTask.id);
+    const iris = loadIris();
+    const parts = iidPartition(iris.n, 3, 4);
+    const round = await admin.openRound(dpTask.id, { durationSeconds: 60, minClients: 3, maxClients: 3 });
+    await Promise.all(dpClients.map((c, i) => c.contribute({ task: dpTask, round, data: subset(iris, parts[i]!) })));
+    const end = await waitFor('dp round aggregated', async () => {
+      const s = await admin.getRound(dpTask.id, round.round);
+      if (s.state === 'failed') throw new Error(`round failed: ${s.failureReason}`);
+      return s.state === 'aggregated' || s.state === 'committed' ? s : null;
+    }, 60_000);
+    const m = (await admin.getManifest(end.manifestHash!)).manifest;
+    assert.deepEqual(verifyManifest(m), []);
+    assert.equal(m.privacy?.accountant, 'skellam-rdp');
+    assert.equal(m.privacy?.epsilon, secureRoundsEpsilon(m.secure!.config, m.secure!.scale, dpTask.params, 1));
+    assert.ok(m.privacy!.epsilon > 0 && m.privacy!.epsilon < 20, `epsilon ${m.privacy?.epsilon}`);
+    // The noise is really in the checkpoint: the mean moves by about z * clip / survivors per
+    // coordinate (here 2 * 1 / 3), far more than three clipped deltas of norm <= 1 could.
+    const a = decodeCheckpoint((await admin.getCheckpoint(round.baseHash)).bytes).weights;
+    const b = decodeCheckpoint((await admin.getCheckpoint(end.checkpointHash!)).bytes).weights;
+    let sq = 0;
+    for (let i = 0; i < a.length; i++) sq += ((b[i] as number) - (a[i] as number)) ** 2;
+    const std = Math.sqrt(sq / a.length);
+    assert.ok(std > 0.4 && std < 1.0, `per-coordinate change ${std}, expected about ${(2 / 3).toFixed(3)}`);
+  });
 });
+
