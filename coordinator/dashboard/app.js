@@ -111,7 +111,7 @@ function renderSummary() {
   $('summary').replaceChildren(
     card('task', `#${t.id} ${t.name}`),
     card('model', `${t.params.toLocaleString()} parameters`),
-    card('mode', t.privacy === 'private' ? 'private (zk proofs)' : 'public (signed)'),
+    card('mode', t.privacy === 'private' ? 'private (zk proofs)' : t.secure ? `secure aggregation (${t.secure.bits}-bit, masked updates${t.secure.dp ? ', client DP' : ''})` : 'public (signed)', '', 'mode'),
     card('strategy', t.strategy.name),
     card('rounds', `${state.rounds.length} (${committed} committed)`, '', 'rounds-count'),
     card('latest accuracy', lastEval ? `${(lastEval.accuracy * 100).toFixed(2)} % (round ${lastEval.round})` : '—'),
@@ -185,6 +185,8 @@ async function renderContributors() {
     m = await getJson(`/v1/manifests/${r.manifestHash}`);
     manifests.set(r.manifestHash, m);
   }
+  // Differential privacy spent up to this round (client-level, from the manifest's accountant).
+  if (m.privacy) $('contrib-title').textContent += ` · privacy spent: ε = ${m.privacy.epsilon} at δ = ${m.privacy.delta} after ${m.privacy.rounds} round(s) (${m.privacy.accountant})`;
   $('contributors').replaceChildren(...m.entries.map((e) => el('tr', { 'data-status': e.status },
     el('td', {}, el('code', { title: e.client ?? '' }, e.client ? short(e.client) : 'unnamed')),
     el('td', {}, e.numSamples),

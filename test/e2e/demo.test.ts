@@ -53,3 +53,16 @@ test('npm run demo -- --private runs a private task end to end: anonymous upload
   const last = lines[lines.length - 1]!;
   assert.match(last, /^demo: rounds=2 clients=3 accuracy=\d\.\d{4} committed=2 private_claims=6 audit=pass$/, `last line: ${last}`);
 });
+
+// Secure mode of the same run: masked fixed-point uploads, the protocol's four phases in every
+// round, on-chain commits, and the auditor rebuilding each checkpoint from the masked uploads.
+test('npm run demo -- --secure runs secure aggregation end to end and the audit passes', () => {
+  const r = runDemo('--secure');
+  const lines = r.stdout.trim().split('\n');
+  const rows = lines.filter((l) => /^\s+\d+\s+\d+\/\d+\s/.test(l));
+  assert.equal(rows.length, 2, r.stdout);
+  for (const row of rows) assert.match(row, /\s3\/0\s/, 'all three clients accepted, none rejected');
+  assert.match(lines.find((l) => l.startsWith('demo: task ')) ?? '', /secure aggregation \(16-bit ring/);
+  const last = lines[lines.length - 1]!;
+  assert.match(last, /^demo: mode=secure rounds=2 clients=3 accuracy=\d\.\d{4} committed=2 audit=pass$/, `last line: ${last}`);
+});

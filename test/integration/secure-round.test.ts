@@ -236,5 +236,20 @@ describe('a secure round', () => {
     const std = Math.sqrt(sq / a.length);
     assert.ok(std > 0.4 && std < 1.0, `per-coordinate change ${std}, expected about ${(2 / 3).toFixed(3)}`);
   });
+
+  test('what a secure task cannot have is refused with a clear reason', async () => {
+    const base = { name: 'x', model: 'iris-mlp', secure: { clipNorm: 1, range: 0.5 } };
+    const refused = async (body: object, pattern: RegExp) =>
+      assert.rejects(admin.createTask(body), (e: unknown) => e instanceof CoordinatorError && e.status === 400 && e.code === 'SECURE_UNSUPPORTED' && pattern.test(e.message));
+    await refused({ ...base, strategy: { name: 'median' } }, /needs the individual updates/);
+    await refused({ ...base, strategy: { name: 'krum' } }, /needs the individual updates/);
+    await refused({ ...base, strategy: { name: 'fedavg', dp: { clipNorm: 1, noiseMultiplier: 1, delta: 1e-5 } } }, /could subtract it/);
+    await refused({ ...base, strategy: { name: 'fedavg', clip: { maxNorm: 1 } } }, /secure.clipNorm/);
+    await refused({ ...base, privacy: 'private' }, /not yet combined/);
+    await refused({ ...base, secure: { clipNorm: 1, range: 1, bits: 8, maxClients: 200 } }, /cannot hold/);
+    const ok = await admin.createTask({ ...base, strategy: { name: 'fedadam' } });
+    await assert.rejects(admin.openRound(ok.id, { minClients: 2 }), (e: unknown) => e instanceof CoordinatorError && e.status === 400 && /at least 3 clients/.test(e.message));
+    await assert.rejects(admin.openRound(ok.id, { minClients: 3, maxClients: 50 }), (e: unknown) => e instanceof CoordinatorError && e.status === 400 && /secure.maxClients/.test(e.message));
+  });
 });
 
