@@ -12,6 +12,7 @@ import type { Dataset } from './data/dataset.ts';
 import { forModel, loadDataFile, mnistShard } from './data/load-data.ts';
 import { CoordinatorApi, CoordinatorError } from './coordinator-api.ts';
 import { FederatedClient, FederatedClientError, type UploadMode } from './federated-client.ts';
+import { SecureRoundError } from './secure-round.ts';
 import { createIdentityFile, identityFileWarning, IdentityFileError, readIdentityFile } from './identity-file.ts';
 import { createProgress, createStepProgress, type StepProgress } from './progress.ts';
 import { initBackend } from './tf/backend.ts';
@@ -119,19 +120,30 @@ async function join(o: JoinOptions): Promise<number> {
       const started = Date.now();
       // After training: [prove,] upload, wait for the worker's decision.
       let upload: StepProgress | undefined;
-      const res = await client.contribute({
-        task,
-        round,
-        data,
-        onProgress: (p) => progress.update(p.epoch - 1 + p.batch / p.batches, `epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)}`),
-        onStage: (stage, bytes) => {
-          if (stage === 'trained') {
-            progress.stop(`trained in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-            upload = createStepProgress(`round ${round.round} upload`, isPrivate ? 3 : 2, { json: o.json });
-          } else if (stage === 'proved') upload?.step('membership proof made');
-          else upload?.step(`${(bytes / 1024).toFixed(0)} KiB sent via ${o.upload}, waiting for the worker`);
-        },
-      });
+      let res: Awaited<ReturnType<typeof client.contribute>>;
+      try {
+        res = await client.contribute({
+          task,
+          round,
+          data,
+          onProgress: (p) => progress.update(p.epoch - 1 + p.batch / p.batches, `epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)}`),
+          onStage: (stage, bytes) => {
+            if (stage === 'trained') {
+              progress.stop(`trained in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+              upload = createStepProgress(`round ${round.round} upload`, isPrivate ? 3 : 2, { json: o.json });
+            } else if (stage === 'proved') upload?.step('membership proof made');
+            else upload?.step(`${(bytes / 1024).toFixed(0)} KiB sent via ${o.upload}, waiting for the worker`);
+          },
+        });
+      } catch (e) {
+        // A secure round that moved on without this client (it came late to a phase): the next round will do.
+        if (e instanceof SecureRoundError && e.code === 'ROUND_MISSED') {
+          progress.stop('missed');
+          out(o.json, { event: 'skipped', round: round.round, code: e.code }, `round ${round.round}: ${e.message}; waiting for the next round`);
+          continue;
+        }
+        throw e;
+      }
       const decision = await client.waitForDecision(task.id, round.round, res, 120_000);
       upload?.step(decision.status);
       upload?.done();
@@ -494,6 +506,10 @@ event as it happens, the others one object. Progress bars go to stderr, and only
     if (e instanceof FederatedClientError) {
       console.error(`fl-client: ${e.code}: ${e.message}`);
       return REFUSED_CLIENT_CODES.has(e.code) ? EXIT.refused : EXIT.usage;
+    }
+    if (e instanceof SecureRoundError) {
+      console.error(`fl-client: secure round: ${e.code}: ${e.message}`);
+      return EXIT.refused;
     }
     if (e instanceof IdentityFileError) {
       console.error(`fl-client: ${e.message}`);
