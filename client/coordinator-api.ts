@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Address, decodeCheckpoint, decodeManifest, contentHash, Hash32, MembersList, ProtocolError, RegistrationChallenge, Round, SecurePhase, StoredAudit, StoredEvaluation, Task, TaskId, type AuditSummary, type Checkpoint, type RoundEvaluation, type RoundManifest } from '../protocol/index.ts';
+import { Address, Contributor, decodeCheckpoint, decodeManifest, contentHash, Hash32, MembersList, ProtocolError, RegistrationChallenge, Round, SecurePhase, StoredAudit, StoredEvaluation, Task, TaskId, type AuditSummary, type Checkpoint, type RoundEvaluation, type RoundManifest } from '../protocol/index.ts';
 import { KeyAdvert } from '../protocol/secagg/messages.ts';
 
 /** A coordinator answered with an error: carries its HTTP status and error code. */
@@ -34,9 +34,9 @@ export const SecureRoundState = z.object({
   phaseDeadline: z.string(),
   threshold: z.number().int().nullable(),
   adverts: z.array(KeyAdvert),
-  sharers: z.array(Address),
-  survivors: z.array(Address).nullable(),
-  revealers: z.array(Address),
+  sharers: z.array(Contributor),
+  survivors: z.array(Contributor).nullable(),
+  revealers: z.array(Contributor),
 });
 export type SecureRoundState = z.infer<typeof SecureRoundState>;
 

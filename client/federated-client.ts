@@ -1,6 +1,7 @@
 import type { Signer } from 'ethers';
-import { contentHash, encodeFloat32, signRegistration, signUpdate, updateDigest, type Checkpoint, type Round, type Task } from '../protocol/index.ts';
-import { hashToField, MembersTree, proveMembership, toBytes32, type Identity } from '../protocol/zk/index.ts';
+import { contentHash, encodeFloat32, signRegistration, signUpdate, updateDigest, type Checkpoint, type Round, type Task, type UpdateMessage } from '../protocol/index.ts';
+import { hashToField, MembersTree, nullifierOf, proveMembership, toBytes32, verifyMembership, type Identity } from '../protocol/zk/index.ts';
+import { advertProofStatement, type KeyAdvert } from '../protocol/secagg/index.ts';
 import { CoordinatorApi, CoordinatorError } from './coordinator-api.ts';
 import { trainLocal, type LabelledData, type TrainProgress } from './tf/trainer.ts';
 import { httpUploader } from './upload/http-uploader.ts';
@@ -212,10 +213,12 @@ export class FederatedClient {
   }): Promise<ContributeResult> {
     const { task, round } = args;
     if (task.secure) {
-      // Secure tasks run the masking protocol around training (client/secure-round.ts).
+      // Secure tasks run the masking protocol around training (client/secure-round.ts); a private
+      // one proves membership for its key advert and its masked upload instead of signing.
+      const member = task.privacy === 'private' ? await this.secureMember(task, round) : undefined;
       const r = await contributeSecurely({
         api: this.api,
-        wallet: this.wallet(task.id),
+        ...(member ? { member } : { wallet: this.wallet(task.id) }),
         uploader: this.uploader,
         task,
         round,
@@ -228,7 +231,7 @@ export class FederatedClient {
           return { delta: t.delta, numSamples: t.numSamples, loss: t.loss };
         },
       });
-      return { round: round.round, updateHash: r.updateHash, jobId: r.jobId, numSamples: r.numSamples, loss: r.loss, via: this.uploader.kind };
+      return { round: round.round, updateHash: r.updateHash, jobId: r.jobId, numSamples: r.numSamples, loss: r.loss, via: this.uploader.kind, ...(member ? { nullifier: member.nullifier } : {}) };
     }
     const isPrivate = task.privacy === 'private';
     let member: { identity: Identity; tree: MembersTree; path: ReturnType<MembersTree['pathOf']> } | undefined;
@@ -275,6 +278,28 @@ export class FederatedClient {
     const { jobId } = await this.uploader.uploadPrivate({ ...msg, nullifier: nullifierHex, proof }, bytes);
     stage('uploaded');
     return { ...done, jobId, nullifier: nullifierHex };
+  }
+
+  /** A private member's proofs for a secure round: its advert and its masked upload, both under its round nullifier. */
+  private async secureMember(task: Task, round: Round) {
+    const identity = this.identity(task.id);
+    const tree = await this.membersTree(round);
+    let path: ReturnType<MembersTree['pathOf']>;
+    try {
+      path = tree.pathOf(identity.commitment);
+    } catch {
+      throw new FederatedClientError('NOT_A_MEMBER', `identity ${identity.commitment} is not among the ${round.membersCount} members of round ${round.round} of task ${task.id}`);
+    }
+    const prove = async (digest: string) => {
+      const { proof, nullifier } = await oneProofAtATime(() => proveMembership({ secret: identity.secret, path, membersRoot: tree.root, task: task.id, round: round.round, updateDigest: hashToField(digest) }));
+      return { proof, nullifier: toBytes32(nullifier) };
+    };
+    return {
+      nullifier: toBytes32(nullifierOf(identity.secret, task.id, round.round)),
+      proveAdvert: prove,
+      proveUpload: (msg: UpdateMessage) => prove(updateDigest(task.eip712, msg)),
+      verifyAdvert: (a: KeyAdvert) => verifyMembership(advertProofStatement(task.eip712, round.membersRoot!, a), a.proof),
+    };
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { Signer } from 'ethers';
+import { Wallet, type Signer } from 'ethers';
 import { contentHash, signUpdate, type Round, type Task } from '../protocol/index.ts';
 import {
   addWords,
@@ -8,6 +8,7 @@ import {
   SecAggParticipant,
   secureRandomBytes,
   secureDpParams,
+  secAggDigest,
   secureScale,
   signSecAggMessage,
   type KeyAdvert,
@@ -52,7 +53,19 @@ const PHASES = ['keys', 'shares', 'masked', 'unmask', 'done'] as const;
  */
 export async function contributeSecurely(args: {
   api: CoordinatorApi;
-  wallet: Signer;
+  /** Public tasks: the registered wallet, which signs everything. */
+  wallet?: Signer;
+  /**
+   * Private tasks: the member's proofs instead. proveAdvert proves membership bound to the key
+   * advert's digest (and gives the round's nullifier); proveUpload binds the masked upload's
+   * Update digest. A fresh wallet of this round signs the protocol messages.
+   */
+  member?: {
+    nullifier: `0x${string}`;
+    proveAdvert: (digest: string) => Promise<{ proof: string[]; nullifier: `0x${string}` }>;
+    proveUpload: (msg: { task: number; round: number; baseHash: string; updateHash: string; numSamples: number }) => Promise<{ proof: string[]; nullifier: `0x${string}` }>;
+    verifyAdvert: (advert: KeyAdvert) => Promise<boolean>;
+  };
   uploader: Uploader;
   task: Task;
   round: Round;
@@ -64,12 +77,21 @@ export async function contributeSecurely(args: {
   const { api, task, round } = args;
   const cfg = task.secure;
   if (!cfg) throw new Error(`task ${task.id} is not secure`);
-  const address = (await args.wallet.getAddress()).toLowerCase();
+  if (!args.wallet && !args.member) throw new Error('a secure round needs a wallet (public task) or a member identity (private task)');
+  // Private tasks: a fresh wallet of this round signs; the advert's proof ties it to the nullifier.
+  const signer: Signer = args.wallet ?? Wallet.createRandom();
+  const address = args.member ? args.member.nullifier : (await signer.getAddress()).toLowerCase();
   const scope: SecAggScope = { chainId: task.eip712.chainId, task: task.id, round: round.round };
   const me = new SecAggParticipant(scope, address);
   const post = async (kind: 'keys' | 'shares' | 'reveal', body: { task: number; round: number }) => {
     try {
-      return await api.postSecure(task.id, round.round, kind, await signSecAggMessage(args.wallet, task.eip712, kind, body));
+      const signed = await signSecAggMessage(signer, task.eip712, kind, body);
+      if (kind === 'keys' && args.member) {
+        const { proof, nullifier } = await args.member.proveAdvert(secAggDigest(task.eip712, 'keys', signed));
+        if (nullifier !== address) throw new SecureRoundError('BAD_STATE', `the advert proof gives nullifier ${nullifier}, expected ${address}`);
+        return await api.postSecure(task.id, round.round, kind, { ...signed, proof });
+      }
+      return await api.postSecure(task.id, round.round, kind, signed);
     } catch (e) {
       if (e instanceof CoordinatorError && e.code === 'WRONG_PHASE') throw new SecureRoundError('ROUND_MISSED', `round ${round.round} moved on before this client's ${kind} message: ${e.message}`);
       throw e;
@@ -84,7 +106,7 @@ export async function contributeSecurely(args: {
     }
   };
 
-  await post('keys', me.advert());
+  await post('keys', args.member ? { ...me.advert(), signer: (await signer.getAddress()).toLowerCase() as `0x${string}` } : me.advert());
   const training = args.train();
   // Keep an early training failure from surfacing as an unhandled rejection while we wait.
   training.catch(() => {});
@@ -92,6 +114,13 @@ export async function contributeSecurely(args: {
   const afterKeys = await waitFor('shares');
   if (afterKeys.phase !== 'shares') throw new SecureRoundError('ROUND_MISSED', `round ${round.round} is past its shares phase`);
   const u1 = verifiedAdverts(task, scope, afterKeys.adverts);
+  // Private tasks: every other advert must prove membership too, or the coordinator could pad the
+  // round with parties of its own and push the honest clients under the threshold.
+  if (args.member) {
+    for (const a of u1) {
+      if (a.client !== address && !(await args.member.verifyAdvert(a))) throw new SecureRoundError('BAD_STATE', `the coordinator relays an advert of ${a.client} whose membership proof does not verify`);
+    }
+  }
   const threshold = afterKeys.threshold;
   if (!threshold || !u1.some((a) => a.client === address)) throw new SecureRoundError('NOT_SELECTED', `${address} is not among the round's ${u1.length} key advertisers`);
   await post('shares', await me.shareBundle(u1, threshold));
@@ -110,8 +139,14 @@ export async function contributeSecurely(args: {
   const bytes = bytesFromWords(me.maskInput(quantised, cfg.bits, u2));
   const updateHash = await contentHash(bytes);
   const msg = { task: task.id, round: round.round, baseHash: round.baseHash, updateHash, numSamples: trained.numSamples };
-  const signature = await signUpdate(args.wallet, task.eip712, msg);
-  const { jobId } = await args.uploader.upload({ ...msg, client: address, signature }, bytes);
+  let jobId: string;
+  if (args.member) {
+    const { proof, nullifier } = await args.member.proveUpload(msg);
+    ({ jobId } = await args.uploader.uploadPrivate({ ...msg, nullifier, proof }, bytes));
+  } else {
+    const signature = await signUpdate(signer, task.eip712, msg);
+    ({ jobId } = await args.uploader.upload({ ...msg, client: address, signature }, bytes));
+  }
   args.onStage?.('uploaded', bytes.byteLength);
   const done = { updateHash, jobId, numSamples: trained.numSamples, loss: trained.loss };
   if (args.leaveAfterUpload) return { ...done, ended: 'left' };

@@ -15,7 +15,7 @@ import {
   type ScoreRule,
 } from './rewards.ts';
 import { recordedEpsilon } from './dp-accountant.ts';
-import { Address, Contributor, Hash32, StrategyConfig } from './schemas.ts';
+import { Contributor, Hash32, StrategyConfig } from './schemas.ts';
 import { SecureAggConfig } from './secagg/config.ts';
 import { secureRoundsEpsilon } from './secagg/dp.ts';
 import { PackedProof } from './zk/packed-proof.ts';
@@ -99,7 +99,7 @@ export const SecureManifestBlock = z.strictObject({
   threshold: z.number().int().min(2),
   transcriptHash: Hash32,
   /** Clients that dealt shares but never uploaded: their pairwise masks were removed from the sum. */
-  dropped: z.array(Address),
+  dropped: z.array(Contributor),
   /** Parameters of the model (the DP accountant's dimension). */
   dim: z.number().int().min(1),
 });

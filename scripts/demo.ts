@@ -67,7 +67,7 @@ Exit codes: 0 done and the audit passed (or was skipped with --no-chain); 1 usag
   .parse()
   .opts<{ rounds: number; clients: number; seed: number; alpha: number; localEpochs: number; batchSize: number; lr: number; strategy: string; clip?: number; dp?: number; json: boolean; chain: boolean; private: boolean; secure: boolean; secureBits: 16 | 8; secureRange: number; secureClip: number; port: number; hold: boolean }>();
 if (opts.secure && opts.private) {
-  console.error('demo: --secure and --private do not combine yet (docs/secure-mode.md)');
+  console.error('demo: the demo does not run --secure and --private together yet (the API and fl-client do: docs/secure-mode.md)');
   process.exit(1);
 }
 

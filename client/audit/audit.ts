@@ -1,5 +1,6 @@
 import {
   addWords,
+  advertProofStatement,
   checkTranscript,
   decodeMeanDelta,
   recoverSecrets,
@@ -754,6 +755,15 @@ async function reaggregateSecure(a: {
   if (transcript && !problem) {
     try {
       checked = checkTranscript(a.domain, transcript);
+      // Private rounds: every advert proves that an admitted member speaks through its signer.
+      if (a.m.private) {
+        const { verifyMembership } = await zk();
+        for (const adv of transcript.adverts) {
+          if (!(await verifyMembership(advertProofStatement(a.domain, a.m.private.membersRoot, adv), adv.proof))) {
+            throw new SecAggFault('BAD_PROOF', `the membership proof of the advert does not verify against members root ${a.m.private.membersRoot}`, `keys/${adv.client}`);
+          }
+        }
+      }
       if (canonicalJson(checked.dropped) !== canonicalJson([...secure.dropped].sort())) throw new SecAggFault('BAD_TRANSCRIPT', `the transcript's dropouts are not the manifest's`, 'transcript');
       secrets = await recoverSecrets(a.domain, checked);
     } catch (e) {

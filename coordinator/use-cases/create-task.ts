@@ -54,8 +54,8 @@ export async function createTask(ctx: CoordinatorContext, body: unknown): Promis
 
 /**
  * What a secure task cannot have: a rule that needs to see individual updates (median, trimmed mean,
- * Krum: the coordinator only ever sees the sum), server-side clipping or noise (clients clip and add
- * noise themselves, before masking), or zero-knowledge membership (not combined with masking yet).
+ * Krum: the coordinator only ever sees the sum), or server-side clipping or noise (clients clip and
+ * add noise themselves, before masking). Private (zero-knowledge) tasks combine with it.
  */
 function checkSecureTask(b: ReturnType<typeof CreateTaskBody.parse>): void {
   const refuse = (message: string) => {
@@ -66,7 +66,6 @@ function checkSecureTask(b: ReturnType<typeof CreateTaskBody.parse>): void {
   }
   if (b.strategy.clip) refuse('strategy.clip is applied by each client before masking in a secure task: set secure.clipNorm instead');
   if ('dp' in b.strategy && b.strategy.dp) refuse('strategy.dp adds noise at the coordinator, which could subtract it: set secure.dp, and clients add the noise themselves');
-  if (b.privacy === 'private') refuse('secure aggregation is not yet combined with zero-knowledge membership (privacy "private"): choose one');
   try {
     secureScale(b.secure as SecureAggConfig);
   } catch (e) {

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { Task } from '../../protocol/index.ts';
 import {
+  advertProofStatement,
   checkAdvert,
   checkBundle,
   checkReveal,
@@ -15,6 +16,8 @@ import { AppError, notFound } from '../errors.ts';
 import type { RoundHead } from '../store/round-repo.ts';
 import type { SecureMessageKind } from '../store/secure-repo.ts';
 import { parseOr400 } from './parse.ts';
+import { verifyMembership } from '../../protocol/zk/proofs.ts';
+import { metrics, timed } from '../metrics.ts';
 
 const SCHEMA: Record<SecureMessageKind, z.ZodType> = { keys: KeyAdvert, shares: ShareBundle, reveal: Reveal };
 const PHASE: Record<SecureMessageKind, string> = { keys: 'keys', shares: 'shares', reveal: 'unmask' };
@@ -42,17 +45,25 @@ export async function submitSecureMessage(ctx: CoordinatorContext, task: number,
   const msg = parseOr400(SCHEMA[kind], body, `${kind} message`) as KeyAdvert | ShareBundle | Reveal;
   if (msg.task !== task || msg.round !== round) throw new AppError('VALIDATION_FAILED', 400, `the message is for round ${msg.round} of task ${msg.task}, posted to round ${round} of task ${task}`);
   checkPhase(head, kind);
-  if (!(await ctx.tasks.isClient(task, msg.client))) throw new AppError('UNKNOWN_CLIENT', 403, `${msg.client} is not registered for task ${task}`);
+  const anonymous = t.privacy === 'private';
+  if (anonymous !== (msg.client.length === 66)) {
+    throw new AppError('WRONG_MODE', 400, anonymous ? `task ${task} is private: a member is named by its nullifier of the round, not an address` : `task ${task} is public: a client is named by its registered wallet`);
+  }
+  // Public tasks: a registered wallet. Private tasks: the advert proves membership (below), and
+  // every later message must be signed by the fresh signer that advert named.
+  if (!anonymous && !(await ctx.tasks.isClient(task, msg.client))) throw new AppError('UNKNOWN_CLIENT', 403, `${msg.client} is not registered for task ${task}`);
   const scope: SecAggScope = { chainId: ctx.domain.chainId, task, round };
   let refusedShares: SecureSubmitOutcome['refusedShares'];
   try {
-    if (kind === 'keys') checkAdvert(ctx.domain, scope, msg as KeyAdvert);
-    else if (kind === 'shares') checkBundle(ctx.domain, scope, await ctx.secure.clients(task, round, 'keys'), msg as ShareBundle);
+    if (kind === 'keys') {
+      checkAdvert(ctx.domain, scope, msg as KeyAdvert);
+      if (anonymous) await checkAdvertProof(ctx, head, msg as KeyAdvert);
+    } else if (kind === 'shares') checkBundle(ctx.domain, scope, await advertsOf(ctx, task, round), msg as ShareBundle);
     else refusedShares = (await checkRevealNow(ctx, scope, msg as Reveal)).map((r) => ({ dealer: r.dealer, reason: r.reason }));
   } catch (e) {
     if (!(e instanceof SecAggFault)) throw e;
-    // A forged or misdirected message names a client that did not send it: nothing to record of it.
-    if (e.code !== 'BAD_SIGNATURE' && e.code !== 'WRONG_ROUND') await recordFault(ctx, t, round, kind, msg.client, e.code, e.message);
+    // A forged, unproven or misdirected message names a client that did not send it: nothing to record of it.
+    if (e.code !== 'BAD_SIGNATURE' && e.code !== 'WRONG_ROUND' && e.code !== 'BAD_PROOF' && e.code !== 'BAD_ADVERT') await recordFault(ctx, t, round, kind, msg.client, e.code, e.message);
     throw new AppError(e.code, 400, `${kind} message refused (${e.artefact}): ${e.message}`);
   }
   const max = kind === 'keys' ? head.cfg.maxClients : 0;
@@ -72,10 +83,22 @@ function checkPhase(head: RoundHead, kind: SecureMessageKind): void {
   }
 }
 
+async function advertsOf(ctx: CoordinatorContext, task: number, round: number): Promise<Map<string, KeyAdvert>> {
+  return new Map((await ctx.secure.messages(task, round, 'keys')).map(([c, j]) => [c, KeyAdvert.parse(JSON.parse(j))]));
+}
+
 async function checkRevealNow(ctx: CoordinatorContext, scope: SecAggScope, r: Reveal) {
   const bundles = new Map((await ctx.secure.messages(scope.task, scope.round, 'shares')).map(([c, j]) => [c, ShareBundle.parse(JSON.parse(j))]));
   const survivors = (await ctx.rounds.accepted(scope.task, scope.round)).map((a) => a.client as string).sort();
-  return checkReveal(ctx.domain, scope, { bundles, survivors }, r).refused;
+  return checkReveal(ctx.domain, scope, { adverts: await advertsOf(ctx, scope.task, scope.round), bundles, survivors }, r).refused;
+}
+
+/** A private advert's membership proof, against the members root the round opened with. */
+async function checkAdvertProof(ctx: CoordinatorContext, head: RoundHead, a: KeyAdvert): Promise<void> {
+  const root = head.cfg.membersRoot;
+  if (!root) throw new SecAggFault('BAD_PROOF', `round ${head.round} has no members root`, `keys/${a.client}`);
+  const ok = await timed(metrics.proofVerify, () => verifyMembership(advertProofStatement(ctx.domain, root, a), a.proof), (valid) => ({ valid: String(valid) }));
+  if (!ok) throw new SecAggFault('BAD_PROOF', `the membership proof does not verify for this advert, nullifier and members root ${root}`, `keys/${a.client}`);
 }
 
 async function recordFault(ctx: CoordinatorContext, t: Task, round: number, what: string, client: string, code: string, reason: string): Promise<void> {

@@ -1,9 +1,10 @@
 import { keccak_256 } from '@noble/hashes/sha3.js';
-import { verifyTypedData, type Signer, type TypedDataDomain } from 'ethers';
+import { TypedDataEncoder, verifyTypedData, type Signer, type TypedDataDomain } from 'ethers';
 import { z } from 'zod';
 import { canonicalJson } from '../canonical-json.ts';
 import type { Eip712Domain } from '../eip712.ts';
-import { Address, Hash32, RoundNoNumber, Signature, TaskIdNumber } from '../schemas.ts';
+import { Address, Contributor, Hash32, RoundNoNumber, Signature, TaskIdNumber } from '../schemas.ts';
+import { PackedProof } from '../zk/packed-proof.ts';
 import { toHex } from './keys.ts';
 import { SEALED_SHARE_BYTES } from './shares.ts';
 
@@ -23,13 +24,31 @@ const PublicKeyHex = z.string().regex(/^0x[0-9a-f]{64}$/, 'an 0x-prefixed 32-byt
 const SealedHex = z.string().regex(new RegExp(`^0x[0-9a-f]{${2 * SEALED_SHARE_BYTES}}$`), `an 0x-prefixed ${SEALED_SHARE_BYTES}-byte lowercase hex sealed share`);
 const KeyHex = z.string().regex(/^0x[0-9a-f]{64}$/, 'an 0x-prefixed 32-byte lowercase hex key');
 
-const Scoped = { task: TaskIdNumber, round: RoundNoNumber, client: Address };
+/**
+ * `client` names the party: its wallet address in a public task; in a private task its nullifier
+ * of the round (the name its masked upload and its reward go by), never an address.
+ */
+const Scoped = { task: TaskIdNumber, round: RoundNoNumber, client: Contributor };
 
-export const KeyAdvertBody = z.strictObject({ ...Scoped, cPk: PublicKeyHex, sPk: PublicKeyHex });
-export const KeyAdvert = KeyAdvertBody.extend({ signature: Signature });
+export const KeyAdvertBody = z.strictObject({
+  ...Scoped,
+  cPk: PublicKeyHex,
+  sPk: PublicKeyHex,
+  /**
+   * Private tasks: the fresh wallet of this round that signs the member's protocol messages. The
+   * membership proof binds it (with both public keys) to the nullifier, so no one else can speak
+   * for that member, and nothing links it to the member's identity.
+   */
+  signer: Address.optional(),
+});
+export const KeyAdvert = KeyAdvertBody.extend({
+  signature: Signature,
+  /** Private tasks: Groth16 membership proof whose updateDigest is the advert's own EIP-712 digest. */
+  proof: PackedProof.optional(),
+});
 export type KeyAdvert = z.infer<typeof KeyAdvert>;
 
-export const SealedSharePair = z.strictObject({ to: Address, self: SealedHex, key: SealedHex });
+export const SealedSharePair = z.strictObject({ to: Contributor, self: SealedHex, key: SealedHex });
 export const ShareBundleBody = z.strictObject({
   ...Scoped,
   /** keccak256 commitment to the self-mask seed (shares.ts selfSeedCommitment). */
@@ -40,7 +59,7 @@ export const ShareBundleBody = z.strictObject({
 export const ShareBundle = ShareBundleBody.extend({ signature: Signature });
 export type ShareBundle = z.infer<typeof ShareBundle>;
 
-export const RevealedKey = z.strictObject({ dealer: Address, kind: z.enum(['self', 'key']), key: KeyHex });
+export const RevealedKey = z.strictObject({ dealer: Contributor, kind: z.enum(['self', 'key']), key: KeyHex });
 export const RevealBody = z.strictObject({
   ...Scoped,
   /** keccak256 of the canonical JSON of the survivor list this reveal answers. */
@@ -61,13 +80,14 @@ export const SECAGG_TYPES = {
   ],
 };
 
-/** keccak256 of a message's canonical JSON without its signature. */
+/** keccak256 of a message's canonical JSON without its signature (and an advert's proof, made over it). */
 export function messageContentHash(body: Record<string, unknown>): `0x${string}` {
-  const { signature: _ignored, ...rest } = body;
+  const { signature: _signature, proof: _proof, ...rest } = body;
   return toHex(keccak_256(new TextEncoder().encode(canonicalJson(rest))));
 }
 
 export async function signSecAggMessage<T extends { task: number; round: number }>(signer: Signer, domain: Eip712Domain, kind: SecAggMessageKind, body: T): Promise<T & { signature: string }> {
+  // Signed without the proof (a private advert's proof is made over the signed digest and added after).
   const signature = await signer.signTypedData(domain as TypedDataDomain, SECAGG_TYPES, { task: body.task, round: body.round, kind, contentHash: messageContentHash(body) });
   return { ...body, signature };
 }
@@ -79,6 +99,11 @@ export function secAggSigner(domain: Eip712Domain, kind: SecAggMessageKind, msg:
   } catch {
     return null;
   }
+}
+
+/** The EIP-712 digest of a message: what its signature signs, and what a private advert's proof binds. */
+export function secAggDigest(domain: Eip712Domain, kind: SecAggMessageKind, msg: { task: number; round: number }): string {
+  return TypedDataEncoder.hash(domain as TypedDataDomain, SECAGG_TYPES, { task: msg.task, round: msg.round, kind, contentHash: messageContentHash(msg) });
 }
 
 /** The hash a reveal names its survivor list by. */

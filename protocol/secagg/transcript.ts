@@ -1,10 +1,11 @@
 import { x25519 } from '@noble/curves/ed25519.js';
 import { z } from 'zod';
 import type { Eip712Domain } from '../eip712.ts';
-import { Address } from '../schemas.ts';
+import { Contributor } from '../schemas.ts';
 import { SecAggFault } from './faults.ts';
 import { fromHex, pairwiseMaskSeed, shareAad, usablePublicKey, type SecAggScope, type ShareKind } from './keys.ts';
-import { KeyAdvert, Reveal, secAggSigner, ShareBundle, survivorsHash } from './messages.ts';
+import { KeyAdvert, Reveal, secAggDigest, secAggSigner, ShareBundle, survivorsHash } from './messages.ts';
+import { hashToField } from '../zk/field.ts';
 import { maskWords } from './prg.ts';
 import { addWords, type RingBits, type RingWords } from './ring.ts';
 import { combineShares, openShare, selfSeedCommitment } from './shares.ts';
@@ -29,7 +30,7 @@ export const SecureTranscript = z.strictObject({
   /** Phase 2: every share bundle accepted, by client (these clients are the ones the masks span). */
   bundles: z.array(ShareBundle),
   /** Phase 3: the clients whose masked upload was accepted, ascending. */
-  survivors: z.array(Address),
+  survivors: z.array(Contributor),
   /** Phase 4: every reveal accepted, by client. */
   reveals: z.array(Reveal),
 });
@@ -48,21 +49,33 @@ export interface CheckedTranscript {
 
 const ascending = (xs: readonly string[]) => xs.every((x, i) => i === 0 || (xs[i - 1] as string) < x);
 
-/** Checks an advert on its own (coordinator at arrival, auditor on replay). */
+/** Who signs a party's messages: its wallet (public tasks) or the fresh wallet its advert names (private). */
+export const advertSigner = (a: KeyAdvert): string => a.signer ?? a.client;
+
+/**
+ * Checks an advert on its own (coordinator at arrival, auditor on replay): round, signature and
+ * keys. A private advert (client a nullifier) must name its signer and carry a membership proof,
+ * whose verification against the round's members root is the caller's (it needs the circuit).
+ */
 export function checkAdvert(domain: Eip712Domain, scope: SecAggScope, a: KeyAdvert): void {
   const at = `keys/${a.client}`;
   if (a.task !== scope.task || a.round !== scope.round) throw new SecAggFault('WRONG_ROUND', `advert is for ${a.task}/${a.round}, not ${scope.task}/${scope.round}`, at);
-  if (secAggSigner(domain, 'keys', a) !== a.client) throw new SecAggFault('BAD_SIGNATURE', `key advert of ${a.client} is not signed by it`, at);
+  const anonymous = a.client.length === 66;
+  if (anonymous && (!a.signer || !a.proof)) throw new SecAggFault('BAD_ADVERT', 'a member named by its nullifier must name its signer and prove its membership', at);
+  if (!anonymous && (a.signer || a.proof)) throw new SecAggFault('BAD_ADVERT', 'a wallet signs its own messages: no signer or proof', at);
+  if (secAggSigner(domain, 'keys', a) !== advertSigner(a)) throw new SecAggFault('BAD_SIGNATURE', `key advert of ${a.client} is not signed by ${advertSigner(a)}`, at);
   if (a.cPk === a.sPk) throw new SecAggFault('BAD_ADVERT', 'the two public keys must differ', at);
   if (!usablePublicKey(fromHex(a.cPk)) || !usablePublicKey(fromHex(a.sPk))) throw new SecAggFault('BAD_ADVERT', 'a public key is not a usable X25519 point', at);
 }
 
 /** Checks a share bundle against the round's advertisers (coordinator at arrival, auditor on replay). */
-export function checkBundle(domain: Eip712Domain, scope: SecAggScope, advertisers: readonly string[], b: ShareBundle): void {
+export function checkBundle(domain: Eip712Domain, scope: SecAggScope, adverts: ReadonlyMap<string, KeyAdvert>, b: ShareBundle): void {
   const at = `shares/${b.client}`;
   if (b.task !== scope.task || b.round !== scope.round) throw new SecAggFault('WRONG_ROUND', `bundle is for ${b.task}/${b.round}, not ${scope.task}/${scope.round}`, at);
-  if (!advertisers.includes(b.client)) throw new SecAggFault('NOT_SELECTED', `${b.client} did not advertise keys in this round`, at);
-  if (secAggSigner(domain, 'shares', b) !== b.client) throw new SecAggFault('BAD_SIGNATURE', `share bundle of ${b.client} is not signed by it`, at);
+  const mine = adverts.get(b.client);
+  if (!mine) throw new SecAggFault('NOT_SELECTED', `${b.client} did not advertise keys in this round`, at);
+  if (secAggSigner(domain, 'shares', b) !== advertSigner(mine)) throw new SecAggFault('BAD_SIGNATURE', `share bundle of ${b.client} is not signed by ${advertSigner(mine)}`, at);
+  const advertisers = [...adverts.keys()].sort();
   const to = b.shares.map((s) => s.to);
   if (to.length !== advertisers.length || to.some((t, i) => t !== advertisers[i])) {
     throw new SecAggFault('BAD_SHARES', `a bundle holds one share pair for each of the ${advertisers.length} advertisers, in ascending order; this one names ${to.length}`, at);
@@ -81,11 +94,17 @@ export interface RevealVerdict {
  * survivor list, a key of the wrong kind, which would be a step towards revealing both secrets of a
  * client) refuse the whole reveal; a key that does not open its sealed share refuses that share only.
  */
-export function checkReveal(domain: Eip712Domain, scope: SecAggScope, parties: { bundles: Map<string, ShareBundle>; survivors: readonly string[] }, r: Reveal): RevealVerdict {
+export function checkReveal(
+  domain: Eip712Domain,
+  scope: SecAggScope,
+  parties: { adverts: ReadonlyMap<string, KeyAdvert>; bundles: ReadonlyMap<string, ShareBundle>; survivors: readonly string[] },
+  r: Reveal,
+): RevealVerdict {
   const at = `reveal/${r.client}`;
   if (r.task !== scope.task || r.round !== scope.round) throw new SecAggFault('WRONG_ROUND', `reveal is for ${r.task}/${r.round}, not ${scope.task}/${scope.round}`, at);
   if (!parties.survivors.includes(r.client)) throw new SecAggFault('NOT_A_SURVIVOR', `${r.client} is not a survivor of the round`, at);
-  if (secAggSigner(domain, 'reveal', r) !== r.client) throw new SecAggFault('BAD_SIGNATURE', `reveal of ${r.client} is not signed by it`, at);
+  const mine = parties.adverts.get(r.client);
+  if (!mine || secAggSigner(domain, 'reveal', r) !== advertSigner(mine)) throw new SecAggFault('BAD_SIGNATURE', `reveal of ${r.client} is not signed by ${mine ? advertSigner(mine) : 'an advertised signer'}`, at);
   if (r.survivorsHash !== survivorsHash(parties.survivors)) throw new SecAggFault('OTHER_SURVIVORS', `reveal answers survivor list ${r.survivorsHash}, the round's is ${survivorsHash(parties.survivors)}`, at);
   const seen = new Set<string>();
   const verdict: RevealVerdict = { opened: [], refused: [] };
@@ -105,15 +124,19 @@ export function checkReveal(domain: Eip712Domain, scope: SecAggScope, parties: {
   return verdict;
 }
 
-/** Checks the whole transcript's structure and every signature; throws a SecAggFault naming the artefact. */
+/**
+ * Checks the whole transcript's structure and every signature; throws a SecAggFault naming the
+ * artefact. Private adverts' membership proofs are checked by the caller (advertProofStatement).
+ */
 export function checkTranscript(domain: Eip712Domain, t: SecureTranscript): CheckedTranscript {
   const scope: SecAggScope = { chainId: domain.chainId, task: t.task, round: t.round };
   const advertisers = t.adverts.map((a) => a.client);
   if (!ascending(advertisers)) throw new SecAggFault('BAD_TRANSCRIPT', 'adverts are not in ascending client order', 'transcript');
   for (const a of t.adverts) checkAdvert(domain, scope, a);
+  const adverts = new Map(t.adverts.map((a) => [a.client as string, a]));
   const bundlers = t.bundles.map((b) => b.client);
   if (!ascending(bundlers)) throw new SecAggFault('BAD_TRANSCRIPT', 'bundles are not in ascending client order', 'transcript');
-  for (const b of t.bundles) checkBundle(domain, scope, advertisers, b);
+  for (const b of t.bundles) checkBundle(domain, scope, adverts, b);
   if (!ascending(t.survivors)) throw new SecAggFault('BAD_TRANSCRIPT', 'survivors are not in ascending order', 'survivors');
   const stranger = t.survivors.find((s) => !bundlers.includes(s));
   if (stranger) throw new SecAggFault('UNKNOWN_SURVIVOR', `survivor ${stranger} shared nothing`, 'survivors');
@@ -122,7 +145,7 @@ export function checkTranscript(domain: Eip712Domain, t: SecureTranscript): Chec
   return {
     scope,
     threshold: t.threshold,
-    adverts: new Map(t.adverts.map((a) => [a.client, a])),
+    adverts,
     bundles: new Map(t.bundles.map((b) => [b.client, b])),
     survivors: [...t.survivors],
     dropped: bundlers.filter((b) => !t.survivors.includes(b)),
@@ -193,4 +216,14 @@ export function unmaskSum(t: CheckedTranscript, secrets: RecoveredSecrets, bits:
       addWords(sum, maskWords(seed, bits, sum.length), s < d ? -1 : 1);
     }
   }
+}
+
+/**
+ * The public signals a private advert's membership proof must verify with (protocol/zk
+ * verifyMembership): the round's members root, the advert's own EIP-712 digest as the bound
+ * message, and its client, which is the member's nullifier of the round. So the proof says: some
+ * admitted member, with this round's nullifier, speaks through this signer with these keys.
+ */
+export function advertProofStatement(domain: Eip712Domain, membersRoot: string, a: KeyAdvert) {
+  return { membersRoot: BigInt(membersRoot), task: a.task, round: a.round, updateDigest: hashToField(secAggDigest(domain, 'keys', a)), nullifier: BigInt(a.client) };
 }

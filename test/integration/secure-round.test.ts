@@ -16,6 +16,8 @@ import { connectChain, type ChainClient } from '../../coordinator/chain/chain-cl
 import { contentHash, decodeCheckpoint, verifyManifest, type Round, type RoundManifest, type Task } from '../../protocol/index.ts';
 import { SecAggParticipant, secureRoundsEpsilon, signSecAggMessage, SecureTranscript } from '../../protocol/secagg/index.ts';
 import { startChain, type Chain } from '../contracts/chain.ts';
+import { buildCircuits } from '../../circuits/build.ts';
+import { identityFromSeed, terminateZk } from '../../protocol/zk/index.ts';
 import { expectAudited } from '../helpers/chain-audit.ts';
 import { ADMIN, startTestCoordinator, waitFor } from '../helpers/env.ts';
 
@@ -65,6 +67,7 @@ describe('a secure round', () => {
     await env?.cleanup();
     chainClient?.close();
     await chain?.stop();
+    await terminateZk();
   });
 
   test('five clients, one drops after uploading: the round commits and the audit rebuilds it bit for bit', async () => {
@@ -245,11 +248,45 @@ describe('a secure round', () => {
     await refused({ ...base, strategy: { name: 'krum' } }, /needs the individual updates/);
     await refused({ ...base, strategy: { name: 'fedavg', dp: { clipNorm: 1, noiseMultiplier: 1, delta: 1e-5 } } }, /could subtract it/);
     await refused({ ...base, strategy: { name: 'fedavg', clip: { maxNorm: 1 } } }, /secure.clipNorm/);
-    await refused({ ...base, privacy: 'private' }, /not yet combined/);
     await refused({ ...base, secure: { clipNorm: 1, range: 1, bits: 8, maxClients: 200 } }, /cannot hold/);
     const ok = await admin.createTask({ ...base, strategy: { name: 'fedadam' } });
     await assert.rejects(admin.openRound(ok.id, { minClients: 2 }), (e: unknown) => e instanceof CoordinatorError && e.status === 400 && /at least 3 clients/.test(e.message));
     await assert.rejects(admin.openRound(ok.id, { minClients: 3, maxClients: 50 }), (e: unknown) => e instanceof CoordinatorError && e.status === 400 && /secure.maxClients/.test(e.message));
+  });
+
+  test('private and secure at once: anonymous members mask their updates, prove membership, and the audit passes', async () => {
+    await buildCircuits({ quiet: true });
+    const ptask = await admin.createTask({
+      name: 'private secure iris',
+      model: 'iris-mlp',
+      training: { localEpochs: 3, batchSize: 8, learningRate: 0.1, optimizer: 'sgd' },
+      privacy: 'private',
+      secure: { clipNorm: 5, range: 0.5, maxClients: 4, phaseSeconds: 10 },
+      rewards: { perRound: '600', budget: '600' },
+      seed: 9,
+    });
+    const members = [0, 1, 2].map((i) => identityFromSeed(`secure-member-${i}`));
+    await admin.admitMembers(ptask.id, members.map((m) => m.commitment));
+    const owners = members.map((identity, i) => new FederatedClient({ coordinatorUrl: env.c.url, identity, upload: i === 0 ? { mode: 'queue', redisUrl: env.config.redisUrl, prefix: env.config.prefix } : { mode: 'http' }, pollMs: 50 }));
+    const iris = loadIris();
+    const parts = iidPartition(iris.n, 3, 5);
+    const round = await admin.openRound(ptask.id, { durationSeconds: 120, minClients: 3, maxClients: 3 });
+    const results = await Promise.all(owners.map((c, i) => c.contribute({ task: ptask, round, data: subset(iris, parts[i]!) })));
+    const end = await waitFor('private secure round committed', async () => {
+      const st = await admin.getRound(ptask.id, round.round);
+      if (st.state === 'failed') throw new Error(`round failed: ${st.failureReason}`);
+      return st.state === 'committed' ? st : null;
+    }, 120_000);
+    // Named by nullifiers only, never an address; each masked upload carried its membership proof.
+    assert.deepEqual(end.acceptedUpdates.map((u) => u.client).sort(), results.map((r) => r.nullifier).sort());
+    for (const u of end.acceptedUpdates) assert.ok(u.proof && /^0x[0-9a-f]{64}$/.test(u.client));
+    const m = (await admin.getManifest(end.manifestHash!)).manifest;
+    assert.deepEqual(verifyManifest(m), []);
+    assert.ok(m.private && m.secure);
+    const transcript = SecureTranscript.parse(JSON.parse(new TextDecoder().decode(new Uint8Array(await (await fetch(new URL(`/v1/transcripts/${m.secure.transcriptHash}`, env.c.url))).arrayBuffer()))));
+    for (const a of transcript.adverts) assert.ok(a.proof && a.signer && a.client.length === 66, 'each advert: a nullifier, a fresh signer and a membership proof');
+    await Promise.all(owners.map((c) => c.close()));
+    await expectAudited(chain, env.c.url, ptask.id);
   });
 });
 
