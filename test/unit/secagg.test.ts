@@ -9,6 +9,8 @@ import {
   decodeMeanDelta,
   fromHex,
   keystream,
+  newKeyPair,
+  x25519Shared,
   maskWords,
   pairwiseMaskSeed,
   quantiseDelta,
@@ -111,6 +113,48 @@ describe('secure aggregation: masks', () => {
   test('OpenSSL and noble ChaCha20 give the same keystream', () => {
     const seed = fromHex(`0x${'ab'.repeat(32)}`);
     assert.deepEqual(keystream(seed, 4099), keystream(seed, 4099, 'noble'));
+  });
+
+  test('ring addition is exact mod 2^16 and 2^8: aligned, unaligned and odd-length views', () => {
+    const rnd = seededBytes(99);
+    for (const [bits, count, offset] of [[16, 1001, 0], [16, 1000, 2], [16, 7, 0], [8, 1001, 1]] as const) {
+      const bytes = (bits / 8) * count;
+      const aBuf = rnd(bytes + offset);
+      const bBuf = rnd(bytes + 4);
+      const view = (buf: Uint8Array, off: number) => (bits === 16 ? new Uint16Array(buf.buffer, off, count) : new Uint8Array(buf.buffer, off, count));
+      const a = view(aBuf, offset);
+      const b = view(bBuf, 0);
+      const modulus = 2 ** bits;
+      for (const sign of [1, -1] as const) {
+        const want = Array.from(a, (v, i) => (((v + sign * (b[i] as number)) % modulus) + modulus) % modulus);
+        const acc = bits === 16 ? new Uint16Array(a) : new Uint8Array(a);
+        addWords(acc, bits === 16 ? new Uint16Array(b) : new Uint8Array(b), sign);
+        assert.deepEqual(Array.from(acc), want, `bits=${bits} count=${count} sign=${sign}`);
+        const inPlace = a.slice();
+        const unaligned = view(new Uint8Array(bytes + offset), offset);
+        unaligned.set(inPlace);
+        addWords(unaligned, b, sign);
+        assert.deepEqual(Array.from(unaligned), want, `unaligned bits=${bits} offset=${offset}`);
+      }
+    }
+  });
+
+  test('OpenSSL and noble X25519 agree, and both refuse low-order points', () => {
+    for (let i = 0; i < 8; i++) {
+      const a = newKeyPair();
+      const pk = newKeyPair().publicKey.slice();
+      if (i % 2) pk[31]! |= 0x80; // RFC 7748: the top bit of u is ignored by both
+      assert.deepEqual(x25519Shared(a.secretKey, pk), x25519Shared(a.secretKey, pk, 'noble'));
+    }
+    // u = p + 3 (non-canonical encoding of 3): both reduce it mod p.
+    const nonCanonical = fromHex(`0x${'f0'}${'ff'.repeat(30)}7f`);
+    const sk = newKeyPair().secretKey;
+    assert.deepEqual(x25519Shared(sk, nonCanonical), x25519Shared(sk, nonCanonical, 'noble'));
+    const lowOrder = [`0x${'00'.repeat(32)}`, `0x01${'00'.repeat(31)}`, '0xe0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800', `0xec${'ff'.repeat(30)}7f`];
+    for (const h of lowOrder) {
+      assert.throws(() => x25519Shared(sk, fromHex(h)), Error, `OpenSSL accepted ${h}`);
+      assert.throws(() => x25519Shared(sk, fromHex(h), 'noble'), Error, `noble accepted ${h}`);
+    }
   });
 
   test('pairwise seeds agree between the two ends and differ per round', () => {

@@ -1,0 +1,11 @@
+import { newKeyPair, x25519Shared, shareChannelKey, sealShare, splitSecret, secureRandomBytes } from '../protocol/secagg/index.ts';
+const a = newKeyPair(), b = newKeyPair();
+const bench = async (name: string, n: number, f: () => unknown) => { for (let i = 0; i < 3; i++) await f(); const t = performance.now(); for (let i = 0; i < n; i++) await f(); console.log(name, ((performance.now() - t) / n).toFixed(3), 'ms'); };
+await bench('node ecdh', 200, () => x25519Shared(a.secretKey, b.publicKey));
+await bench('noble ecdh', 50, () => x25519Shared(a.secretKey, b.publicKey, 'noble'));
+await bench('newKeyPair', 50, () => newKeyPair());
+const scope = { chainId: 1, task: 1, round: 1 };
+await bench('channelKey', 200, () => shareChannelKey(scope, a.secretKey, b.publicKey, '0xaa', '0xbb', 'self'));
+const k = secureRandomBytes(32); const sh = secureRandomBytes(33); const aad = new Uint8Array(60);
+await bench('seal', 200, () => sealShare(k, sh, aad));
+await bench('split 50/31', 20, () => splitSecret(k, 50, 31));

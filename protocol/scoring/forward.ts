@@ -1,0 +1,224 @@
+import { weightManifest, type LayerSpec, type ModelSpec } from '../model-spec.ts';
+import { detExp, detLog } from './det-math.ts';
+
+/**
+ * The model's forward pass and validation loss in plain float64 arithmetic, in one fixed order, so
+ * every machine computes the same bits (no tfjs backend, no SIMD, no fused multiply-add: JavaScript
+ * has none). Contribution scores are this loss before and after a client's delta, and the auditor
+ * recomputes them with this same code (docs/contribution-scores.md).
+ *
+ * The numeric path, exactly:
+ *   - weights are the float32 values of the checkpoint (base + delta rounded to float32 per
+ *     coordinate, as a checkpoint stores them), read as doubles;
+ *   - dense:   out[j] = (sum over i ascending of in[i] * W[i][j]) + b[j];
+ *   - conv2d:  out[y][x][f] = (sum over dy, dx, c ascending, skipping padding, of
+ *              in[y*s+dy-pt][x*s+dx-pl][c] * K[dy][dx][c][f]) + b[f]; 'same' pads as tfjs does
+ *              (total max((out-1)*s + k - n, 0), the smaller half before);
+ *   - maxPooling2d takes the first largest value of each window (stride = pool size); flatten and
+ *     dropout (inference) leave the row-major buffer as it is;
+ *   - relu(x) = x > 0 ? x : 0; tanh and sigmoid from det-math's exp;
+ *   - the loss of a sample is the cross-entropy of its label: with a softmax last layer, computed
+ *     from the logits as max + log(sum exp(z - max)) - z[label]; otherwise the last layer's outputs
+ *     are taken as the logits;
+ *   - the mean loss sums the samples' losses in index order, then divides by their count.
+ */
+
+export interface LabelledSet {
+  /** n * prod(inputShape) features, row-major. */
+  x: Float32Array;
+  /** Labels in [0, classes). */
+  y: Uint8Array | Uint16Array;
+  n: number;
+}
+
+type Act = LayerSpec extends infer L ? (L extends { activation: infer A } ? A : never) : never;
+
+interface Plan {
+  run(w: Float32Array, input: Float64Array): Float64Array;
+  /** The last layer's pre-activation outputs (logits) of the last run. */
+  logits: Float64Array;
+  softmaxLast: boolean;
+}
+
+function activate(a: Act, v: Float64Array, from: number, to: number): void {
+  switch (a) {
+    case 'linear':
+      return;
+    case 'relu':
+      for (let i = from; i < to; i++) v[i] = v[i]! > 0 ? v[i]! : 0;
+      return;
+    case 'sigmoid':
+      for (let i = from; i < to; i++) {
+        const x = v[i]!;
+        if (x >= 0) v[i] = 1 / (1 + detExp(-x));
+        else {
+          const e = detExp(x);
+          v[i] = e / (1 + e);
+        }
+      }
+      return;
+    case 'tanh':
+      for (let i = from; i < to; i++) {
+        const x = v[i]!;
+        const e = detExp(-2 * Math.abs(x));
+        const t = (1 - e) / (1 + e);
+        v[i] = x < 0 ? -t : t;
+      }
+      return;
+    case 'softmax': {
+      let max = -Infinity;
+      for (let i = from; i < to; i++) if (v[i]! > max) max = v[i]!;
+      let sum = 0;
+      for (let i = from; i < to; i++) {
+        v[i] = detExp(v[i]! - max);
+        sum += v[i]!;
+      }
+      for (let i = from; i < to; i++) v[i] = v[i]! / sum;
+      return;
+    }
+  }
+}
+
+/** Compiles a spec into a reusable forward pass (buffers allocated once). */
+function plan(spec: ModelSpec): Plan {
+  const manifest = weightManifest(spec);
+  let shape = [...spec.inputShape];
+  let t = 0; // next tensor of the manifest
+  const steps: ((w: Float32Array, input: Float64Array) => Float64Array)[] = [];
+  const lastIndex = spec.layers.length - 1;
+  const self: Plan = { run: () => new Float64Array(0), logits: new Float64Array(spec.classes), softmaxLast: false };
+  spec.layers.forEach((layer, li) => {
+    switch (layer.type) {
+      case 'dense': {
+        const n = shape[0] as number;
+        const u = layer.units;
+        const k = manifest.tensors[t++]!.offset;
+        const b = manifest.tensors[t++]!.offset;
+        const out = new Float64Array(u);
+        const isLast = li === lastIndex;
+        if (isLast) self.softmaxLast = layer.activation === 'softmax';
+        steps.push((w, input) => {
+          out.fill(0);
+          for (let i = 0; i < n; i++) {
+            const v = input[i]!;
+            const row = k + i * u;
+            for (let j = 0; j < u; j++) out[j] = out[j]! + v * w[row + j]!;
+          }
+          for (let j = 0; j < u; j++) out[j] = out[j]! + w[b + j]!;
+          if (isLast) self.logits.set(out);
+          if (!(isLast && self.softmaxLast)) activate(layer.activation, out, 0, u);
+          return out;
+        });
+        shape = [u];
+        break;
+      }
+      case 'conv2d': {
+        const [h, wd, c] = shape as [number, number, number];
+        const { kernelSize: ks, strides: s, filters: f, padding } = layer;
+        const oh = padding === 'same' ? Math.ceil(h / s) : Math.floor((h - ks) / s) + 1;
+        const ow = padding === 'same' ? Math.ceil(wd / s) : Math.floor((wd - ks) / s) + 1;
+        const pt = padding === 'same' ? Math.floor(Math.max((oh - 1) * s + ks - h, 0) / 2) : 0;
+        const pl = padding === 'same' ? Math.floor(Math.max((ow - 1) * s + ks - wd, 0) / 2) : 0;
+        const k = manifest.tensors[t++]!.offset;
+        const b = manifest.tensors[t++]!.offset;
+        const out = new Float64Array(oh * ow * f);
+        steps.push((w, input) => {
+          out.fill(0);
+          for (let y = 0; y < oh; y++) {
+            for (let x = 0; x < ow; x++) {
+              const o = (y * ow + x) * f;
+              for (let dy = 0; dy < ks; dy++) {
+                const iy = y * s + dy - pt;
+                if (iy < 0 || iy >= h) continue;
+                for (let dx = 0; dx < ks; dx++) {
+                  const ix = x * s + dx - pl;
+                  if (ix < 0 || ix >= wd) continue;
+                  const inBase = (iy * wd + ix) * c;
+                  const kBase = k + (dy * ks + dx) * c * f;
+                  for (let ci = 0; ci < c; ci++) {
+                    const v = input[inBase + ci]!;
+                    const kr = kBase + ci * f;
+                    for (let fi = 0; fi < f; fi++) out[o + fi] = out[o + fi]! + v * w[kr + fi]!;
+                  }
+                }
+              }
+              for (let fi = 0; fi < f; fi++) out[o + fi] = out[o + fi]! + w[b + fi]!;
+            }
+          }
+          activate(layer.activation, out, 0, out.length);
+          return out;
+        });
+        shape = [oh, ow, f];
+        break;
+      }
+      case 'maxPooling2d': {
+        const [h, wd, c] = shape as [number, number, number];
+        const p = layer.poolSize;
+        const oh = Math.floor((h - p) / p) + 1;
+        const ow = Math.floor((wd - p) / p) + 1;
+        const out = new Float64Array(oh * ow * c);
+        steps.push((_w, input) => {
+          for (let y = 0; y < oh; y++) {
+            for (let x = 0; x < ow; x++) {
+              for (let ci = 0; ci < c; ci++) {
+                let m = -Infinity;
+                for (let dy = 0; dy < p; dy++) for (let dx = 0; dx < p; dx++) {
+                  const v = input[((y * p + dy) * wd + (x * p + dx)) * c + ci]!;
+                  if (v > m) m = v;
+                }
+                out[(y * ow + x) * c + ci] = m;
+              }
+            }
+          }
+          return out;
+        });
+        shape = [oh, ow, c];
+        break;
+      }
+      case 'flatten':
+        shape = [shape.reduce((a, b) => a * b, 1)];
+        break;
+      case 'dropout':
+        break;
+    }
+  });
+  self.run = (w, input) => {
+    let v = input;
+    for (const step of steps) v = step(w, v);
+    return v;
+  };
+  return self;
+}
+
+export interface Evaluation {
+  /** Mean cross-entropy over the set (may be Infinity or NaN for broken weights). */
+  loss: number;
+  /** Samples whose largest output is their label (first largest on ties). */
+  correct: number;
+}
+
+/** Mean validation loss and hit count of flat float32 weights, by the numeric path above. */
+export function deterministicEvaluate(spec: ModelSpec, weights: Float32Array, data: LabelledSet): Evaluation {
+  const size = weightManifest(spec).size;
+  if (weights.length !== size) throw new RangeError(`weights hold ${weights.length} values, the model has ${size}`);
+  const features = spec.inputShape.reduce((a, b) => a * b, 1);
+  if (data.x.length !== data.n * features || data.y.length !== data.n) throw new RangeError(`the set does not hold ${data.n} samples of ${features} features`);
+  const p = plan(spec);
+  const input = new Float64Array(features);
+  let lossSum = 0;
+  let correct = 0;
+  for (let i = 0; i < data.n; i++) {
+    for (let j = 0; j < features; j++) input[j] = data.x[i * features + j]!;
+    const out = p.run(weights, input);
+    const label = data.y[i]!;
+    const z = p.softmaxLast ? p.logits : out;
+    let max = -Infinity;
+    let arg = 0;
+    for (let j = 0; j < z.length; j++) if (z[j]! > max) { max = z[j]!; arg = j; }
+    let sum = 0;
+    for (let j = 0; j < z.length; j++) sum += detExp(z[j]! - max);
+    lossSum += max + detLog(sum) - z[label]!;
+    if (arg === label) correct++;
+  }
+  return { loss: lossSum / data.n, correct };
+}
