@@ -90,6 +90,11 @@ export class CoordinatorApi {
   createTask(body: unknown) {
     return this.call(Task, '/v1/tasks', { method: 'POST', body: JSON.stringify(body) }, true);
   }
+  /** Stores a validation set (protocol/scoring/validation-set.ts bytes) for a validation-gain task. */
+  putValidationSet(bytes: Uint8Array) {
+    const reply = z.object({ hash: Hash32, samples: z.number().int(), features: z.number().int(), classes: z.number().int() });
+    return this.call(reply, '/v1/validation-sets', { method: 'POST', body: bytes as unknown as RequestInit['body'], headers: { 'content-type': 'application/octet-stream' } }, true);
+  }
   openRound(task: number, body: unknown = {}) {
     return this.call(Round, `/v1/tasks/${task}/rounds`, { method: 'POST', body: JSON.stringify(body) }, true);
   }

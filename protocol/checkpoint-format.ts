@@ -33,6 +33,7 @@ const Header = z.object({
   params: z.number().int().positive(),
   stateScalars: z.record(z.string(), z.number()),
   stateTensors: z.array(z.object({ name: z.string(), size: z.number().int().nonnegative() })),
+  validationHash: z.string().regex(/^0x[0-9a-f]{64}$/).optional(),
 });
 
 export interface Checkpoint {
@@ -44,6 +45,11 @@ export interface Checkpoint {
   modelSpec: ModelSpec;
   weights: Float32Array;
   serverState: ServerState;
+  /**
+   * Genesis checkpoints of validation-gain tasks only: the validation set the scores are measured
+   * on. The chain records the genesis hash at task creation, so this commits the set from the start.
+   */
+  validationHash?: Hex32;
 }
 
 /** Serialises a checkpoint canonically: equal checkpoints give equal bytes. */
@@ -61,6 +67,7 @@ export function encodeCheckpoint(cp: Checkpoint): Uint8Array {
     params: manifest.size,
     stateScalars: cp.serverState.scalars,
     stateTensors: names.map((name) => ({ name, size: (cp.serverState.tensors[name] as Float32Array).length })),
+    ...(cp.validationHash ? { validationHash: cp.validationHash } : {}),
   });
   let headerBytes = new TextEncoder().encode(header);
   const pad = (4 - ((MAGIC.length + 4 + headerBytes.length) % 4)) % 4;
@@ -116,6 +123,7 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
     modelSpec: h.modelSpec,
     weights,
     serverState: { scalars: h.stateScalars, tensors },
+    ...(h.validationHash ? { validationHash: h.validationHash as Hex32 } : {}),
   };
 }
 

@@ -7,6 +7,7 @@ import {
   EMPTY_REWARDS_ROOT,
   rewardsTree,
   SCORE_RULES,
+  VALIDATION_GAIN_RULE,
   scoreEntries,
   scoreRule,
   splitProRata,
@@ -19,6 +20,7 @@ import { Contributor, Hash32, StrategyConfig } from './schemas.ts';
 import { SecureAggConfig } from './secagg/config.ts';
 import { secureRoundsEpsilon } from './secagg/dp.ts';
 import { PackedProof } from './zk/packed-proof.ts';
+import { ContributionBlock } from './scoring/contribution.ts';
 
 /**
  * The contributions manifest of a round: who contributed what, how each contribution was scored
@@ -142,8 +144,20 @@ export const RoundManifest = z
      * accepted entries' updateHash name masked uploads.
      */
     secure: SecureManifestBlock.optional(),
+    /**
+     * Present exactly under the validation-gain rule: the copy checks and leave-one-out losses the
+     * scores derive from (protocol/scoring/contribution.ts); fl-audit --reaggregate recomputes it.
+     */
+    contribution: ContributionBlock.optional(),
   })
   .superRefine((m, ctx) => {
+    const gainRule = m.scoring.rule === VALIDATION_GAIN_RULE;
+    if (gainRule !== (m.contribution !== undefined)) ctx.addIssue({ code: 'custom', path: ['contribution'], message: 'a contribution block goes with the validation-gain rule, and only with it' });
+    if (m.contribution) {
+      const accepted = m.entries.filter((e) => e.status === 'accepted').map((e) => e.updateHash);
+      const scored = m.contribution.entries.map((e) => e.updateHash);
+      if (accepted.length !== scored.length || accepted.some((h, i) => h !== scored[i])) ctx.addIssue({ code: 'custom', path: ['contribution', 'entries'], message: 'the contribution block scores exactly the accepted entries, in manifest order' });
+    }
     m.entries.forEach((e, i) => {
       const clientOk = e.client === null || (m.private ? e.client.length === 66 : e.client.length === 42);
       if (!clientOk) ctx.addIssue({ code: 'custom', path: ['entries', i, 'client'], message: m.private ? 'a private manifest names nullifiers (32-byte words), not addresses' : 'a public manifest names addresses' });
@@ -206,6 +220,8 @@ export interface ManifestInput {
   private?: { membersRoot: string; members: number };
   /** Secure rounds: the block recorded as is (SecureManifestBlock). */
   secure?: SecureManifestBlock;
+  /** The validation-gain rule: the block its scores come from (protocol/scoring/contribution.ts). */
+  contribution?: ContributionBlock;
 }
 
 const ADDRESS_RE = /^0x[0-9a-fA-F]{40}$/;
@@ -277,7 +293,7 @@ export function buildManifest(input: ManifestInput, rules: Readonly<Record<strin
       throw new ProtocolError('BAD_MANIFEST', `client ${e.client} has two accepted updates`);
     }
   }
-  const scores = scoreEntries(rule, core);
+  const scores = scoreEntries(rule, core, { contribution: input.contribution });
   scores.forEach((s, i) => {
     if (s > 0n && core[i]?.client === null) throw new ProtocolError('BAD_MANIFEST', `entry ${i} scores ${s} but names no client to pay`);
   });
@@ -298,6 +314,7 @@ export function buildManifest(input: ManifestInput, rules: Readonly<Record<strin
     ...(input.private ? { private: { membersRoot: input.private.membersRoot.toLowerCase(), members: input.private.members } } : {}),
     ...privacyOf(input.strategy, input.round, input.secure, input.secure?.dim),
     ...(input.secure ? { secure: input.secure } : {}),
+    ...(input.contribution ? { contribution: input.contribution } : {}),
   };
   draft.rewardsRoot = manifestRewardsTree(draft as RoundManifest).root;
   const r = RoundManifest.safeParse(draft);
@@ -397,7 +414,7 @@ export function verifyManifest(m: RoundManifest, rules: Readonly<Record<string, 
   }
   let scores: bigint[];
   try {
-    scores = scoreEntries(rule, m.entries);
+    scores = scoreEntries(rule, m.entries, { contribution: m.contribution });
   } catch (e) {
     return [{ code: 'BAD_SCORE', message: (e as Error).message }];
   }

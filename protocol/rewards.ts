@@ -28,15 +28,46 @@ export interface ScoreInput {
 }
 
 /**
- * A contribution score: a non-negative integer. It must be a pure function of the entry, so the
- * auditor re-derives the same score from the manifest alone.
+ * What a rule may read besides the entry: the manifest's contribution block (validation-gain
+ * scores, protocol/scoring/contribution.ts), which the auditor recomputes from the store.
  */
-export type ScoreRule = (entry: ScoreInput) => bigint;
+export interface ScoreContext {
+  contribution?: { aggregateLoss: number | null; entries: readonly { updateHash: string; copyOf: string | null; looLoss: number | null }[] };
+}
+
+/**
+ * A contribution score: a non-negative integer. It must be a pure function of the entry and the
+ * manifest's recorded context, so the auditor re-derives the same score from the manifest.
+ */
+export type ScoreRule = (entry: ScoreInput, ctx?: ScoreContext) => bigint;
 
 /** Default rule: the sample count of an accepted update, 0 for a rejected one. */
 export const acceptedSamples: ScoreRule = (e) => (e.status === 'accepted' ? BigInt(e.numSamples) : 0n);
 
 export const DEFAULT_SCORE_RULE = 'accepted-samples';
+
+/**
+ * The validation-gain rule: an accepted update scores floor(gain * GAIN_UNIT) of its entry in the
+ * contribution block (leave-one-out loss minus the aggregate's loss; 0 for a copy or no gain). The
+ * block itself is what fl-audit --reaggregate recomputes from the validation set and the updates.
+ */
+export const VALIDATION_GAIN_RULE = 'validation-gain';
+export const GAIN_UNIT = 1e9;
+
+export function gainScore(aggregateLoss: number | null, looLoss: number | null): bigint {
+  if (aggregateLoss === null || looLoss === null) return 0n;
+  const gain = looLoss - aggregateLoss;
+  return gain > 0 && Number.isFinite(gain) ? BigInt(Math.floor(gain * GAIN_UNIT)) : 0n;
+}
+
+export const validationGain: ScoreRule = (e, ctx) => {
+  if (e.status !== 'accepted') return 0n;
+  const c = ctx?.contribution;
+  if (!c) throw new ProtocolError('BAD_SCORE', 'the validation-gain rule needs the manifest\'s contribution block');
+  const entry = c.entries.find((x) => x.updateHash === e.updateHash);
+  if (!entry) throw new ProtocolError('BAD_SCORE', `the contribution block has no entry for update ${e.updateHash}`);
+  return entry.copyOf ? 0n : gainScore(c.aggregateLoss, entry.looLoss);
+};
 
 /**
  * Score rules by the name a manifest records in `scoring.rule`. Frozen: a new rule is added here,
@@ -46,6 +77,7 @@ export const DEFAULT_SCORE_RULE = 'accepted-samples';
  */
 export const SCORE_RULES: Readonly<Record<string, ScoreRule>> = Object.freeze({
   [DEFAULT_SCORE_RULE]: acceptedSamples,
+  [VALIDATION_GAIN_RULE]: validationGain,
 });
 
 /** The rule registered under a name; throws ProtocolError UNKNOWN_SCORE_RULE otherwise. */
@@ -57,9 +89,9 @@ export function scoreRule(name: string, rules: Readonly<Record<string, ScoreRule
 }
 
 /** Applies a rule to every entry, checking each score is an integer in [0, 2^256). */
-export function scoreEntries(rule: ScoreRule, entries: readonly ScoreInput[]): bigint[] {
+export function scoreEntries(rule: ScoreRule, entries: readonly ScoreInput[], ctx: ScoreContext = {}): bigint[] {
   return entries.map((e, i) => {
-    const s = rule(e);
+    const s = rule(e, ctx);
     if (typeof s !== 'bigint' || s < 0n || s > UINT256_MAX) {
       throw new ProtocolError('BAD_SCORE', `entry ${i}: score ${String(s)} is not an integer in [0, 2^256)`);
     }

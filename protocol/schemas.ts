@@ -104,6 +104,11 @@ export const RewardsConfig = z.strictObject({
   budget: TokenAmount.default('0'),
   /** Name of the scoring rule (protocol/rewards.ts SCORE_RULES). */
   scoring: z.string().min(1).max(64).default('accepted-samples'),
+  /**
+   * The validation-gain rule: keccak256 of the validation set (protocol/scoring/validation-set.ts)
+   * the scores are measured on, uploaded with POST /v1/validation-sets before the task is created.
+   */
+  validation: Hash32.optional(),
 });
 
 export const CreateTaskBody = z

@@ -35,6 +35,7 @@ import {
   type RoundManifest,
 } from '../../protocol/index.ts';
 import { MembersTree } from '../../protocol/zk/members-tree.ts';
+import { aggregateStep, decodeValidationSet, earlierItems, scoreContributions, type ContributionBlock } from '../../protocol/scoring/index.ts';
 // The auditor re-runs the coordinator's own aggregation rules. coordinator/strategies is pure maths
 // (no Redis, no HTTP, no state): importing it is the point, since a re-implementation could differ
 // from the coordinator in the last bit and the check is bit-for-bit equality of the checkpoint hash.
@@ -153,6 +154,10 @@ async function audit(opts: AuditOptions, chain: ChainHistory, startedAt: Date, t
   // ---- Round 0: the initial checkpoint ---------------------------------------------------------
   const genesis: CheckResult[] = [];
   let prev: Verified | null = null;
+  // The validation set a validation-gain task committed to at creation (in its initial checkpoint).
+  let genesisValidation: Hex32 | null = null;
+  // Decoded manifests by round: a round's copy checks look back at the rounds before it.
+  const manifestsByRound = new Map<number, RoundManifest>();
   if (genesisHash === null) {
     record(genesis, 0, CHECKS.genesisBytes, false, 'not checked: no initial checkpoint on chain', true);
     record(genesis, 0, CHECKS.genesisHeader, false, 'not checked: no initial checkpoint on chain', true);
@@ -178,6 +183,7 @@ async function audit(opts: AuditOptions, chain: ChainHistory, startedAt: Date, t
       }
     }
     prev = { hash: genesisHash, checkpoint: cp, label: 'the initial checkpoint' };
+    genesisValidation = cp?.validationHash ?? null;
   }
 
   // ---- Claims, grouped by round ----------------------------------------------------------------
@@ -272,6 +278,7 @@ async function audit(opts: AuditOptions, chain: ChainHistory, startedAt: Date, t
       }
     }
     if (m) {
+      manifestsByRound.set(ev.round, m);
       const accepted = m.entries.filter((e) => e.status === 'accepted').length;
       add(CHECKS.manifestDecode, true, `${m.entries.length} entries (${accepted} accepted), scoring '${m.scoring.rule}', strategy ${m.strategy.name}`);
       const problems = verifyManifest(m);
@@ -374,6 +381,7 @@ async function audit(opts: AuditOptions, chain: ChainHistory, startedAt: Date, t
 
     // 5. Re-aggregation from the archived updates.
     if (opts.reaggregate) await reaggregate(opts, ev, m, cp, prev, add, skip, domain);
+    if (opts.reaggregate && m?.contribution) await rescore({ opts, ev, m, contribution: m.contribution, prev, genesisValidation, manifests: manifestsByRound, add });
 
     rows.push({
       round: ev.round,
@@ -690,6 +698,80 @@ async function reaggregate(
     return;
   }
   await compareCheckpoint(bytes, ev, cp, `${accepted.length} update(s) re-aggregated with ${strategyName} on ${ev.parentHash}`, add);
+}
+
+/**
+ * Re-scores a validation-gain round (protocol/scoring/contribution.ts) from public bytes only: the
+ * validation set the initial checkpoint committed, the archived updates, and the earlier rounds'
+ * manifests and checkpoints; the recomputed block must equal the manifest's, value for value.
+ */
+async function rescore(a: {
+  opts: AuditOptions;
+  ev: RoundCommitted;
+  m: RoundManifest;
+  contribution: ContributionBlock;
+  prev: Verified | null;
+  genesisValidation: Hex32 | null;
+  manifests: ReadonlyMap<number, RoundManifest>;
+  add: (check: CheckName, ok: boolean, detail: string) => void;
+}): Promise<void> {
+  const fail = (detail: string) => a.add(CHECKS.reaggregateScores, false, detail);
+  const c = a.contribution;
+  if (!a.genesisValidation) return fail('the round scores by validation gain, but the initial checkpoint commits no validation set');
+  if (c.validationHash !== a.genesisValidation) return fail(`the round scores on validation set ${c.validationHash}, the initial checkpoint committed ${a.genesisValidation}`);
+  const vF = await fetchVerified(a.opts.source, 'validation', c.validationHash, 'the initial checkpoint');
+  if (!vF.ok) return fail(vF.detail);
+  const checkpoint = async (hash: string): Promise<Checkpoint> => {
+    if (a.prev?.hash === hash && a.prev.checkpoint) return a.prev.checkpoint;
+    const f = await fetchVerified(a.opts.source, 'checkpoints', hash, 'a manifest');
+    if (!f.ok) throw new Error(f.detail);
+    return decodeCheckpoint(f.bytes);
+  };
+  try {
+    const validation = decodeValidationSet(vF.bytes);
+    const base = await checkpoint(a.m.baseHash);
+    const wm = weightManifest(base.modelSpec);
+    const earlier = earlierItems(a.m.round, a.manifests);
+    if (JSON.stringify(earlier) !== JSON.stringify(c.earlier)) {
+      return fail(`the copy checks looked back at ${c.earlier.length} item(s); the earlier rounds' manifests give ${earlier.length}: ${JSON.stringify(earlier.slice(0, 3))}${earlier.length > 3 ? '…' : ''}`);
+    }
+    const update = async (hash: string) => {
+      const f = await fetchVerified(a.opts.source, 'updates', hash, 'a manifest');
+      if (!f.ok) throw new Error(f.detail);
+      return decodeDelta(wm, f.bytes);
+    };
+    const updates = a.m.entries.filter((e) => e.status === 'accepted').map((e) => ({ client: e.client as string, updateHash: e.updateHash as string, numSamples: e.numSamples }));
+    const again = await scoreContributions({
+      spec: base.modelSpec,
+      base: base.weights,
+      baseHash: a.m.baseHash,
+      validation,
+      validationHash: c.validationHash,
+      updates,
+      arrival: c.arrival,
+      earlier,
+      loadUpdate: update,
+      async loadEarlier(item) {
+        if (item.kind === 'update') return update(item.hash);
+        const m = a.manifests.get(item.round) as RoundManifest;
+        return aggregateStep((await checkpoint(m.checkpointHash)).weights, (await checkpoint(m.baseHash)).weights);
+      },
+    });
+    const bad: string[] = [];
+    if (again.sketchSeed !== c.sketchSeed) bad.push(`sketch seed ${c.sketchSeed}, the round's hashes give ${again.sketchSeed}`);
+    if (again.aggregateLoss !== c.aggregateLoss) bad.push(`aggregate loss ${c.aggregateLoss}, recomputed ${again.aggregateLoss}`);
+    again.entries.forEach((e, i) => {
+      const r = c.entries[i];
+      const who = `update ${e.updateHash} of ${updates[i]?.client}`;
+      if (!r) return;
+      if (r.copyOf !== e.copyOf) bad.push(`${who}: copyOf ${r.copyOf ?? 'none'}, recomputed ${e.copyOf ?? 'none'}`);
+      if (r.looLoss !== e.looLoss) bad.push(`${who}: leave-one-out loss ${r.looLoss}, recomputed ${e.looLoss}`);
+    });
+    const copies = again.entries.filter((e) => e.copyOf).length;
+    a.add(CHECKS.reaggregateScores, bad.length === 0, bad.length ? list(bad) : `${updates.length} update(s) re-scored on ${validation.n} validation samples (${copies} copies); aggregate loss ${again.aggregateLoss}`);
+  } catch (e) {
+    fail(`re-scoring failed: ${msg(e)}`);
+  }
 }
 
 /** The re-aggregated checkpoint against the committed one, naming the first differing weight. */

@@ -9,7 +9,7 @@ import { contentHash, HEX32_RE, MembersList, type Hex32 } from '../../protocol/i
  * something else are findings of the audit; only a source that cannot be reached at all (network down,
  * directory gone) is an error (SourceUnavailableError).
  */
-export type ContentKind = 'checkpoints' | 'manifests' | 'updates' | 'transcripts';
+export type ContentKind = 'checkpoints' | 'manifests' | 'updates' | 'transcripts' | 'validation';
 
 export type FetchResult = { found: true; bytes: Uint8Array } | { found: false; detail: string };
 
@@ -47,7 +47,7 @@ export class SourceUnavailableError extends Error {
   }
 }
 
-const KIND_NAME: Record<ContentKind, string> = { checkpoints: 'checkpoint', manifests: 'manifest', updates: 'update', transcripts: 'transcript' };
+const KIND_NAME: Record<ContentKind, string> = { checkpoints: 'checkpoint', manifests: 'manifest', updates: 'update', transcripts: 'transcript', validation: 'validation set' };
 
 export type VerifiedFetch =
   | { ok: true; bytes: Uint8Array }
@@ -157,12 +157,12 @@ export function coordinatorSource(baseUrl: string, opts: CoordinatorSourceOption
     },
     async fetch(kind, hash) {
       if (!HEX32_RE.test(hash)) return { found: false, detail: 'malformed hash' };
-      const res = await get(`v1/${kind}/${hash}`);
+      const res = await get(`v1/${kind === 'validation' ? 'validation-sets' : kind}/${hash}`);
       let body: ArrayBuffer;
       try {
         body = await res.arrayBuffer();
       } catch (e) {
-        throw new SourceUnavailableError(`coordinator ${base.href}: reading GET /v1/${kind}/${hash} failed: ${(e as Error).message}`);
+        throw new SourceUnavailableError(`coordinator ${base.href}: reading GET /v1/${kind === 'validation' ? 'validation-sets' : kind}/${hash} failed: ${(e as Error).message}`);
       }
       if (!res.ok) return { found: false, detail: `HTTP ${res.status}${errorText(body)}` };
       return { found: true, bytes: new Uint8Array(body) };

@@ -72,6 +72,12 @@ export const CHECKS = {
    * and the revealed shares rebuild every committed secret the unmasking needs.
    */
   reaggregateTranscript: 'reaggregate.transcript',
+  /**
+   * 5. Validation-gain rounds: the validation set is the one the initial checkpoint committed, and
+   * the copy checks and leave-one-out losses recomputed from it and the archived updates equal the
+   * manifest's contribution block (whose scores manifest.verify re-derives).
+   */
+  reaggregateScores: 'reaggregate.scores',
 } as const;
 export type CheckName = (typeof CHECKS)[keyof typeof CHECKS];
 

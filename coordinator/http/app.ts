@@ -14,6 +14,7 @@ import { issueRegistrationChallenge } from '../use-cases/registration-challenge.
 import { submitHttpUpdate } from '../use-cases/submit-http-update.ts';
 import { secureRoundState, submitSecureMessage } from '../use-cases/secure-messages.ts';
 import { requireAdmin } from './admin-auth.ts';
+import { MAX_VALIDATION_BYTES, putValidationSet } from '../use-cases/validation-sets.ts';
 import { errorMiddleware } from './error-middleware.ts';
 import { renderMetrics } from '../metrics.ts';
 import { mountDashboard } from './dashboard.ts';
@@ -158,6 +159,12 @@ export function createApp(ctx: CoordinatorContext, opts: AppOptions): express.Ex
   app.get('/v1/manifests/:hash', serveContent('manifests', 'manifest', 'application/json'));
   // Secure rounds' public protocol transcripts, from which anyone unmasks the sum again.
   app.get('/v1/transcripts/:hash', serveContent('transcripts', 'transcript', 'application/json'));
+  // Validation sets of the validation-gain rule (docs/contribution-scores.md): public, so anyone re-scores.
+  app.post('/v1/validation-sets', admin, route(async (req, res) => {
+    if (!/^application\/octet-stream\b/.test(req.headers['content-type'] ?? '')) throw new AppError('UNSUPPORTED_MEDIA_TYPE', 415, 'send the validation set as application/octet-stream');
+    res.status(201).json(await putValidationSet(ctx, await readRawBody(req, MAX_VALIDATION_BYTES)));
+  }));
+  app.get('/v1/validation-sets/:hash', serveContent('validation', 'validation set', 'application/octet-stream'));
 
   // The dashboard page and its read models (round timeline, reported evaluations and audits, events).
   mountDashboard(app, ctx, { admin, json });

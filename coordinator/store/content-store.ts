@@ -1,7 +1,7 @@
 import type { Hex32 } from '../../protocol/index.ts';
 
 /** What a content-addressed store holds; each kind is its own namespace. */
-export type ContentKind = 'checkpoints' | 'updates' | 'manifests' | 'transcripts';
+export type ContentKind = 'checkpoints' | 'updates' | 'manifests' | 'transcripts' | 'validation';
 
 /**
  * Bytes addressed by their keccak256. The file store is the single-machine default; an S3 or IPFS

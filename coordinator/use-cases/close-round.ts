@@ -6,6 +6,8 @@ import type { ClientDelta } from '../strategies/strategy.ts';
 import { takeRenewedLock } from '../infra/redis-lock.ts';
 import type { SecureManifestBlock } from '../../protocol/manifest.ts';
 import { aggregateSecure } from './aggregate-secure.ts';
+import { scoreRound } from './score-round.ts';
+import { VALIDATION_GAIN_RULE } from '../../protocol/rewards.ts';
 
 export type CloseOutcome =
   | { status: 'aggregated'; checkpointHash: Hex32; manifestHash: Hex32; accepted: number }
@@ -110,6 +112,8 @@ export async function closeRound(ctx: CoordinatorContext, task: number, round: n
       if (archiveError) throw archiveError;
     }
     await failpoint('close.after-archive');
+    // Validation-gain rounds: every archived update is scored before the manifest is written.
+    const contribution = !t.secure && t.rewards.scoring === VALIDATION_GAIN_RULE ? await scoreRound(ctx, t, round, head.baseHash, base.weights, accepted) : undefined;
     const checkpointHash = await ctx.store.put(
       'checkpoints',
       encodeCheckpoint({ task, round, parentHash: head.baseHash as Hex32, strategy: strategy.name, modelSpec: t.modelSpec, weights: result.weights, serverState: result.serverState }),
@@ -130,6 +134,7 @@ export async function closeRound(ctx: CoordinatorContext, task: number, round: n
       // Private rounds: the members snapshot the proofs were checked against (and the chain records).
       ...(head.cfg.membersRoot && head.cfg.membersCount ? { private: { membersRoot: head.cfg.membersRoot, members: head.cfg.membersCount } } : {}),
       ...(secure ? { secure } : {}),
+      ...(contribution ? { contribution } : {}),
     });
     const manifestHash = await ctx.store.put('manifests', encodeManifest(contributions));
     await ctx.rounds.setManifest(task, round, { manifestHash, rewardsRoot: contributions.rewardsRoot, reward: contributions.allocated });

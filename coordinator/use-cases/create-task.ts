@@ -6,6 +6,7 @@ import {
   PRESET_MODELS,
   SCORE_RULES,
   weightManifest,
+  type Hex32,
   type ModelSpec,
   type Task,
 } from '../../protocol/index.ts';
@@ -13,6 +14,8 @@ import type { CoordinatorContext } from '../context.ts';
 import { AppError } from '../errors.ts';
 import { parseOr400 } from './parse.ts';
 import { secureScale, type SecureAggConfig } from '../../protocol/secagg/config.ts';
+import { checkValidationFits, decodeValidationSet } from '../../protocol/scoring/validation-set.ts';
+import { VALIDATION_GAIN_RULE } from '../../protocol/rewards.ts';
 
 /** Creates a task and its genesis checkpoint (deterministic from the model spec and seed). */
 export async function createTask(ctx: CoordinatorContext, body: unknown): Promise<Task> {
@@ -20,6 +23,7 @@ export async function createTask(ctx: CoordinatorContext, body: unknown): Promis
   if (!(b.rewards.scoring in SCORE_RULES)) throw new AppError('VALIDATION_FAILED', 400, `invalid task: rewards.scoring: unknown rule '${b.rewards.scoring}' (known: ${Object.keys(SCORE_RULES).join(', ')})`);
   if (b.secure) checkSecureTask(b);
   const modelSpec: ModelSpec = typeof b.model === 'string' ? structuredClone(PRESET_MODELS[b.model]) as ModelSpec : b.model;
+  await checkScoring(ctx, b, modelSpec);
   const id = await ctx.tasks.nextId();
   const genesis = encodeCheckpoint({
     task: id,
@@ -29,6 +33,7 @@ export async function createTask(ctx: CoordinatorContext, body: unknown): Promis
     modelSpec,
     weights: initialWeights(modelSpec, b.seed),
     serverState: emptyServerState(),
+    ...(b.rewards.validation ? { validationHash: b.rewards.validation as Hex32 } : {}),
   });
   const genesisHash = await ctx.store.put('checkpoints', genesis);
   const def = {
@@ -50,6 +55,27 @@ export async function createTask(ctx: CoordinatorContext, body: unknown): Promis
   await ctx.tasks.create(def);
   ctx.log.info({ task: id, params: def.params, genesisHash }, 'task created');
   return { ...def, checkpointHash: genesisHash, lastRound: 0 };
+}
+
+/**
+ * The validation-gain rule scores on a validation set fixed now: it must be in the store already
+ * (POST /v1/validation-sets) and fit the model. It needs every individual update, so not secure.
+ */
+async function checkScoring(ctx: CoordinatorContext, b: ReturnType<typeof CreateTaskBody.parse>, spec: ModelSpec): Promise<void> {
+  const gain = b.rewards.scoring === VALIDATION_GAIN_RULE;
+  if (!gain) {
+    if (b.rewards.validation) throw new AppError('VALIDATION_FAILED', 400, `invalid task: rewards.validation goes with the ${VALIDATION_GAIN_RULE} rule only`);
+    return;
+  }
+  if (b.secure) throw new AppError('SECURE_UNSUPPORTED', 400, `invalid task: secure: the ${VALIDATION_GAIN_RULE} rule scores individual updates, which a secure task never reveals; secure tasks pay by declared, bounded samples`);
+  if (!b.rewards.validation) throw new AppError('VALIDATION_FAILED', 400, `invalid task: rewards.validation: the ${VALIDATION_GAIN_RULE} rule needs the hash of a validation set (POST /v1/validation-sets)`);
+  const bytes = await ctx.store.get('validation', b.rewards.validation);
+  if (!bytes) throw new AppError('UNKNOWN_VALIDATION_SET', 400, `invalid task: rewards.validation: no validation set ${b.rewards.validation} in the store (POST /v1/validation-sets first)`);
+  try {
+    checkValidationFits(decodeValidationSet(bytes), spec);
+  } catch (e) {
+    throw new AppError('VALIDATION_FAILED', 400, `invalid task: rewards.validation: ${(e as Error).message}`);
+  }
 }
 
 /**

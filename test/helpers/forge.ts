@@ -14,11 +14,11 @@ export async function makeOwner(ctx: CoordinatorContext, task: Task, seed: numbe
   return {
     wallet,
     address: wallet.address.toLowerCase(),
-    /** A signed update for round/base with a seeded random delta of the task's size. */
-    async update(round: number, baseHash: string, numSamples = 10, scale = 0.01) {
+    /** A signed update for round/base with a seeded random delta of the task's size (or the one given). */
+    async update(round: number, baseHash: string, numSamples = 10, scale = 0.01, given?: Float32Array) {
       const rng = new Prng(seed * 1000 + round);
-      const delta = new Float32Array(task.params);
-      for (let i = 0; i < delta.length; i++) delta[i] = (rng.next() * 2 - 1) * scale;
+      const delta = given ?? new Float32Array(task.params);
+      if (!given) for (let i = 0; i < delta.length; i++) delta[i] = (rng.next() * 2 - 1) * scale;
       const bytes = encodeFloat32(delta);
       const updateHash = await contentHash(bytes);
       const signature = await signUpdate(wallet, task.eip712, { task: task.id, round, baseHash, updateHash, numSamples });

@@ -1,0 +1,173 @@
+import { keccak_256 } from '@noble/hashes/sha3.js';
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import { z } from 'zod';
+import type { ModelSpec } from '../model-spec.ts';
+import { Hash32 } from '../schemas.ts';
+export { GAIN_UNIT, gainScore, VALIDATION_GAIN_RULE } from '../rewards.ts';
+import { deterministicEvaluate } from './forward.ts';
+import { signedCosineSquared, sketch, sketchPlan } from './sketch.ts';
+import type { ValidationSet } from './validation-set.ts';
+
+/**
+ * The 'validation-gain' contribution score (docs/contribution-scores.md): what the round's
+ * aggregate loses on the task's validation set when one update is left out.
+ *
+ *   1. Copies first. Every accepted update is count-sketched (sketch.ts) under a seed drawn from the
+ *      round's own update hashes. An update is a copy when its sketch has cosine >= SAME_ROUND_COPY_COSINE
+ *      with an update of this round that arrived before it, or >= EARLIER_COPY_COSINE with an update
+ *      of the last COPY_WINDOW_ROUNDS rounds or one of those rounds' aggregate steps. Copies score 0
+ *      and are left out of everything below (so they cannot dilute the original's score either).
+ *      The bar for earlier rounds is higher because an honest owner's consecutive deltas point the
+ *      same way more and more as training settles (measured on iris: cosine 0.87, 0.96, 0.99 in
+ *      rounds 2 to 4), while a re-upload is the same vector.
+ *   2. The scored set K: the other accepted updates with a positive sample count. Their
+ *      sample-weighted mean, applied to the base checkpoint, is the scoring aggregate A (the
+ *      FedAvg step, whatever the task's server strategy does with it); A_-i is the same without i
+ *      (the base itself when K holds i alone).
+ *   3. gain_i = loss(A_-i) - loss(A), the deterministic validation loss of forward.ts; the score is
+ *      floor(gain_i * GAIN_UNIT) when that is positive, else 0. An update that does not help the
+ *      aggregate (zeros, noise, a step the others already made) earns nothing.
+ *
+ * Every number here is float64 arithmetic in a fixed order (manifest order: ascending client), so
+ * the coordinator and any auditor get the same bits. Rewards are then split pro rata to the scores.
+ */
+export const SAME_ROUND_COPY_COSINE = 0.97;
+export const EARLIER_COPY_COSINE = 0.999;
+export const COPY_WINDOW_ROUNDS = 2;
+
+const Loss = z.number().nullable();
+
+export const ContributionBlock = z.strictObject({
+  validationHash: Hash32,
+  /** Seed of the round's sketches: keccak256 of "fl-scores/v1", the base hash and the sorted update hashes. */
+  sketchSeed: Hash32,
+  /** What the updates were compared with: earlier rounds' updates and aggregate steps (kind 'aggregate': the checkpoint hash). */
+  earlier: z.array(z.strictObject({ round: z.number().int().min(1), kind: z.enum(['update', 'aggregate']), hash: Hash32 })),
+  /** This round's accepted update hashes in order of arrival (the coordinator's clock). */
+  arrival: z.array(Hash32),
+  /** Validation loss of the scoring aggregate A; null when no update was scored or it is not finite. */
+  aggregateLoss: Loss,
+  /** One per accepted entry, in manifest order. */
+  entries: z.array(
+    z.strictObject({
+      updateHash: Hash32,
+      /** The earlier update or aggregate this one copies, or null. */
+      copyOf: Hash32.nullable(),
+      /** Validation loss of A without this update; null for copies and unscored updates. */
+      looLoss: Loss,
+    }),
+  ),
+});
+export type ContributionBlock = z.infer<typeof ContributionBlock>;
+
+export interface CurrentUpdate {
+  client: string;
+  updateHash: string;
+  numSamples: number;
+}
+export interface EarlierItem {
+  round: number;
+  kind: 'update' | 'aggregate';
+  hash: string;
+}
+
+export interface ScoreContributionsArgs {
+  spec: ModelSpec;
+  base: Float32Array;
+  baseHash: string;
+  validation: ValidationSet;
+  validationHash: string;
+  /** The round's accepted updates, in manifest order (ascending client). */
+  updates: readonly CurrentUpdate[];
+  /** Update hashes by arrival (every one of `updates`, once). */
+  arrival: readonly string[];
+  earlier: readonly EarlierItem[];
+  /** A delta by update hash; read three times each, so only one is held at a time. */
+  loadUpdate(hash: string): Promise<Float32Array>;
+  /** An earlier item's delta (an aggregate step: that checkpoint minus its parent). */
+  loadEarlier(item: EarlierItem): Promise<Float32Array>;
+}
+
+export function sketchSeed(baseHash: string, updateHashes: readonly string[]): `0x${string}` {
+  const text = ['fl-scores/v1', baseHash.toLowerCase(), ...[...updateHashes].map((h) => h.toLowerCase()).sort()].join('|');
+  return `0x${bytesToHex(keccak_256(new TextEncoder().encode(text)))}`;
+}
+
+const finiteOrNull = (x: number) => (Number.isFinite(x) ? x : null);
+
+export async function scoreContributions(a: ScoreContributionsArgs): Promise<ContributionBlock> {
+  const params = a.base.length;
+  const arrivalRank = new Map(a.arrival.map((h, i) => [h.toLowerCase(), i]));
+  if (arrivalRank.size !== a.updates.length || a.updates.some((u) => !arrivalRank.has(u.updateHash.toLowerCase()))) {
+    throw new RangeError('the arrival order must name every accepted update exactly once');
+  }
+  const seedHex = sketchSeed(a.baseHash, a.updates.map((u) => u.updateHash));
+  const plan = sketchPlan(hexToBytes(seedHex.slice(2)), params);
+  const checked = async (d: Promise<Float32Array>) => {
+    const v = await d;
+    if (v.length !== params) throw new RangeError(`a delta of ${v.length} values for a model of ${params}`);
+    return v;
+  };
+  const sameRound2 = SAME_ROUND_COPY_COSINE * SAME_ROUND_COPY_COSINE;
+  const earlier2 = EARLIER_COPY_COSINE * EARLIER_COPY_COSINE;
+
+  // 1. Copies.
+  const earlierSketches: { hash: string; s: Float64Array }[] = [];
+  for (const e of a.earlier) earlierSketches.push({ hash: e.hash.toLowerCase(), s: sketch(plan, await checked(a.loadEarlier(e))) });
+  const currentSketch = new Map<string, Float64Array>();
+  for (const u of a.updates) currentSketch.set(u.updateHash.toLowerCase(), sketch(plan, await checked(a.loadUpdate(u.updateHash))));
+  const copyOf = new Map<string, string | null>();
+  const byArrival = [...a.arrival].map((h) => h.toLowerCase());
+  byArrival.forEach((h, rank) => {
+    const s = currentSketch.get(h) as Float64Array;
+    let found: string | null = null;
+    for (const e of earlierSketches) if (signedCosineSquared(s, e.s) >= earlier2) { found = e.hash; break; }
+    if (!found) for (let j = 0; j < rank; j++) {
+      const other = byArrival[j] as string;
+      if (signedCosineSquared(s, currentSketch.get(other) as Float64Array) >= sameRound2) { found = other; break; }
+    }
+    copyOf.set(h, found);
+  });
+
+  // 2. The scoring aggregate over K.
+  const scored = a.updates.filter((u) => copyOf.get(u.updateHash.toLowerCase()) === null && u.numSamples > 0);
+  const sum = new Float64Array(params);
+  let weight = 0;
+  for (const u of scored) {
+    const d = await checked(a.loadUpdate(u.updateHash));
+    const w = u.numSamples;
+    for (let k = 0; k < params; k++) sum[k] = (sum[k] as number) + w * (d[k] as number);
+    weight += w;
+  }
+  const candidate = new Float32Array(params);
+  const loss = () => finiteOrNull(deterministicEvaluate(a.spec, candidate, a.validation).loss);
+  let aggregateLoss: number | null = null;
+  if (scored.length) {
+    for (let k = 0; k < params; k++) candidate[k] = (a.base[k] as number) + (sum[k] as number) / weight;
+    aggregateLoss = loss();
+  }
+
+  // 3. Leave-one-out losses.
+  const looLoss = new Map<string, number | null>();
+  for (const u of scored) {
+    if (scored.length === 1) candidate.set(a.base);
+    else {
+      const d = await checked(a.loadUpdate(u.updateHash));
+      const w = u.numSamples;
+      const rest = weight - w;
+      for (let k = 0; k < params; k++) candidate[k] = (a.base[k] as number) + ((sum[k] as number) - w * (d[k] as number)) / rest;
+    }
+    looLoss.set(u.updateHash.toLowerCase(), loss());
+  }
+  return {
+    validationHash: a.validationHash.toLowerCase() as `0x${string}`,
+    sketchSeed: seedHex,
+    earlier: a.earlier.map((e) => ({ round: e.round, kind: e.kind, hash: e.hash.toLowerCase() as `0x${string}` })),
+    arrival: byArrival as `0x${string}`[],
+    aggregateLoss,
+    entries: a.updates.map((u) => {
+      const h = u.updateHash.toLowerCase();
+      return { updateHash: h as `0x${string}`, copyOf: (copyOf.get(h) ?? null) as `0x${string}` | null, looLoss: looLoss.get(h) ?? null };
+    }),
+  };
+}
