@@ -209,6 +209,24 @@ export function buildOpenApi(): object {
           responses: { 200: { description: 'canonical JSON', content: { 'application/json': { schema: { type: 'object' } } } }, 400: err('malformed hash'), 404: err('unknown hash') },
         },
       },
+      '/v1/validation-sets': {
+        post: {
+          summary: 'Store a validation set for the validation-gain rule (docs/contribution-scores.md); a task then names it in rewards.validation',
+          security: admin,
+          requestBody: { required: true, content: { 'application/octet-stream': { schema: binary } } },
+          responses: {
+            201: json({ type: 'object', properties: { hash: { type: 'string' }, samples: { type: 'integer' }, features: { type: 'integer' }, classes: { type: 'integer' } } }, 'stored under its keccak256'),
+            400: err('not a validation set (FLVS bytes, protocol/scoring/validation-set.ts)'), 401: err('missing or wrong admin token'), 413: err('over 100 MiB'), 415: err('not application/octet-stream'),
+          },
+        },
+      },
+      '/v1/validation-sets/{hash}': {
+        get: {
+          summary: "A validation set by its keccak256: what a validation-gain task's scores are measured on, public so that auditors re-score",
+          parameters: [{ name: 'hash', in: 'path', required: true, schema: { type: 'string', pattern: '^0x[0-9a-f]{64}$' } }],
+          responses: { 200: { description: 'the FLVS bytes', content: { 'application/octet-stream': { schema: binary } } }, 400: err('malformed hash'), 404: err('unknown hash') },
+        },
+      },
       '/v1/updates/{hash}': {
         get: {
           summary: 'An accepted delta, archived by its keccak256 when its round was aggregated (for re-aggregation by auditors)',
