@@ -32,7 +32,7 @@ export interface ScoreInput {
  * scores, protocol/scoring/contribution.ts), which the auditor recomputes from the store.
  */
 export interface ScoreContext {
-  contribution?: { aggregateLoss: number | null; entries: readonly { updateHash: string; copyOf: string | null; looLoss: number | null }[] };
+  contribution?: { aggregateLoss: number | null; entries: readonly { updateHash: string; copyOf: string | null; looLoss: number | null; gainStdError: number | null }[] };
 }
 
 /**
@@ -47,17 +47,20 @@ export const acceptedSamples: ScoreRule = (e) => (e.status === 'accepted' ? BigI
 export const DEFAULT_SCORE_RULE = 'accepted-samples';
 
 /**
- * The validation-gain rule: an accepted update scores floor(gain * GAIN_UNIT) of its entry in the
- * contribution block (leave-one-out loss minus the aggregate's loss; 0 for a copy or no gain). The
+ * The validation-gain rule: an accepted update scores floor((gain - GAIN_CONFIDENCE_Z * se) * GAIN_UNIT)
+ * of its entry in the contribution block (gain: leave-one-out loss minus the aggregate's loss; se:
+ * its standard error over the validation samples; 0 for a copy or when that bound is not positive). The
  * block itself is what fl-audit --reaggregate recomputes from the validation set and the updates.
  */
 export const VALIDATION_GAIN_RULE = 'validation-gain';
 export const GAIN_UNIT = 1e9;
+/** Standard errors taken off the gain before paying: a one-sided ~99.9 % lower bound. */
+export const GAIN_CONFIDENCE_Z = 3;
 
-export function gainScore(aggregateLoss: number | null, looLoss: number | null): bigint {
-  if (aggregateLoss === null || looLoss === null) return 0n;
-  const gain = looLoss - aggregateLoss;
-  return gain > 0 && Number.isFinite(gain) ? BigInt(Math.floor(gain * GAIN_UNIT)) : 0n;
+export function gainScore(aggregateLoss: number | null, looLoss: number | null, gainStdError: number | null): bigint {
+  if (aggregateLoss === null || looLoss === null || gainStdError === null) return 0n;
+  const bound = looLoss - aggregateLoss - GAIN_CONFIDENCE_Z * gainStdError;
+  return bound > 0 && Number.isFinite(bound) ? BigInt(Math.floor(bound * GAIN_UNIT)) : 0n;
 }
 
 export const validationGain: ScoreRule = (e, ctx) => {
@@ -66,7 +69,7 @@ export const validationGain: ScoreRule = (e, ctx) => {
   if (!c) throw new ProtocolError('BAD_SCORE', 'the validation-gain rule needs the manifest\'s contribution block');
   const entry = c.entries.find((x) => x.updateHash === e.updateHash);
   if (!entry) throw new ProtocolError('BAD_SCORE', `the contribution block has no entry for update ${e.updateHash}`);
-  return entry.copyOf ? 0n : gainScore(c.aggregateLoss, entry.looLoss);
+  return entry.copyOf ? 0n : gainScore(c.aggregateLoss, entry.looLoss, entry.gainStdError);
 };
 
 /**

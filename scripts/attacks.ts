@@ -13,6 +13,11 @@
 import { writeFileSync } from 'node:fs';
 
 // `--privacy` is the label-inference attack against open and secure updates: its own harness.
+// `--freeloaders` is what copies, zeros and noise earn under the validation-gain rule: its own harness too.
+if (process.argv.includes('--freeloaders')) {
+  await import('./freeloader-attack.ts');
+  await new Promise(() => {}); // freeloader-attack.ts exits by itself
+}
 if (process.argv.includes('--privacy')) {
   await import('./privacy-attack.ts');
   await new Promise(() => {}); // privacy-attack.ts exits by itself

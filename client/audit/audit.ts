@@ -766,6 +766,7 @@ async function rescore(a: {
       if (!r) return;
       if (r.copyOf !== e.copyOf) bad.push(`${who}: copyOf ${r.copyOf ?? 'none'}, recomputed ${e.copyOf ?? 'none'}`);
       if (r.looLoss !== e.looLoss) bad.push(`${who}: leave-one-out loss ${r.looLoss}, recomputed ${e.looLoss}`);
+      if (r.gainStdError !== e.gainStdError) bad.push(`${who}: gain standard error ${r.gainStdError}, recomputed ${e.gainStdError}`);
     });
     const copies = again.entries.filter((e) => e.copyOf).length;
     a.add(CHECKS.reaggregateScores, bad.length === 0, bad.length ? list(bad) : `${updates.length} update(s) re-scored on ${validation.n} validation samples (${copies} copies); aggregate loss ${again.aggregateLoss}`);

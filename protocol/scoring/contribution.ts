@@ -3,8 +3,9 @@ import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { z } from 'zod';
 import type { ModelSpec } from '../model-spec.ts';
 import { Hash32 } from '../schemas.ts';
-export { GAIN_UNIT, gainScore, VALIDATION_GAIN_RULE } from '../rewards.ts';
+export { GAIN_CONFIDENCE_Z, GAIN_UNIT, gainScore, VALIDATION_GAIN_RULE } from '../rewards.ts';
 import { deterministicEvaluate } from './forward.ts';
+import { detSqrt } from './det-math.ts';
 import { signedCosineSquared, sketch, sketchPlan } from './sketch.ts';
 import type { ValidationSet } from './validation-set.ts';
 
@@ -22,10 +23,15 @@ import type { ValidationSet } from './validation-set.ts';
  *      rounds 2 to 4), while a re-upload is the same vector.
  *   2. The scored set K: the other accepted updates with a positive sample count. Their
  *      sample-weighted mean, applied to the base checkpoint, is the scoring aggregate A (the
- *      FedAvg step, whatever the task's server strategy does with it); A_-i is the same without i
- *      (the base itself when K holds i alone).
- *   3. gain_i = loss(A_-i) - loss(A), the deterministic validation loss of forward.ts; the score is
- *      floor(gain_i * GAIN_UNIT) when that is positive, else 0. An update that does not help the
+ *      FedAvg step, whatever the task's server strategy does with it): A = base + S / W with
+ *      S = sum of w_j * delta_j and W = sum of w_j over K. A_-i = base + (S - w_i * delta_i) / W
+ *      is A without i's part, the others' parts unscaled (so leaving out zeros changes nothing,
+ *      where a re-normalised mean would pay zeros for shrinking a step that overshoots).
+ *   3. gain_i = loss(A_-i) - loss(A), the deterministic validation loss of forward.ts, and se_i the
+ *      standard error of that mean over the validation samples (per-sample loss differences). The
+ *      score is floor((gain_i - GAIN_CONFIDENCE_Z * se_i) * GAIN_UNIT) when positive, else 0: paid
+ *      is what the validation set shows helps with confidence, so noise that happens to lower the
+ *      loss a little, by luck of its sign, earns nothing. An update that does not help the
  *      aggregate (zeros, noise, a step the others already made) earns nothing.
  *
  * Every number here is float64 arithmetic in a fixed order (manifest order: ascending client), so
@@ -55,6 +61,8 @@ export const ContributionBlock = z.strictObject({
       copyOf: Hash32.nullable(),
       /** Validation loss of A without this update; null for copies and unscored updates. */
       looLoss: Loss,
+      /** Standard error of the gain over the validation samples; null with looLoss. */
+      gainStdError: Loss,
     }),
   ),
 });
@@ -91,6 +99,21 @@ export interface ScoreContributionsArgs {
 export function sketchSeed(baseHash: string, updateHashes: readonly string[]): `0x${string}` {
   const text = ['fl-scores/v1', baseHash.toLowerCase(), ...[...updateHashes].map((h) => h.toLowerCase()).sort()].join('|');
   return `0x${bytesToHex(keccak_256(new TextEncoder().encode(text)))}`;
+}
+
+/** Standard error of the mean of a[s] - b[s] (sample variance, n - 1), by basic operations in sample order. */
+function stdErrorOfDifference(a: Float64Array, b: Float64Array): number {
+  const n = a.length;
+  if (n < 2) return 0;
+  let mean = 0;
+  for (let s = 0; s < n; s++) mean += (a[s] as number) - (b[s] as number);
+  mean /= n;
+  let ss = 0;
+  for (let s = 0; s < n; s++) {
+    const d = (a[s] as number) - (b[s] as number) - mean;
+    ss += d * d;
+  }
+  return detSqrt(ss / (n - 1) / n);
 }
 
 const finiteOrNull = (x: number) => (Number.isFinite(x) ? x : null);
@@ -140,24 +163,25 @@ export async function scoreContributions(a: ScoreContributionsArgs): Promise<Con
     weight += w;
   }
   const candidate = new Float32Array(params);
-  const loss = () => finiteOrNull(deterministicEvaluate(a.spec, candidate, a.validation).loss);
   let aggregateLoss: number | null = null;
+  let aggregateLosses: Float64Array = new Float64Array(0);
   if (scored.length) {
     for (let k = 0; k < params; k++) candidate[k] = (a.base[k] as number) + (sum[k] as number) / weight;
-    aggregateLoss = loss();
+    const e = deterministicEvaluate(a.spec, candidate, a.validation);
+    aggregateLoss = finiteOrNull(e.loss);
+    aggregateLosses = e.losses;
   }
 
   // 3. Leave-one-out losses.
-  const looLoss = new Map<string, number | null>();
+  const looLoss = new Map<string, { looLoss: number | null; gainStdError: number | null }>();
   for (const u of scored) {
-    if (scored.length === 1) candidate.set(a.base);
-    else {
-      const d = await checked(a.loadUpdate(u.updateHash));
-      const w = u.numSamples;
-      const rest = weight - w;
-      for (let k = 0; k < params; k++) candidate[k] = (a.base[k] as number) + ((sum[k] as number) - w * (d[k] as number)) / rest;
-    }
-    looLoss.set(u.updateHash.toLowerCase(), loss());
+    const d = await checked(a.loadUpdate(u.updateHash));
+    const w = u.numSamples;
+    // The others' part of the step, over the same total weight: leaving an update out does not
+    // rescale the rest, so an update that adds nothing (zeros) changes nothing and earns nothing.
+    for (let k = 0; k < params; k++) candidate[k] = (a.base[k] as number) + ((sum[k] as number) - w * (d[k] as number)) / weight;
+    const e = deterministicEvaluate(a.spec, candidate, a.validation);
+    looLoss.set(u.updateHash.toLowerCase(), { looLoss: finiteOrNull(e.loss), gainStdError: aggregateLoss === null ? null : finiteOrNull(stdErrorOfDifference(e.losses, aggregateLosses)) });
   }
   return {
     validationHash: a.validationHash.toLowerCase() as `0x${string}`,
@@ -167,7 +191,8 @@ export async function scoreContributions(a: ScoreContributionsArgs): Promise<Con
     aggregateLoss,
     entries: a.updates.map((u) => {
       const h = u.updateHash.toLowerCase();
-      return { updateHash: h as `0x${string}`, copyOf: (copyOf.get(h) ?? null) as `0x${string}` | null, looLoss: looLoss.get(h) ?? null };
+      const l = looLoss.get(h);
+      return { updateHash: h as `0x${string}`, copyOf: (copyOf.get(h) ?? null) as `0x${string}` | null, looLoss: l?.looLoss ?? null, gainStdError: l?.looLoss === null ? null : (l?.gainStdError ?? null) };
     }),
   };
 }

@@ -79,3 +79,25 @@ export function detLog(x: number): number {
   const logM = 2 * s * p;
   return e * LN2_HI + (e * LN2_LO + logM);
 }
+
+/**
+ * Square root by Newton's method from a fixed start, after exact scaling into [1, 4): the same
+ * bits everywhere (the language does not pin Math.sqrt's rounding down either). Accurate to ~1 ulp.
+ */
+export function detSqrt(x: number): number {
+  if (Number.isNaN(x) || x < 0) return NaN;
+  if (x === 0 || x === Infinity) return x;
+  let m = x;
+  let half = 1; // sqrt(x) = sqrt(m) * half
+  while (m >= 4) {
+    m /= 4;
+    half *= 2;
+  }
+  while (m < 1) {
+    m *= 4;
+    half /= 2;
+  }
+  let y = 0.5 + m / 3; // within 25 % of sqrt(m) on [1, 4)
+  for (let i = 0; i < 6; i++) y = 0.5 * (y + m / y);
+  return y * half;
+}

@@ -193,6 +193,8 @@ function plan(spec: ModelSpec): Plan {
 export interface Evaluation {
   /** Mean cross-entropy over the set (may be Infinity or NaN for broken weights). */
   loss: number;
+  /** Each sample's cross-entropy, in set order. */
+  losses: Float64Array;
   /** Samples whose largest output is their label (first largest on ties). */
   correct: number;
 }
@@ -207,6 +209,7 @@ export function deterministicEvaluate(spec: ModelSpec, weights: Float32Array, da
   const input = new Float64Array(features);
   let lossSum = 0;
   let correct = 0;
+  const losses = new Float64Array(data.n);
   for (let i = 0; i < data.n; i++) {
     for (let j = 0; j < features; j++) input[j] = data.x[i * features + j]!;
     const out = p.run(weights, input);
@@ -217,8 +220,9 @@ export function deterministicEvaluate(spec: ModelSpec, weights: Float32Array, da
     for (let j = 0; j < z.length; j++) if (z[j]! > max) { max = z[j]!; arg = j; }
     let sum = 0;
     for (let j = 0; j < z.length; j++) sum += detExp(z[j]! - max);
-    lossSum += max + detLog(sum) - z[label]!;
+    losses[i] = max + detLog(sum) - z[label]!;
+    lossSum += losses[i]!;
     if (arg === label) correct++;
   }
-  return { loss: lossSum / data.n, correct };
+  return { loss: lossSum / data.n, losses, correct };
 }

@@ -10,6 +10,7 @@ import {
   decodeValidationSet,
   detExp,
   detLog,
+  detSqrt,
   deterministicEvaluate,
   encodeValidationSet,
   gainScore,
@@ -43,6 +44,9 @@ describe('contribution scores: deterministic numerics', () => {
     assert.equal(detLog(0), -Infinity);
     assert.ok(Number.isNaN(detLog(-1)));
     assert.equal(detExp(1000), Infinity);
+    for (const x of [2, 1e-300, 7.25, 1e300, 0.3]) assert.ok(Math.abs(detSqrt(x) - Math.sqrt(x)) <= 2 * Number.EPSILON * Math.sqrt(x), `sqrt(${x})`);
+    assert.equal(detSqrt(16), 4);
+    assert.equal(detSqrt(0), 0);
   });
 
   test('the float64 forward pass gives the loss and accuracy TensorFlow.js gives (MLP and CNN)', async () => {
@@ -135,7 +139,7 @@ describe('contribution scores: freeloaders on real iris training', () => {
       loadUpdate: async (h) => deltas.get(h)!.delta,
       loadEarlier: async (e) => (e.kind === 'aggregate' ? aggregateStep(Float32Array.from(base1), base0) : earlierDeltas.get(e.hash)!),
     });
-    const score = new Map(block.entries.map((e) => [deltas.get(e.updateHash)!.kind, e.copyOf ? 0n : gainScore(block.aggregateLoss, e.looLoss)]));
+    const score = new Map(block.entries.map((e) => [deltas.get(e.updateHash)!.kind, e.copyOf ? 0n : gainScore(block.aggregateLoss, e.looLoss, e.gainStdError)]));
     const copies = block.entries.filter((e) => e.copyOf).map((e) => deltas.get(e.updateHash)!.kind).sort();
     assert.deepEqual(copies, ['aggregate-step', 'copy', 'own-previous', 'scaled']);
     const honest = [0, 1, 2].map((i) => score.get(`honest${i}`)!).sort((a, b) => (a < b ? -1 : 1));
@@ -159,7 +163,7 @@ describe('contribution scores: freeloaders on real iris training', () => {
     const args = { spec, base, baseHash: hash(9), validation, validationHash: hash(8), updates, earlier: [], loadUpdate: async (h: string) => deltas.get(h)!, loadEarlier: async () => new Float32Array(0) };
     const a = await scoreContributions({ ...args, arrival: [hash(2), hash(1)] });
     assert.deepEqual(a.entries.map((e) => e.copyOf), [hash(2), null]);
-    assert.ok(gainScore(a.aggregateLoss, a.entries[1]!.looLoss) > 0n);
+    assert.ok(gainScore(a.aggregateLoss, a.entries[1]!.looLoss, a.entries[1]!.gainStdError) > 0n);
     await assert.rejects(scoreContributions({ ...args, arrival: [hash(1)] }), /arrival order must name every accepted update/);
   });
 });
