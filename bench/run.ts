@@ -20,6 +20,7 @@ import { benchRss } from './rss.ts';
 import { benchStages, type StageCosts } from './stages.ts';
 import { benchZk } from './zk.ts';
 import { benchSecureAgg } from './secure-agg.ts';
+import { benchScoring } from './scoring.ts';
 
 /** Sizes, chosen to keep the whole run well under 3 minutes on a 2-core machine. */
 const SETTINGS = {
@@ -30,6 +31,7 @@ const SETTINGS = {
   zk: { members: 1000, proofs: 5, verifies: 30 },
   load: { clients: 1000, httpShare: 0.5, hostileShare: 0.05 },
   secureAgg: { clients: Number(process.env.BENCH_SECURE_CLIENTS ?? 100), params: 1_000_000 },
+  scoring: { clients: Number(process.env.BENCH_SCORING_CLIENTS ?? 50), validation: 100 },
 };
 
 const cli = new Command('bench')
@@ -126,6 +128,15 @@ try {
 } catch (e) {
   failed = true;
   console.error(`bench secure-agg failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
+}
+
+// Validation-gain scoring of one round against the FedAvg fold of the same updates.
+try {
+  const s = await benchScoring(SETTINGS.scoring);
+  out(`bench: scoring clients=${s.clients} time_ratio=${s.timeRatio.toFixed(1)} seconds=${(s.scoringMs / 1000).toFixed(1)} validation=${s.validation}`);
+} catch (e) {
+  failed = true;
+  console.error(`bench scoring failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
 }
 
 // Private mode's proofs: no Redis, no chain.
