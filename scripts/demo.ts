@@ -26,6 +26,8 @@ import { setupChain } from '../coordinator/chain/chain-setup.ts';
 import { loadMnist, splitTrainTest } from '../client/data/mnist.ts';
 import { initBackend } from '../client/tf/backend.ts';
 import { evaluate } from '../client/tf/trainer.ts';
+import { subset } from '../client/data/dataset.ts';
+import { encodeValidationSet } from '../protocol/scoring/validation-set.ts';
 import { parseEnv } from '../coordinator/config.ts';
 import { ensureRedis } from '../coordinator/infra/redis-server.ts';
 import { createLogger } from '../coordinator/logger.ts';
@@ -56,6 +58,7 @@ const opts = new Command('demo')
   .option('--secure-bits <b>', 'secure: ring width, 16 or 8', (v) => (v === '8' ? 8 : v === '16' ? 16 : (() => { throw new InvalidArgumentError('16 or 8'); })()), 16)
   .option('--secure-range <r>', 'secure: per-coordinate bound every client clamps its delta to', parseFloat, 0.25)
   .option('--secure-clip <c>', 'secure: L2 norm every client clips its delta to', parseFloat, 10)
+  .option('--scoring <rule>', 'how rewards are split: accepted-samples (declared, bounded samples) or validation-gain (what each update adds on 300 held-out digits: docs/contribution-scores.md)', (v) => (v === 'accepted-samples' || v === 'validation-gain' ? v : (() => { throw new InvalidArgumentError('accepted-samples or validation-gain'); })()), 'accepted-samples')
   .option('--port <n>', 'port of the coordinator and its dashboard (default: any free port)', (v) => (v === '0' ? 0 : posInt('port')(v)), 0)
   .option('--hold', 'keep the coordinator and its dashboard running after the demo, until Ctrl-C', false)
   .addHelpText('after', `
@@ -65,7 +68,11 @@ or, with --json, one JSON object per round and a final {"event":"done", ...}.
 Exit codes: 0 done and the audit passed (or was skipped with --no-chain); 1 usage error or a failure
 (a client, the coordinator, the chain); 2 the closing fl-audit failed.`)
   .parse()
-  .opts<{ rounds: number; clients: number; seed: number; alpha: number; localEpochs: number; batchSize: number; lr: number; strategy: string; clip?: number; dp?: number; json: boolean; chain: boolean; private: boolean; secure: boolean; secureBits: 16 | 8; secureRange: number; secureClip: number; port: number; hold: boolean }>();
+  .opts<{ rounds: number; clients: number; seed: number; alpha: number; localEpochs: number; batchSize: number; lr: number; strategy: string; clip?: number; dp?: number; json: boolean; chain: boolean; private: boolean; secure: boolean; secureBits: 16 | 8; secureRange: number; secureClip: number; scoring: 'accepted-samples' | 'validation-gain'; port: number; hold: boolean }>();
+if (opts.secure && opts.scoring === 'validation-gain') {
+  console.error('demo: --scoring validation-gain needs the individual updates, which --secure never reveals');
+  process.exit(1);
+}
 if (opts.secure && opts.private) {
   console.error('demo: the demo does not run --secure and --private together yet (the API and fl-client do: docs/secure-mode.md)');
   process.exit(1);
@@ -101,7 +108,13 @@ async function main() {
   const api = new CoordinatorApi(coordinator.url, adminToken);
 
   const backend = await initBackend();
-  const { test } = splitTrainTest(loadMnist(), 8000, opts.seed);
+  const split = splitTrainTest(loadMnist(), 8000, opts.seed);
+  // validation-gain: the last 300 held-out digits are the published validation set the scores are
+  // measured on; the accuracy is reported on the others, which no one was paid for fitting.
+  const gain = opts.scoring === 'validation-gain';
+  const test = gain ? subset(split.test, Array.from({ length: split.test.n - 300 }, (_, i) => i)) : split.test;
+  const validation = gain ? subset(split.test, Array.from({ length: 300 }, (_, i) => split.test.n - 300 + i)) : null;
+  const validationHash = validation ? (await api.putValidationSet(encodeValidationSet({ x: validation.x, y: validation.y, n: validation.n, features: 784, classes: 10 }))).hash : null;
   const task = await api.createTask({
     name: 'mnist-demo',
     model: 'mnist-cnn',
@@ -113,7 +126,8 @@ async function main() {
       ? { secure: { bits: opts.secureBits, clipNorm: opts.secureClip, range: opts.secureRange, maxClients: Math.max(3, opts.clients), phaseSeconds: 30, ...(opts.dp ? { dp: { noiseMultiplier: opts.dp, delta: 1e-5 } } : {}) } }
       : {}),
     // 100 tokens (18 decimals) per round, split pro rata over accepted samples; the budget covers every round.
-    rewards: { perRound: (PER_ROUND).toString(), budget: (PER_ROUND * BigInt(opts.rounds)).toString() },
+    // With --scoring validation-gain, pro rata to each update's confirmed gain on the validation set instead.
+    rewards: { perRound: (PER_ROUND).toString(), budget: (PER_ROUND * BigInt(opts.rounds)).toString(), ...(validationHash ? { scoring: 'validation-gain', validation: validationHash } : {}) },
     privacy: opts.private ? 'private' : 'public',
     seed: opts.seed,
   });
@@ -183,6 +197,20 @@ async function main() {
     const rounds = await waitCommitted(api, task.id, opts.rounds);
     committed = rounds.length;
     for (const r of rounds) say(`demo: round ${r.round} committed in block ${r.commit!.blockNumber}, tx ${r.commit!.txHash}`);
+    if (gain) {
+      // Who was paid what over the run, by confirmed validation gain (copies and freeloaders get 0).
+      const paid = new Map<string, bigint>();
+      let all = 0n;
+      for (const r of rounds) {
+        const { manifest } = await api.getManifest(r.manifestHash!);
+        for (const e of manifest.entries) if (e.client) {
+          paid.set(e.client, (paid.get(e.client) ?? 0n) + BigInt(e.reward));
+          all += BigInt(e.reward);
+        }
+      }
+      const shares = [...paid].map(([c, v]) => `${c.slice(0, 10)}… ${all ? ((Number((v * 10000n) / all) / 100).toFixed(2)) : '0.00'}%`);
+      say(`demo: rewards by validation gain over ${rounds.length} rounds: ${shares.join(', ')}`);
+    }
     if (opts.private) {
       // Every member claims every round to its own fresh address; the coordinator's account relays
       // the transactions (any account may), so neither the payer of gas nor the payee names a member.
