@@ -66,3 +66,14 @@ test('npm run demo -- --secure runs secure aggregation end to end and the audit 
   const last = lines[lines.length - 1]!;
   assert.match(last, /^demo: mode=secure rounds=2 clients=3 accuracy=\d\.\d{4} committed=2 audit=pass$/, `last line: ${last}`);
 });
+
+test('npm run demo -- --scoring validation-gain pays by confirmed gain and the audit re-scores every round', () => {
+  const r = runDemo('--scoring', 'validation-gain');
+  const lines = r.stdout.trim().split('\n');
+  const shares = lines.find((l) => l.startsWith('demo: rewards by validation gain over 2 rounds: ')) ?? '';
+  const percents = [...shares.matchAll(/ (\d+\.\d{2})%/g)].map((m) => Number(m[1]));
+  assert.equal(percents.length, 3, shares || r.stdout);
+  assert.ok(Math.abs(percents.reduce((a, b) => a + b, 0) - 100) < 0.05, `shares sum to 100 %: ${shares}`);
+  assert.match(lines.find((l) => l.includes('audit: task=')) ?? '', /rounds=2 pass findings=0/);
+  assert.match(lines[lines.length - 1]!, /^demo: rounds=2 clients=3 accuracy=\d\.\d{4} committed=2 audit=pass$/);
+});
