@@ -14,6 +14,8 @@ import { detExp, detLog } from './det-math.ts';
  *   - conv2d:  out[y][x][f] = (sum over dy, dx, c ascending, skipping padding, of
  *              in[y*s+dy-pt][x*s+dx-pl][c] * K[dy][dx][c][f]) + b[f]; 'same' pads as tfjs does
  *              (total max((out-1)*s + k - n, 0), the smaller half before);
+ *   - in both sums a term whose input is exactly 0 is skipped (blank pixels, relu zeros: most of the
+ *     work); adding 0 * w would leave the sum unchanged anyway, for every finite weight;
  *   - maxPooling2d takes the first largest value of each window (stride = pool size); flatten and
  *     dropout (inference) leave the row-major buffer as it is;
  *   - relu(x) = x > 0 ? x : 0; tanh and sigmoid from det-math's exp;
@@ -101,6 +103,7 @@ function plan(spec: ModelSpec): Plan {
           out.fill(0);
           for (let i = 0; i < n; i++) {
             const v = input[i]!;
+            if (v === 0) continue; // see the header: zero inputs add no term
             const row = k + i * u;
             for (let j = 0; j < u; j++) out[j] = out[j]! + v * w[row + j]!;
           }
@@ -137,6 +140,7 @@ function plan(spec: ModelSpec): Plan {
                   const kBase = k + (dy * ks + dx) * c * f;
                   for (let ci = 0; ci < c; ci++) {
                     const v = input[inBase + ci]!;
+                    if (v === 0) continue; // see the header: zero inputs add no term
                     const kr = kBase + ci * f;
                     for (let fi = 0; fi < f; fi++) out[o + fi] = out[o + fi]! + v * w[kr + fi]!;
                   }
