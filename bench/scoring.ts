@@ -44,7 +44,7 @@ export async function benchScoring(o: { clients: number; validation: number }): 
   await scoreContributions({
     spec, base, baseHash: hex(0), validation, validationHash: hex(0),
     updates: deltas.map((d) => ({ client: `0x${d.id.slice(-40)}`, updateHash: d.id, numSamples: d.numSamples })),
-    arrival: deltas.map((d) => d.id), earlier: [],
+    arrival: deltas.map((d) => `0x${d.id.slice(-40)}`), earlier: [],
     loadUpdate: async (h) => byId.get(h)!,
     loadEarlier: async () => new Float32Array(0),
   });

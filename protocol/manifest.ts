@@ -154,8 +154,8 @@ export const RoundManifest = z
     const gainRule = m.scoring.rule === VALIDATION_GAIN_RULE;
     if (gainRule !== (m.contribution !== undefined)) ctx.addIssue({ code: 'custom', path: ['contribution'], message: 'a contribution block goes with the validation-gain rule, and only with it' });
     if (m.contribution) {
-      const accepted = m.entries.filter((e) => e.status === 'accepted').map((e) => e.updateHash);
-      const scored = m.contribution.entries.map((e) => e.updateHash);
+      const accepted = m.entries.filter((e) => e.status === 'accepted').map((e) => `${e.client}/${e.updateHash}`);
+      const scored = m.contribution.entries.map((e) => `${e.client}/${e.updateHash}`);
       if (accepted.length !== scored.length || accepted.some((h, i) => h !== scored[i])) ctx.addIssue({ code: 'custom', path: ['contribution', 'entries'], message: 'the contribution block scores exactly the accepted entries, in manifest order' });
     }
     m.entries.forEach((e, i) => {

@@ -32,7 +32,7 @@ export interface ScoreInput {
  * scores, protocol/scoring/contribution.ts), which the auditor recomputes from the store.
  */
 export interface ScoreContext {
-  contribution?: { aggregateLoss: number | null; entries: readonly { updateHash: string; copyOf: string | null; looLoss: number | null; gainStdError: number | null }[] };
+  contribution?: { aggregateLoss: number | null; entries: readonly { client: string; updateHash: string; copyOf: string | null; looLoss: number | null; gainStdError: number | null }[] };
 }
 
 /**
@@ -67,8 +67,8 @@ export const validationGain: ScoreRule = (e, ctx) => {
   if (e.status !== 'accepted') return 0n;
   const c = ctx?.contribution;
   if (!c) throw new ProtocolError('BAD_SCORE', 'the validation-gain rule needs the manifest\'s contribution block');
-  const entry = c.entries.find((x) => x.updateHash === e.updateHash);
-  if (!entry) throw new ProtocolError('BAD_SCORE', `the contribution block has no entry for update ${e.updateHash}`);
+  const entry = c.entries.find((x) => x.client === e.client);
+  if (!entry || entry.updateHash !== e.updateHash) throw new ProtocolError('BAD_SCORE', `the contribution block has no entry for ${e.client}'s update ${e.updateHash}`);
   return entry.copyOf ? 0n : gainScore(c.aggregateLoss, entry.looLoss, entry.gainStdError);
 };
 

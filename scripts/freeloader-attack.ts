@@ -73,7 +73,7 @@ for (let r = 1; r <= opts.rounds; r++) {
   const updates = [...deltas.entries()].map(([h, d]) => ({ client: `0x${h.slice(-40)}`, updateHash: h, numSamples: d.numSamples }));
   const started = performance.now();
   const block = await scoreContributions({
-    spec, base, baseHash: hex(r), validation, validationHash: hex(0), updates, arrival: [...deltas.keys()], earlier,
+    spec, base, baseHash: hex(r), validation, validationHash: hex(0), updates, arrival: updates.map((u) => u.client), earlier,
     loadUpdate: async (h) => deltas.get(h)!.delta,
     loadEarlier: async (e) => (e.kind === 'aggregate' ? aggregateStep(base, prevBase!) : previous.find((p) => p.hash === e.hash)!.delta),
   });

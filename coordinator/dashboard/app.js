@@ -188,10 +188,10 @@ async function renderContributors() {
   // Differential privacy spent up to this round (client-level, from the manifest's accountant).
   if (m.privacy) $('contrib-title').textContent += ` · privacy spent: ε = ${m.privacy.epsilon} at δ = ${m.privacy.delta} after ${m.privacy.rounds} round(s) (${m.privacy.accountant})`;
   // Validation-gain rounds: each accepted update's leave-one-out gain, or the update it copies.
-  const gain = new Map((m.contribution?.entries ?? []).map((c) => [c.updateHash, c]));
+  const gain = new Map((m.contribution?.entries ?? []).map((c) => [c.client, c]));
   if (m.contribution) $('contrib-title').textContent += ' · scored by validation gain';
   const scoreCell = (e) => {
-    const c = gain.get(e.updateHash);
+    const c = e.status === 'accepted' ? gain.get(e.client) : undefined;
     if (!c) return el('td', {}, e.score);
     if (c.copyOf) return el('td', { class: 'bad', title: `copies ${c.copyOf}` }, `0 (copy of ${short(c.copyOf)})`);
     const g = c.looLoss === null || m.contribution.aggregateLoss === null ? 'not scored' : `gain ${(c.looLoss - m.contribution.aggregateLoss).toExponential(3)} ± ${c.gainStdError?.toExponential(2)} (validation loss)`;

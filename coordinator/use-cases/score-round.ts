@@ -37,7 +37,7 @@ export async function scoreRound(ctx: CoordinatorContext, t: Task, round: number
     return decodeDelta(wm, bytes);
   };
   // Arrival order by the coordinator's acceptance time; the client breaks ties.
-  const arrival = [...accepted].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.client < b.client ? -1 : 1)).map((a) => a.updateHash);
+  const arrival = [...accepted].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.client < b.client ? -1 : 1)).map((a) => a.client);
   const updates = [...accepted].sort((a, b) => (a.client < b.client ? -1 : 1)).map((a) => ({ client: a.client, updateHash: a.updateHash, numSamples: a.numSamples }));
   return scoreContributions({
     spec: t.modelSpec,

@@ -2,7 +2,7 @@ import { keccak_256 } from '@noble/hashes/sha3.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { z } from 'zod';
 import type { ModelSpec } from '../model-spec.ts';
-import { Hash32 } from '../schemas.ts';
+import { Contributor, Hash32 } from '../schemas.ts';
 export { GAIN_CONFIDENCE_Z, GAIN_UNIT, gainScore, VALIDATION_GAIN_RULE } from '../rewards.ts';
 import { deterministicEvaluate } from './forward.ts';
 import { detSqrt } from './det-math.ts';
@@ -49,13 +49,15 @@ export const ContributionBlock = z.strictObject({
   sketchSeed: Hash32,
   /** What the updates were compared with: earlier rounds' updates and aggregate steps (kind 'aggregate': the checkpoint hash). */
   earlier: z.array(z.strictObject({ round: z.number().int().min(1), kind: z.enum(['update', 'aggregate']), hash: Hash32 })),
-  /** This round's accepted update hashes in order of arrival (the coordinator's clock). */
-  arrival: z.array(Hash32),
+  /** This round's accepted clients in order of arrival (the coordinator's clock). Clients, not update
+   * hashes: two clients may upload the very same bytes (an exact copy). */
+  arrival: z.array(Contributor),
   /** Validation loss of the scoring aggregate A; null when no update was scored or it is not finite. */
   aggregateLoss: Loss,
   /** One per accepted entry, in manifest order. */
   entries: z.array(
     z.strictObject({
+      client: Contributor,
       updateHash: Hash32,
       /** The earlier update or aggregate this one copies, or null. */
       copyOf: Hash32.nullable(),
@@ -87,7 +89,7 @@ export interface ScoreContributionsArgs {
   validationHash: string;
   /** The round's accepted updates, in manifest order (ascending client). */
   updates: readonly CurrentUpdate[];
-  /** Update hashes by arrival (every one of `updates`, once). */
+  /** Clients by arrival (every one of `updates`, once). */
   arrival: readonly string[];
   earlier: readonly EarlierItem[];
   /** A delta by update hash; read three times each, so only one is held at a time. */
@@ -120,8 +122,8 @@ const finiteOrNull = (x: number) => (Number.isFinite(x) ? x : null);
 
 export async function scoreContributions(a: ScoreContributionsArgs): Promise<ContributionBlock> {
   const params = a.base.length;
-  const arrivalRank = new Map(a.arrival.map((h, i) => [h.toLowerCase(), i]));
-  if (arrivalRank.size !== a.updates.length || a.updates.some((u) => !arrivalRank.has(u.updateHash.toLowerCase()))) {
+  const arrivalRank = new Map(a.arrival.map((c, i) => [c.toLowerCase(), i]));
+  if (arrivalRank.size !== a.arrival.length || arrivalRank.size !== a.updates.length || a.updates.some((u) => !arrivalRank.has(u.client.toLowerCase()))) {
     throw new RangeError('the arrival order must name every accepted update exactly once');
   }
   const seedHex = sketchSeed(a.baseHash, a.updates.map((u) => u.updateHash));
@@ -138,22 +140,23 @@ export async function scoreContributions(a: ScoreContributionsArgs): Promise<Con
   const earlierSketches: { hash: string; s: Float64Array }[] = [];
   for (const e of a.earlier) earlierSketches.push({ hash: e.hash.toLowerCase(), s: sketch(plan, await checked(a.loadEarlier(e))) });
   const currentSketch = new Map<string, Float64Array>();
-  for (const u of a.updates) currentSketch.set(u.updateHash.toLowerCase(), sketch(plan, await checked(a.loadUpdate(u.updateHash))));
+  for (const u of a.updates) currentSketch.set(u.client.toLowerCase(), sketch(plan, await checked(a.loadUpdate(u.updateHash))));
+  const hashOf = new Map(a.updates.map((u) => [u.client.toLowerCase(), u.updateHash.toLowerCase()]));
   const copyOf = new Map<string, string | null>();
-  const byArrival = [...a.arrival].map((h) => h.toLowerCase());
+  const byArrival = [...a.arrival].map((c) => c.toLowerCase());
   byArrival.forEach((h, rank) => {
     const s = currentSketch.get(h) as Float64Array;
     let found: string | null = null;
     for (const e of earlierSketches) if (signedCosineSquared(s, e.s) >= earlier2) { found = e.hash; break; }
     if (!found) for (let j = 0; j < rank; j++) {
       const other = byArrival[j] as string;
-      if (signedCosineSquared(s, currentSketch.get(other) as Float64Array) >= sameRound2) { found = other; break; }
+      if (signedCosineSquared(s, currentSketch.get(other) as Float64Array) >= sameRound2) { found = hashOf.get(other) as string; break; }
     }
     copyOf.set(h, found);
   });
 
   // 2. The scoring aggregate over K.
-  const scored = a.updates.filter((u) => copyOf.get(u.updateHash.toLowerCase()) === null && u.numSamples > 0);
+  const scored = a.updates.filter((u) => copyOf.get(u.client.toLowerCase()) === null && u.numSamples > 0);
   const sum = new Float64Array(params);
   let weight = 0;
   for (const u of scored) {
@@ -181,7 +184,7 @@ export async function scoreContributions(a: ScoreContributionsArgs): Promise<Con
     // rescale the rest, so an update that adds nothing (zeros) changes nothing and earns nothing.
     for (let k = 0; k < params; k++) candidate[k] = (a.base[k] as number) + ((sum[k] as number) - w * (d[k] as number)) / weight;
     const e = deterministicEvaluate(a.spec, candidate, a.validation);
-    looLoss.set(u.updateHash.toLowerCase(), { looLoss: finiteOrNull(e.loss), gainStdError: aggregateLoss === null ? null : finiteOrNull(stdErrorOfDifference(e.losses, aggregateLosses)) });
+    looLoss.set(u.client.toLowerCase(), { looLoss: finiteOrNull(e.loss), gainStdError: aggregateLoss === null ? null : finiteOrNull(stdErrorOfDifference(e.losses, aggregateLosses)) });
   }
   return {
     validationHash: a.validationHash.toLowerCase() as `0x${string}`,
@@ -190,9 +193,9 @@ export async function scoreContributions(a: ScoreContributionsArgs): Promise<Con
     arrival: byArrival as `0x${string}`[],
     aggregateLoss,
     entries: a.updates.map((u) => {
-      const h = u.updateHash.toLowerCase();
-      const l = looLoss.get(h);
-      return { updateHash: h as `0x${string}`, copyOf: (copyOf.get(h) ?? null) as `0x${string}` | null, looLoss: l?.looLoss ?? null, gainStdError: l?.looLoss === null ? null : (l?.gainStdError ?? null) };
+      const c = u.client.toLowerCase();
+      const l = looLoss.get(c);
+      return { client: c as `0x${string}`, updateHash: u.updateHash.toLowerCase() as `0x${string}`, copyOf: (copyOf.get(c) ?? null) as `0x${string}` | null, looLoss: l?.looLoss ?? null, gainStdError: l?.looLoss === null ? null : (l?.gainStdError ?? null) };
     }),
   };
 }

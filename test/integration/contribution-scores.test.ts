@@ -65,7 +65,8 @@ describe('validation-gain contribution scores', () => {
       const freeloads = [
         new Float32Array(first.length),
         noise.map((v) => (v / noiseNorm) * norm),
-        first.map((v) => v * (1 + 0.01 * rng.normal())),
+        // Round 1: a near-exact copy; round 2: the very same bytes (one update hash for two clients).
+        r === 1 ? first.map((v) => v * (1 + 0.01 * rng.normal())) : first.slice(),
         // Round 1: a scaled-down copy of another client's delta; round 2: the best client's delta of round 1.
         r === 1 ? deltas[1]!.map((v) => v * 0.3) : (previous as Float32Array),
       ];
@@ -108,7 +109,7 @@ describe('validation-gain contribution scores', () => {
       const median = [...honest].sort((a, b) => a - b)[1]!;
       for (const f of ['zero', 'noise', 'copy', 'stale-or-scaled']) assert.ok(share(m, f) <= 0.05 * median, `round ${m.round}: ${f} earned ${share(m, f)}, honest median ${median}`);
       assert.ok(m.contribution, 'the manifest carries its contribution block');
-      const copies = m.contribution.entries.filter((e) => e.copyOf).map((e) => names.get(m.entries.find((x) => x.updateHash === e.updateHash)!.client as string));
+      const copies = m.contribution.entries.filter((e) => e.copyOf).map((e) => names.get(e.client));
       assert.deepEqual(copies.sort(), ['copy', 'stale-or-scaled'], `round ${m.round}: copies found`);
     }
     const total = (name: string) => manifests.reduce((s, m) => s + share(m, name), 0);

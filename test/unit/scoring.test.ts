@@ -132,8 +132,8 @@ describe('contribution scores: freeloaders on real iris training', () => {
     const aggregateHash = hash(2000);
     const earlier: EarlierItem[] = [...[0, 1, 2].map((i) => ({ round: 1, kind: 'update' as const, hash: hash(1000 + i) })), { round: 1, kind: 'aggregate', hash: aggregateHash }];
     // Honest owners upload first, freeloaders after (a copier needs the original first).
-    const arrival = [...deltas.keys()];
     const updates = [...deltas.entries()].map(([h, d]) => ({ client: `0x${h.slice(-40)}`, updateHash: h, numSamples: d.numSamples }));
+    const arrival = updates.map((u) => u.client);
     const block = await scoreContributions({
       spec, base: base1, baseHash: hash(9), validation, validationHash: hash(8), updates, arrival, earlier,
       loadUpdate: async (h) => deltas.get(h)!.delta,
@@ -161,9 +161,16 @@ describe('contribution scores: freeloaders on real iris training', () => {
     const deltas = new Map([[hash(1), d], [hash(2), d.slice()]]);
     const updates = [...deltas.keys()].map((h) => ({ client: `0x${h.slice(-40)}`, updateHash: h, numSamples: 60 }));
     const args = { spec, base, baseHash: hash(9), validation, validationHash: hash(8), updates, earlier: [], loadUpdate: async (h: string) => deltas.get(h)!, loadEarlier: async () => new Float32Array(0) };
-    const a = await scoreContributions({ ...args, arrival: [hash(2), hash(1)] });
+    const client = (h: string) => `0x${h.slice(-40)}`;
+    const a = await scoreContributions({ ...args, arrival: [client(hash(2)), client(hash(1))] });
     assert.deepEqual(a.entries.map((e) => e.copyOf), [hash(2), null]);
     assert.ok(gainScore(a.aggregateLoss, a.entries[1]!.looLoss, a.entries[1]!.gainStdError) > 0n);
-    await assert.rejects(scoreContributions({ ...args, arrival: [hash(1)] }), /arrival order must name every accepted update/);
+    await assert.rejects(scoreContributions({ ...args, arrival: [client(hash(1))] }), /arrival order must name every accepted update/);
+    // Two clients uploading the very same bytes: one update hash, two entries; the later one is the copy.
+    const same = new Map([[hash(1), d]]);
+    const twins = [{ client: client(hash(1)), updateHash: hash(1), numSamples: 60 }, { client: client(hash(2)), updateHash: hash(1), numSamples: 60 }];
+    const t = await scoreContributions({ ...args, updates: twins, loadUpdate: async (h: string) => same.get(h)!, arrival: [client(hash(1)), client(hash(2))] });
+    assert.deepEqual(t.entries.map((e) => [e.client, e.copyOf]), [[client(hash(1)), null], [client(hash(2)), hash(1)]]);
+    assert.ok(gainScore(t.aggregateLoss, t.entries[0]!.looLoss, t.entries[0]!.gainStdError) > 0n);
   });
 });
