@@ -735,10 +735,18 @@ async function rescore(a: {
     if (JSON.stringify(earlier) !== JSON.stringify(c.earlier)) {
       return fail(`the copy checks looked back at ${c.earlier.length} item(s); the earlier rounds' manifests give ${earlier.length}: ${JSON.stringify(earlier.slice(0, 3))}${earlier.length > 3 ? '…' : ''}`);
     }
+    // scoreContributions reads every update three times (sketch, sum, leave-one-out): keep the
+    // verified deltas, within the audit's cache budget, instead of fetching them three times.
+    const cacheLimit = a.opts.maxCacheBytes ?? 256 * 1024 * 1024;
+    const fetched = new Map<string, Float32Array>();
     const update = async (hash: string) => {
+      const hit = fetched.get(hash);
+      if (hit) return hit;
       const f = await fetchVerified(a.opts.source, 'updates', hash, 'a manifest');
       if (!f.ok) throw new Error(f.detail);
-      return decodeDelta(wm, f.bytes);
+      const delta = decodeDelta(wm, f.bytes);
+      if ((fetched.size + 1) * wm.size * 4 <= cacheLimit) fetched.set(hash, delta);
+      return delta;
     };
     const updates = a.m.entries.filter((e) => e.status === 'accepted').map((e) => ({ client: e.client as string, updateHash: e.updateHash as string, numSamples: e.numSamples }));
     const again = await scoreContributions({
