@@ -16,7 +16,8 @@ import { SecureRoundError } from './secure-round.ts';
 import { createIdentityFile, identityFileWarning, IdentityFileError, readIdentityFile } from './identity-file.ts';
 import { createProgress, createStepProgress, type StepProgress } from './progress.ts';
 import { initBackend } from './tf/backend.ts';
-import { claimPrivateRewards, claimRewards, ensureContractArtifacts, listPrivateRewards, listRewards, RewardsError, type ClaimResult, type PrivateClaimResult, type RewardLine } from './rewards.ts';
+import { ensureContractArtifacts } from './ensure-artifacts.ts';
+import { claimPrivateRewards, claimRewards, listPrivateRewards, listRewards, RewardsError, type ClaimResult, type PrivateClaimResult, type RewardLine } from './rewards.ts';
 import { loadOrCreateWallet } from './wallet-file.ts';
 
 const EXIT = { ok: 0, usage: 1, refused: 2, timeout: 3 } as const;

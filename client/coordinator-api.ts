@@ -143,7 +143,8 @@ export class CoordinatorApi {
     return this.call(z.object({ jobId: z.string(), updateHash: z.string() }), `/v1/tasks/${task}/rounds/${round}/updates`, {
       method: 'PUT',
       headers: { ...headers, 'content-type': 'application/octet-stream' },
-      body,
+      // fetch sends the view's bytes; the DOM typing only names ArrayBuffer-backed views.
+      body: body as Uint8Array<ArrayBuffer>,
     });
   }
   /** Downloads a checkpoint and checks that its bytes hash to the name it was asked by. */

@@ -8,6 +8,7 @@ import { httpUploader } from './upload/http-uploader.ts';
 import { queueUploader } from './upload/queue-uploader.ts';
 import type { Uploader } from './upload/uploader.ts';
 import { contributeSecurely } from './secure-round.ts';
+import { decisionIn, type UpdateDecision, type UploadRef } from './decision.ts';
 
 export type UploadMode = { mode: 'http' } | { mode: 'queue'; redisUrl: string; prefix?: string };
 
@@ -41,7 +42,7 @@ export interface ContributeResult {
   nullifier?: `0x${string}`;
 }
 
-export type UpdateDecision = { status: 'accepted' } | { status: 'rejected'; code: string; reason: string };
+export type { UpdateDecision } from './decision.ts';
 
 export type FederatedClientErrorCode =
   /** A public task, and the client has no wallet to sign with. */
@@ -306,17 +307,16 @@ export class FederatedClient {
    * Waits for the worker's verdict on an upload, read from the round status: by job id, and for a
    * private upload (pass the ContributeResult) by its nullifier, which the round lists as `client`.
    */
-  async waitForDecision(task: number, round: number, upload: string | Pick<ContributeResult, 'jobId' | 'nullifier' | 'updateHash'>, timeoutMs = 60_000): Promise<UpdateDecision> {
-    const { jobId, nullifier, updateHash } = typeof upload === 'string' ? { jobId: upload, nullifier: undefined, updateHash: undefined } : upload;
-    const who = nullifier?.toLowerCase();
+  async waitForDecision(task: number, round: number, upload: string | UploadRef, timeoutMs = 60_000): Promise<UpdateDecision> {
+    const ref: UploadRef = typeof upload === 'string' ? { jobId: upload } : upload;
     const end = Date.now() + timeoutMs;
     while (Date.now() < end) {
-      const r = await this.api.getRound(task, round);
-      if (r.acceptedUpdates.some((u) => u.jobId === jobId || (who !== undefined && u.client === who))) return { status: 'accepted' };
-      const rej = r.rejections.find((x) => x.jobId === jobId || (who !== undefined && x.client.toLowerCase() === who && (!updateHash || x.updateHash.toLowerCase() === updateHash.toLowerCase())));
-      if (rej) return { status: 'rejected', code: rej.code, reason: rej.reason };
+      const d = decisionIn(await this.api.getRound(task, round), ref);
+      if (d) return d;
       await sleep(this.pollMs);
     }
+    const who = ref.nullifier?.toLowerCase();
+    const jobId = ref.jobId;
     throw new CoordinatorError(0, 'DECISION_TIMEOUT', `no decision on ${who ? `nullifier ${who}` : `job ${jobId}`} within ${timeoutMs} ms`);
   }
 

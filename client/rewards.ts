@@ -1,5 +1,5 @@
 import { isCallException, isError, ZeroAddress, type ContractRunner, type ContractTransactionResponse, type Provider, type Signer } from 'ethers';
-import { attach, loadArtifact, type RewardDistributor } from '../contracts/artifacts.ts';
+import { attach, type RewardDistributor } from '../contracts/artifacts.ts';
 import { rpcProvider } from '../contracts/provider.ts';
 import { manifestRewardsTree, verifyRewardProof, type RewardAccountKind, type RewardsTree, type RoundManifest } from '../protocol/index.ts';
 import { nullifierOf, proveClaim, toBytes32, type Identity } from '../protocol/zk/index.ts';
@@ -130,20 +130,6 @@ export interface ClaimPrivateRewardsOptions extends Omit<ClaimRewardsOptions, 'o
    */
   recipient: string | (() => string | Promise<string>);
   onClaimed?: (c: PrivateClaimResult) => void;
-}
-
-/**
- * The contract ABIs come from the build's artefacts (contracts/out); builds them (a no-op when
- * current) when missing, as in a fresh clone. The compiler is loaded only then.
- */
-export async function ensureContractArtifacts(): Promise<void> {
-  try {
-    loadArtifact('CheckpointRegistry');
-    loadArtifact('RewardDistributor');
-  } catch {
-    const { buildContracts } = await import('../contracts/build.ts');
-    await buildContracts({ quiet: true });
-  }
 }
 
 interface ChainHandle {

@@ -18,6 +18,7 @@ import { MAX_VALIDATION_BYTES, putValidationSet } from '../use-cases/validation-
 import { errorMiddleware } from './error-middleware.ts';
 import { renderMetrics } from '../metrics.ts';
 import { mountDashboard } from './dashboard.ts';
+import { mountJoinPage } from './join-page.ts';
 import { corsFor, rateLimits, securityHeaders, type ProtectionOptions } from './protection.ts';
 import { requestLog } from './request-log.ts';
 import { buildOpenApi } from './openapi.ts';
@@ -168,6 +169,7 @@ export function createApp(ctx: CoordinatorContext, opts: AppOptions): express.Ex
 
   // The dashboard page and its read models (round timeline, reported evaluations and audits, events).
   mountDashboard(app, ctx, { admin, json });
+  mountJoinPage(app, ctx, { rpcUrl: opts.chain?.rpcUrl });
 
   app.use((req, _res, next) => next(new AppError('NOT_FOUND', 404, `no route ${req.method} ${req.path}`)));
   app.use(errorMiddleware(ctx.log));

@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { keccak256, toUtf8Bytes } from 'ethers';
+import { hexlify, keccak256, toUtf8Bytes } from 'ethers';
 import { poseidon1, poseidon3 } from 'poseidon-lite';
 import { assertField, hashToField } from './field.ts';
 
@@ -19,9 +18,9 @@ export function identityFromSecret(secret: bigint): Identity {
   return { secret, commitment: poseidon1([secret]) };
 }
 
-/** A fresh identity from 31 random bytes (always below the field modulus). */
+/** A fresh identity from 31 random bytes (always below the field modulus); Web Crypto, so a page can make one too. */
 export function createIdentity(): Identity {
-  return identityFromSecret(BigInt(`0x${randomBytes(31).toString('hex')}`) || 1n);
+  return identityFromSecret(BigInt(hexlify(globalThis.crypto.getRandomValues(new Uint8Array(31)))) || 1n);
 }
 
 /** A reproducible identity from a seed string, for demos and tests only (anyone knowing the seed owns it). */

@@ -2,36 +2,16 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as snarkjs from 'snarkjs';
 import { provingArtefacts, vkeyPath, type CircuitName } from '../../circuits/artefacts.ts';
 import { ProtocolError } from '../errors.ts';
-import { assertField } from './field.ts';
-import { nullifierOf } from './identity.ts';
-import type { MembershipPath } from './members-tree.ts';
 import { PackedProof } from './packed-proof.ts';
+import { claimInput, claimSignals, membershipInput, membershipSignals, packProof, unpackProof, type ClaimArgs, type ClaimStatement, type MembershipArgs, type MembershipStatement, type SnarkjsProof } from './statements.ts';
 
 export { PackedProof };
+export { packProof, unpackProof, type ClaimStatement, type MembershipStatement } from './statements.ts';
 
-/** Groth16 proving and verification for the two circuits (circuits/src), packed as in packed-proof.ts. */
-
-interface SnarkjsProof {
-  pi_a: string[];
-  pi_b: string[][];
-  pi_c: string[];
-  protocol: string;
-  curve: string;
-}
-
-export function packProof(p: SnarkjsProof): PackedProof {
-  return [p.pi_a[0]!, p.pi_a[1]!, p.pi_b[0]![1]!, p.pi_b[0]![0]!, p.pi_b[1]![1]!, p.pi_b[1]![0]!, p.pi_c[0]!, p.pi_c[1]!];
-}
-
-export function unpackProof(p: PackedProof): SnarkjsProof {
-  return {
-    pi_a: [p[0]!, p[1]!, '1'],
-    pi_b: [[p[3]!, p[2]!], [p[5]!, p[4]!], ['1', '0']],
-    pi_c: [p[6]!, p[7]!, '1'],
-    protocol: 'groth16',
-    curve: 'bn128',
-  };
-}
+/**
+ * Groth16 proving and verification for the two circuits (circuits/src) in Node, packed as in
+ * packed-proof.ts; the statements themselves are in statements.ts, shared with the browser page.
+ */
 
 const vkeys = new Map<CircuitName, unknown>();
 function vkey(name: CircuitName): unknown {
@@ -87,41 +67,10 @@ async function verify(name: CircuitName, publicSignals: bigint[], proof: unknown
 
 const silentLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
-/** Public signals of the membership circuit, in circuit order. */
-export interface MembershipStatement {
-  membersRoot: bigint;
-  task: number | bigint;
-  round: number | bigint;
-  /** hashToField(EIP-712 digest of the Update). */
-  updateDigest: bigint;
-  nullifier: bigint;
-}
-
-const membershipSignals = (s: MembershipStatement): bigint[] =>
-  [s.membersRoot, BigInt(s.task), BigInt(s.round), s.updateDigest, s.nullifier];
-
 /** Proves that the holder of `secret` is a member behind `membersRoot` and binds the update. */
-export async function proveMembership(args: {
-  secret: bigint;
-  path: MembershipPath;
-  membersRoot: bigint;
-  task: number | bigint;
-  round: number | bigint;
-  updateDigest: bigint;
-}): Promise<{ proof: PackedProof; nullifier: bigint }> {
-  assertField(args.updateDigest, 'updateDigest');
-  const nullifier = nullifierOf(args.secret, args.task, args.round);
-  const { proof } = await prove('membership', {
-    membersRoot: args.membersRoot,
-    task: BigInt(args.task),
-    round: BigInt(args.round),
-    updateDigest: args.updateDigest,
-    nullifier,
-    secret: args.secret,
-    depth: args.path.depth,
-    index: args.path.index,
-    siblings: args.path.siblings,
-  });
+export async function proveMembership(args: MembershipArgs): Promise<{ proof: PackedProof; nullifier: bigint }> {
+  const { input, nullifier } = membershipInput(args);
+  const { proof } = await prove('membership', input);
   return { proof, nullifier };
 }
 
@@ -129,27 +78,10 @@ export function verifyMembership(statement: MembershipStatement, proof: unknown)
   return verify('membership', membershipSignals(statement), proof);
 }
 
-/** Public signals of the claim circuit, in circuit order. */
-export interface ClaimStatement {
-  task: number | bigint;
-  round: number | bigint;
-  nullifier: bigint;
-  /** The address paid, 0x-hex. */
-  recipient: string;
-}
-
-const claimSignals = (s: ClaimStatement): bigint[] => [BigInt(s.task), BigInt(s.round), s.nullifier, BigInt(s.recipient)];
-
 /** Proves knowledge of the secret behind this round's nullifier and binds the payout address. */
-export async function proveClaim(args: { secret: bigint; task: number | bigint; round: number | bigint; recipient: string }): Promise<{ proof: PackedProof; nullifier: bigint }> {
-  const nullifier = nullifierOf(args.secret, args.task, args.round);
-  const { proof } = await prove('claim', {
-    task: BigInt(args.task),
-    round: BigInt(args.round),
-    nullifier,
-    recipient: BigInt(args.recipient),
-    secret: args.secret,
-  });
+export async function proveClaim(args: ClaimArgs): Promise<{ proof: PackedProof; nullifier: bigint }> {
+  const { input, nullifier } = claimInput(args);
+  const { proof } = await prove('claim', input);
   return { proof, nullifier };
 }
 

@@ -52,7 +52,7 @@ describe('REST inputs under fuzzing', () => {
 
   /** Sends one request; checks the status and error shape; returns whether the input was refused. */
   async function send(method: string, path: string, body: string | Buffer | undefined, headers: Record<string, string>): Promise<boolean> {
-    const res = await fetch(`${env.c.url}${path}`, { method, headers, body });
+    const res = await fetch(`${env.c.url}${path}`, { method, headers, body: body as BodyInit | undefined });
     const text = await res.text();
     assert.ok(res.status < 500, `${method} ${path} answered ${res.status}: ${text}`);
     if (res.status >= 400) {

@@ -160,7 +160,7 @@ async function reply(res: Response): Promise<HttpReply> {
 
 /** PUTs an update over the coordinator's HTTP API. */
 export async function uploadHttp(url: string, u: BuiltUpdate): Promise<HttpReply> {
-  const res = await fetch(`${url}/v1/tasks/${u.job.task}/rounds/${u.job.round}/updates`, { method: 'PUT', headers: u.headers, body: u.bytes });
+  const res = await fetch(`${url}/v1/tasks/${u.job.task}/rounds/${u.job.round}/updates`, { method: 'PUT', headers: u.headers, body: u.bytes as Uint8Array<ArrayBuffer> });
   return reply(res);
 }
 

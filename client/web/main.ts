@@ -1,0 +1,441 @@
+import { BrowserProvider, formatUnits, type Eip1193Provider, type Signer } from 'ethers';
+import type { Round, Task } from '../../protocol/index.ts';
+import { CoordinatorApi, CoordinatorError } from '../coordinator-api.ts';
+import { FederatedClient, FederatedClientError } from '../federated-client.ts';
+import { claimRewards, listRewards, RewardsError, type RewardLine } from '../rewards.ts';
+import type { LabelledData, TrainProgress } from '../tf/train-loop.ts';
+import { initPageBackend } from './browser-backend.ts';
+import { preferBackend } from './browser/trainer.ts';
+import { LossChart } from './loss-chart.ts';
+import { decodeImages, featureSize, LocalDataError, parseCsv } from './local-data.ts';
+import { activeTask, exportName, importKeyFile, keyFileText, listUploads, loadData, pageKey, recordUpload, saveData, setActiveTask, type StoredData } from './page-store.ts';
+
+/**
+ * The data owner's page: pick a task, load data (kept in the page), train with TensorFlow.js in the
+ * browser, sign with the injected wallet or the page's own key, upload over HTTP, follow the verdict,
+ * claim rewards. The round logic is the CLI's own FederatedClient; this file only wires it to the page.
+ */
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const params = new URLSearchParams(location.search);
+const origin = location.origin;
+const api = new CoordinatorApi(origin);
+
+interface PageIdentity {
+  signer: Signer;
+  address: string;
+  kind: 'wallet' | 'page key';
+}
+
+const state: {
+  identity?: PageIdentity;
+  tasks: Task[];
+  task?: Task;
+  data?: StoredData;
+  running: boolean;
+  stop?: AbortController;
+} = { tasks: [], running: false };
+
+function say(id: string, text: string, tone: '' | 'good' | 'bad' = ''): void {
+  const el = $(id);
+  el.textContent = text;
+  el.classList.toggle('good', tone === 'good');
+  el.classList.toggle('bad', tone === 'bad');
+}
+
+/** One sentence a data owner can act on, for anything that went wrong. */
+function explain(e: unknown): string {
+  if (e instanceof TypeError && /fetch|network|Failed/i.test(e.message)) return `cannot reach the coordinator at ${origin}: it may be down or restarting`;
+  if (e instanceof CoordinatorError) return `${e.message} (${e.code})`;
+  if (e instanceof FederatedClientError || e instanceof LocalDataError || e instanceof RewardsError) return e.message;
+  return e instanceof Error ? e.message : String(e);
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+  });
+
+// --- identity -------------------------------------------------------------------------------
+
+async function useWallet(eth: Eip1193Provider): Promise<void> {
+  const provider = new BrowserProvider(eth);
+  await provider.send('eth_requestAccounts', []);
+  const signer = await provider.getSigner();
+  setIdentity({ signer, address: (await signer.getAddress()).toLowerCase(), kind: 'wallet' });
+}
+
+async function usePageKey(): Promise<void> {
+  const { wallet, created } = await pageKey();
+  setIdentity({ signer: wallet, address: wallet.address.toLowerCase(), kind: 'page key' });
+  if (created) say('identity-error', '');
+}
+
+function setIdentity(id: PageIdentity): void {
+  state.identity = id;
+  $('address').textContent = id.address;
+  $('identity-kind').textContent = id.kind === 'wallet' ? 'your wallet signs' : 'key kept in this browser';
+  $('export-key').hidden = id.kind === 'wallet';
+  void refreshRewards();
+}
+
+async function setUpIdentity(): Promise<void> {
+  const eth = (window as { ethereum?: Eip1193Provider }).ethereum;
+  $('use-wallet').hidden = !eth;
+  $('use-wallet').onclick = () => eth && useWallet(eth).catch((e) => say('identity-error', `the wallet refused: ${explain(e)}`, 'bad'));
+  $('export-key').onclick = async () => {
+    const { wallet } = await pageKey();
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(new Blob([keyFileText(wallet)], { type: 'text/plain' }));
+    a.download = exportName(wallet.address);
+    a.click();
+    URL.revokeObjectURL(a.href);
+  };
+  $<HTMLInputElement>('import-key').onchange = async (ev) => {
+    const file = (ev.target as HTMLInputElement).files?.[0];
+    if (!file) return;
+    try {
+      await importKeyFile(await file.text());
+      await usePageKey();
+      say('identity-error', '');
+    } catch (e) {
+      say('identity-error', explain(e), 'bad');
+    }
+  };
+  if (eth) {
+    try {
+      await useWallet(eth);
+      return;
+    } catch (e) {
+      say('identity-error', `the injected wallet could not be used (${explain(e)}); signing with a key kept in this browser instead`, 'bad');
+    }
+  }
+  await usePageKey();
+}
+
+// --- tasks and data -------------------------------------------------------------------------
+
+const shapeText = (t: Task) => `[${t.modelSpec.inputShape.join(', ')}] → ${t.modelSpec.classes} classes`;
+
+async function loadTasks(): Promise<void> {
+  try {
+    state.tasks = await api.listTasks();
+    say('coordinator-status', `connected to ${origin}`, 'good');
+  } catch (e) {
+    say('coordinator-status', explain(e), 'bad');
+    setTimeout(() => void loadTasks(), 3000);
+    return;
+  }
+  const sel = $<HTMLSelectElement>('task');
+  sel.replaceChildren(
+    ...state.tasks.map((t) => {
+      const o = document.createElement('option');
+      o.value = String(t.id);
+      o.textContent = `#${t.id} ${t.name} (${t.privacy}${t.secure ? ', secure' : ''})`;
+      return o;
+    }),
+  );
+  if (state.tasks.length === 0) {
+    say('task-info', 'No tasks yet: the operator has not created one.');
+    return;
+  }
+  const wanted = Number(params.get('task') ?? (await activeTask(origin)) ?? state.tasks[0]!.id);
+  sel.value = String(state.tasks.some((t) => t.id === wanted) ? wanted : state.tasks[0]!.id);
+  sel.onchange = () => void selectTask(Number(sel.value));
+  await selectTask(Number(sel.value));
+}
+
+async function selectTask(id: number): Promise<void> {
+  const t = state.tasks.find((x) => x.id === id);
+  state.task = t;
+  if (!t) return;
+  let round: Round | null = null;
+  try {
+    round = await api.currentRound(t.id);
+  } catch {
+    // shown by the status line when taking part
+  }
+  $('task-info').textContent = `Inputs ${shapeText(t)}, ${t.params} weights, ${t.training.localEpochs} local epoch(s). ${round ? `Round ${round.round} is ${round.state}.` : 'No round yet.'}`;
+  state.data = undefined;
+  const stored = await loadData(origin, t.id);
+  if (stored && featureSize({ inputShape: stored.inputShape, classes: t.modelSpec.classes }) === featureSize(t.modelSpec)) setData(stored);
+  else showNoData();
+  void refreshRewards();
+  if ((await activeTask(origin)) === t.id && state.data && !state.running) void takePart();
+}
+
+function showNoData(): void {
+  $('data-info').textContent = 'No data loaded yet.';
+  updateJoinButton();
+}
+
+function setData(d: StoredData): void {
+  state.data = d;
+  const counts = new Map<number, number>();
+  for (let i = 0; i < d.data.n; i++) counts.set(d.data.y[i]!, (counts.get(d.data.y[i]!) ?? 0) + 1);
+  const classes = [...counts.entries()].sort((a, b) => a[0] - b[0]).map(([c, n]) => `${c}:${n}`).join(' ');
+  $('data-info').textContent = `${d.data.n} samples loaded from ${d.source} (labels ${classes}). They stay in this browser.`;
+  say('data-error', '');
+  updateJoinButton();
+}
+
+function updateJoinButton(): void {
+  $<HTMLButtonElement>('join').disabled = !state.task || !state.data || state.running;
+}
+
+async function acceptData(make: () => Promise<LabelledData>, source: string): Promise<void> {
+  const t = state.task;
+  if (!t) return;
+  try {
+    const data = await make();
+    const d: StoredData = { data, source, inputShape: [...t.modelSpec.inputShape] };
+    await saveData(origin, t.id, d);
+    setData(d);
+  } catch (e) {
+    state.data = undefined;
+    $('data-info').textContent = 'Nothing loaded: nothing will be trained or uploaded.';
+    say('data-error', explain(e), 'bad');
+    updateJoinButton();
+  }
+}
+
+function setUpData(): void {
+  $<HTMLInputElement>('csv').onchange = (ev) => {
+    const input = ev.target as HTMLInputElement;
+    const file = input.files?.[0];
+    if (file && state.task) void acceptData(async () => parseCsv(await file.text(), state.task!.modelSpec), file.name);
+    input.value = '';
+  };
+  $<HTMLInputElement>('images').onchange = (ev) => {
+    const input = ev.target as HTMLInputElement;
+    const files = [...(input.files ?? [])].map((f) => ({ path: f.webkitRelativePath || f.name, blob: f as Blob }));
+    if (files.length && state.task) void acceptData(() => decodeImages(files, state.task!.modelSpec, (i, n) => ($('data-info').textContent = `reading image ${i} of ${n}…`)), `${files.length} image files`);
+    input.value = '';
+  };
+  const idx = $<HTMLInputElement>('shard-index');
+  const of = $<HTMLInputElement>('shard-of');
+  if (params.get('shard')) {
+    const [i, k] = params.get('shard')!.split('/');
+    idx.value = i ?? '0';
+    of.value = k ?? '10';
+  } else {
+    idx.value = String(Math.floor(Math.random() * Number(of.value)));
+  }
+  $('sample').onclick = () => {
+    const t = state.task;
+    if (!t) return;
+    const shard = `${idx.value}/${of.value}`;
+    // The sample is a CSV served by the coordinator; it goes through the same parser as a chosen file.
+    void acceptData(async () => {
+      const res = await fetch(`sample.csv?task=${t.id}&shard=${encodeURIComponent(shard)}`);
+      if (!res.ok) throw new LocalDataError('EMPTY', `no sample data for this task: ${(await res.text()).slice(0, 200)}`);
+      return parseCsv(await res.text(), t.modelSpec);
+    }, `sample share ${shard}`);
+  };
+}
+
+// --- taking part ----------------------------------------------------------------------------
+
+function logRound(round: number, text: string, cls: 'accepted' | 'rejected' | 'info'): void {
+  const id = `round-${round}`;
+  let li = document.getElementById(id);
+  if (!li) {
+    li = document.createElement('li');
+    li.id = id;
+    li.dataset['round'] = String(round);
+    $('round-log').prepend(li);
+  }
+  li.className = cls;
+  li.dataset['state'] = cls;
+  li.textContent = `Round ${round}: ${text}`;
+}
+
+async function takePart(): Promise<void> {
+  const t = state.task;
+  const id = state.identity;
+  if (!t || !id || !state.data || state.running) return;
+  state.running = true;
+  state.stop = new AbortController();
+  const signal = state.stop.signal;
+  updateJoinButton();
+  $('stop').hidden = false;
+  await setActiveTask(origin, t.id);
+  const backend = await initPageBackend(params.get('backend')).catch((e: unknown) => {
+    say('status', explain(e), 'bad');
+    return null;
+  });
+  if (!backend) return finish();
+  $('backend').textContent = `TensorFlow.js ${backend.name}`;
+  const client = new FederatedClient({ coordinatorUrl: origin, api, wallet: id.signer, upload: { mode: 'http' }, pollMs: 500 });
+  const chart = new LossChart($('loss-chart'));
+  const data = state.data.data;
+  let after = 0;
+  try {
+    if (t.privacy === 'private') throw new FederatedClientError('IDENTITY_REQUIRED', `task ${t.id} is private: member identities are not in this page yet; use fl-client --identity`);
+    if (t.secure) throw new FederatedClientError('WALLET_REQUIRED', `task ${t.id} runs secure aggregation, which this page does not do yet; use fl-client`);
+    say('status', 'Registering…');
+    await client.register(t.id);
+    const done = new Map((await listUploads(origin, t.id, id.address)).map((u) => [u.round, u]));
+    // After a reload: the last upload's verdict first, even if its round has closed meanwhile.
+    const last = [...done.values()].sort((x, y) => y.round - x.round)[0];
+    if (last) {
+      logRound(last.round, 'uploaded before this page was reloaded; waiting for the verdict', 'info');
+      await follow(client, t, last.round, last.jobId, last.updateHash);
+      after = last.round;
+    }
+    while (!signal.aborted) {
+      say('status', after ? `Waiting for the round after ${after}…` : 'Waiting for an open round…');
+      let round: Round | null;
+      try {
+        round = await client.waitForOpenRound(t.id, after, 30_000);
+      } catch (e) {
+        say('status', `${explain(e)}; trying again in 5 s`, 'bad');
+        await sleep(5000, signal);
+        continue;
+      }
+      if (!round || signal.aborted) continue;
+      const mine = round.acceptedUpdates.find((u) => u.client === id.address);
+      const earlier = done.get(round.round);
+      if (earlier || mine) {
+        // Uploaded before a reload: never trained or uploaded twice; just follow its verdict.
+        const jobId = earlier?.jobId ?? mine!.jobId;
+        logRound(round.round, 'uploaded before this page was reloaded; waiting for the verdict', 'info');
+        await follow(client, t, round.round, jobId, earlier?.updateHash);
+        after = round.round;
+        continue;
+      }
+      say('status', `Round ${round.round}: training on ${data.n} samples…`);
+      $<HTMLProgressElement>('train-progress').value = 0;
+      chart.reset();
+      const onProgress = (p: TrainProgress) => {
+        const step = (p.epoch - 1) * p.batches + p.batch;
+        const prog = $<HTMLProgressElement>('train-progress');
+        prog.max = p.epochs * p.batches;
+        prog.value = step;
+        prog.dataset['round'] = String(round!.round);
+        chart.add(step, p.loss);
+        say('status', `Round ${round!.round}: epoch ${p.epoch}/${p.epochs}, batch ${p.batch}/${p.batches}, loss ${p.loss.toFixed(4)}`);
+      };
+      let result;
+      try {
+        result = await client.contribute({ task: t, round, data, onProgress, onStage: (s, bytes) => s === 'trained' && say('status', `Round ${round!.round}: signing and uploading ${(bytes / 1024).toFixed(0)} KiB…`) });
+      } catch (e) {
+        logRound(round.round, `not uploaded: ${explain(e)}`, 'rejected');
+        say('status', explain(e), 'bad');
+        after = round.round;
+        await sleep(2000, signal);
+        continue;
+      }
+      const rec = { task: t.id, round: round.round, address: id.address, updateHash: result.updateHash, jobId: result.jobId, numSamples: result.numSamples, at: new Date().toISOString() };
+      await recordUpload(origin, rec);
+      done.set(round.round, rec);
+      logRound(round.round, `uploaded ${result.updateHash.slice(0, 10)}… (${result.numSamples} samples, loss ${result.loss.toFixed(4)}); waiting for the verdict`, 'info');
+      await follow(client, t, round.round, result.jobId, result.updateHash);
+      after = round.round;
+    }
+  } catch (e) {
+    say('status', explain(e), 'bad');
+  } finally {
+    await client.close();
+    finish();
+  }
+}
+
+/** Waits for the worker's verdict on one upload and shows it. */
+async function follow(client: FederatedClient, t: Task, round: number, jobId: string, updateHash?: string): Promise<void> {
+  for (;;) {
+    try {
+      const d = await client.waitForDecision(t.id, round, { jobId, updateHash }, 120_000);
+      if (d.status === 'accepted') {
+        logRound(round, `accepted (${updateHash ? `${updateHash.slice(0, 10)}…` : jobId})`, 'accepted');
+        say('status', `Round ${round}: your update was accepted.`, 'good');
+      } else {
+        logRound(round, `rejected: ${d.reason} (${d.code})`, 'rejected');
+        say('status', `Round ${round}: your update was rejected: ${d.reason}`, 'bad');
+      }
+      void refreshRewards();
+      return;
+    } catch (e) {
+      const r = await api.getRound(t.id, round).catch(() => null);
+      if (r && r.state !== 'open') {
+        logRound(round, `the round closed (${r.state}) without a verdict on this upload: it missed the round`, 'rejected');
+        return;
+      }
+      say('status', `${explain(e)}; still waiting`, 'bad');
+      await sleep(3000);
+    }
+  }
+}
+
+function finish(): void {
+  state.running = false;
+  $('stop').hidden = true;
+  updateJoinButton();
+}
+
+// --- rewards --------------------------------------------------------------------------------
+
+let lines: RewardLine[] = [];
+
+async function refreshRewards(): Promise<void> {
+  const t = state.task;
+  const id = state.identity;
+  if (!t || !id || t.privacy === 'private') return;
+  try {
+    lines = await listRewards({ api, task: t.id, account: id.address });
+  } catch (e) {
+    say('rewards-status', explain(e), 'bad');
+    return;
+  }
+  const body = $('rewards').querySelector('tbody')!;
+  body.replaceChildren(
+    ...lines.map((l) => {
+      const tr = document.createElement('tr');
+      tr.dataset['round'] = String(l.round);
+      tr.dataset['claimed'] = String(l.claimed);
+      for (const v of [String(l.round), `${formatUnits(l.amount, 18)} tokens`, l.claimed ? 'claimed' : l.claimable ? 'claimable' : 'not claimable yet']) {
+        const td = document.createElement('td');
+        td.textContent = v;
+        tr.append(td);
+      }
+      return tr;
+    }),
+  );
+  const open = lines.filter((l) => !l.claimed && l.claimable);
+  $<HTMLButtonElement>('claim').disabled = open.length === 0;
+  say('rewards-status', lines.length ? `${open.length} round(s) to claim.` : 'No rewards yet: they appear once a round you took part in is committed on chain.');
+}
+
+function setUpRewards(): void {
+  $('refresh-rewards').onclick = () => void refreshRewards();
+  $('claim').onclick = async () => {
+    const t = state.task;
+    const id = state.identity;
+    if (!t || !id) return;
+    $<HTMLButtonElement>('claim').disabled = true;
+    say('rewards-status', 'Claiming…');
+    try {
+      const claimed = await claimRewards({ api, task: t.id, signer: id.signer, onClaimed: (c) => say('rewards-status', `claimed round ${c.round} (tx ${c.txHash.slice(0, 10)}…)`) });
+      await refreshRewards();
+      say('rewards-status', `Claimed ${claimed.length} round(s): ${claimed.map((c) => `round ${c.round} tx ${c.txHash}`).join(', ')}`, 'good');
+    } catch (e) {
+      await refreshRewards();
+      say('rewards-status', explain(e), 'bad');
+    }
+  };
+}
+
+// --- start ----------------------------------------------------------------------------------
+
+preferBackend(params.get('backend'));
+$('join').onclick = () => void takePart();
+$('stop').onclick = async () => {
+  state.stop?.abort();
+  await setActiveTask(origin, null);
+  say('status', 'Stopped: this page will not take part in further rounds.');
+};
+setUpData();
+setUpRewards();
+await setUpIdentity();
+await loadTasks();
