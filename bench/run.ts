@@ -21,6 +21,7 @@ import { benchStages, type StageCosts } from './stages.ts';
 import { benchZk } from './zk.ts';
 import { benchSecureAgg } from './secure-agg.ts';
 import { benchScoring } from './scoring.ts';
+import { benchBrowserTrain } from './browser-train.ts';
 
 /** Sizes, chosen to keep the whole run well under 3 minutes on a 2-core machine. */
 const SETTINGS = {
@@ -32,6 +33,7 @@ const SETTINGS = {
   load: { clients: 1000, httpShare: 0.5, hostileShare: 0.05 },
   secureAgg: { clients: Number(process.env.BENCH_SECURE_CLIENTS ?? 100), params: 1_000_000 },
   scoring: { clients: Number(process.env.BENCH_SCORING_CLIENTS ?? 50), validation: 100 },
+  browserTrain: { samples: 1024, runs: 3 },
 };
 
 const cli = new Command('bench')
@@ -77,7 +79,7 @@ const emit = (f: Figure) => {
   figures.push(f);
   out(figureLine(f));
 };
-const diagnostics: { secureAgg?: unknown; ingest?: unknown; ingestFloor?: FloorResult; workerStepMs?: StageCosts; gas?: GasDiagnostics; load?: LoadResult } = {};
+const diagnostics: { browserTrain?: unknown; secureAgg?: unknown; ingest?: unknown; ingestFloor?: FloorResult; workerStepMs?: StageCosts; gas?: GasDiagnostics; load?: LoadResult } = {};
 let failed = false;
 try {
   // The in-memory fold first, while the process is fresh.
@@ -139,6 +141,17 @@ try {
   console.error(`bench scoring failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
 }
 
+// The data owner's page: the same training in headless Chromium and in the Node client.
+try {
+  const b = await benchBrowserTrain(SETTINGS.browserTrain);
+  diagnostics.browserTrain = b;
+  const extra = [b.pageWasm && `wasm_samples_per_s=${b.pageWasm.samplesPerSecond.toFixed(1)}`, b.pageWebgl && `webgl_samples_per_s=${b.pageWebgl.samplesPerSecond.toFixed(1)}`].filter(Boolean).join(' ');
+  out(`bench: browser-train samples_per_s=${b.page.samplesPerSecond.toFixed(1)} node_ratio=${b.nodeRatio.toFixed(2)} backend=${b.page.backend} node_backend=${b.node.backend}${extra ? ` ${extra}` : ''}`);
+} catch (e) {
+  failed = true;
+  console.error(`bench browser-train failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
+}
+
 // Private mode's proofs: no Redis, no chain.
 try {
   for (const f of await benchZk(SETTINGS.zk)) emit(f);
@@ -164,6 +177,11 @@ const results = {
       'Bare pipelines in the bench process over N blobs of 1M float32, 4 in flight, one client and one worker connection: ingest_floor_transfer = ' +
       'SET then GET of each blob (the queue path\'s two transfers); ingest_floor_checked = the same plus keccak256 and norm on the coordinator\'s ' +
       'checker threads. No BullMQ, signature or round state. Best of runs, against the ingestion baseline.',
+    browserTrain:
+      'mnist-cnn, SETTINGS.browserTrain.samples MNIST digits, 1 epoch, batch 32, adam 0.01, seed 1, same initial weights. Page: bench/browser-train-page.ts bundled with the join ' +
+      "page's swaps, in Debian's headless chromium (playwright-core), on the backend the page picks (client/web/browser-backend.ts; a software WebGL is skipped) and, " +
+      'when that is not wasm, forced to wasm; a software WebGL is also measured forced. Node: client/tf/trainer.ts in the bench process. Each: one warm-up training on 64 ' +
+      'samples, then best wall time of `runs` trainings; samples_per_s = samples x epochs / that time; node_ratio = page / Node.',
     fold: 'FedAvgStrategy.aggregate over in-memory deltas (includes its divide and add-base passes) vs a bare acc[i] += w*d[i] loop over the same arrays; warmed up, best of runs.',
     gas:
       'Private anvil (its default hardfork), contracts built and deployed from this repo; gas = receipt gasUsed. Baseline: the reward token\'s transfer() ' +

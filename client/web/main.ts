@@ -1,14 +1,16 @@
-import { BrowserProvider, formatUnits, type Eip1193Provider, type Signer } from 'ethers';
+import { BrowserProvider, formatUnits, isAddress, type Eip1193Provider, type Signer } from 'ethers';
 import type { Round, Task } from '../../protocol/index.ts';
+import { nullifierOf, toBytes32, type Identity } from '../../protocol/zk/index.ts';
+import { IdentityFileError } from '../identity-format.ts';
 import { CoordinatorApi, CoordinatorError } from '../coordinator-api.ts';
 import { FederatedClient, FederatedClientError } from '../federated-client.ts';
-import { claimRewards, listRewards, RewardsError, type RewardLine } from '../rewards.ts';
+import { claimPrivateRewards, claimRewards, listPrivateRewards, listRewards, RewardsError, type RewardLine } from '../rewards.ts';
 import type { LabelledData, TrainProgress } from '../tf/train-loop.ts';
 import { initPageBackend } from './browser-backend.ts';
 import { preferBackend } from './browser/trainer.ts';
 import { LossChart } from './loss-chart.ts';
 import { decodeImages, featureSize, LocalDataError, parseCsv } from './local-data.ts';
-import { activeTask, exportName, importKeyFile, keyFileText, listUploads, loadData, pageKey, recordUpload, saveData, setActiveTask, type StoredData } from './page-store.ts';
+import { activeTask, exportName, freshPayoutKey, identityExportName, identityFileText, importIdentityFile, importKeyFile, keyFileText, listUploads, loadData, memberIdentity, pageKey, recordUpload, saveData, setActiveTask, type StoredData } from './page-store.ts';
 
 /**
  * The data owner's page: pick a task, load data (kept in the page), train with TensorFlow.js in the
@@ -29,6 +31,8 @@ interface PageIdentity {
 
 const state: {
   identity?: PageIdentity;
+  /** The member identity for private tasks (made on first use, kept in IndexedDB). */
+  member?: Identity;
   tasks: Task[];
   task?: Task;
   data?: StoredData;
@@ -47,7 +51,7 @@ function say(id: string, text: string, tone: '' | 'good' | 'bad' = ''): void {
 function explain(e: unknown): string {
   if (e instanceof TypeError && /fetch|network|Failed/i.test(e.message)) return `cannot reach the coordinator at ${origin}: it may be down or restarting`;
   if (e instanceof CoordinatorError) return `${e.message} (${e.code})`;
-  if (e instanceof FederatedClientError || e instanceof LocalDataError || e instanceof RewardsError) return e.message;
+  if (e instanceof FederatedClientError || e instanceof LocalDataError || e instanceof RewardsError || e instanceof IdentityFileError) return e.message;
   return e instanceof Error ? e.message : String(e);
 }
 
@@ -80,17 +84,51 @@ function setIdentity(id: PageIdentity): void {
   void refreshRewards();
 }
 
+function download(name: string, text: string, type = 'text/plain'): void {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(new Blob([text], { type }));
+  a.download = name;
+  a.click();
+  URL.revokeObjectURL(a.href);
+}
+
+function setMember(id: Identity): void {
+  state.member = id;
+  $('commitment').textContent = id.commitment.toString();
+}
+
+/** The private-task identity: made on first use, exported and imported as fl-client's identity file. */
+async function setUpMember(): Promise<void> {
+  setMember((await memberIdentity()).identity);
+  $('export-identity').onclick = () => state.member && download(identityExportName(state.member), identityFileText(state.member), 'application/json');
+  $<HTMLInputElement>('import-identity').onchange = async (ev) => {
+    const input = ev.target as HTMLInputElement;
+    const file = input.files?.[0];
+    input.value = '';
+    if (!file) return;
+    try {
+      setMember(await importIdentityFile(await file.text(), file.name));
+      say('member-error', '');
+      void refreshRewards();
+    } catch (e) {
+      say('member-error', explain(e), 'bad');
+    }
+  };
+  $('new-payout').onclick = async () => {
+    const w = await freshPayoutKey();
+    $<HTMLInputElement>('payout').value = w.address.toLowerCase();
+    download(exportName(w.address), keyFileText(w));
+    say('rewards-status', `Claims will pay the fresh address ${w.address.toLowerCase()}; its key file was downloaded: keep it, it holds the tokens.`);
+  };
+}
+
 async function setUpIdentity(): Promise<void> {
   const eth = (window as { ethereum?: Eip1193Provider }).ethereum;
   $('use-wallet').hidden = !eth;
   $('use-wallet').onclick = () => eth && useWallet(eth).catch((e) => say('identity-error', `the wallet refused: ${explain(e)}`, 'bad'));
   $('export-key').onclick = async () => {
     const { wallet } = await pageKey();
-    const a = document.createElement('a');
-    a.href = URL.createObjectURL(new Blob([keyFileText(wallet)], { type: 'text/plain' }));
-    a.download = exportName(wallet.address);
-    a.click();
-    URL.revokeObjectURL(a.href);
+    download(exportName(wallet.address), keyFileText(wallet));
   };
   $<HTMLInputElement>('import-key').onchange = async (ev) => {
     const file = (ev.target as HTMLInputElement).files?.[0];
@@ -156,13 +194,33 @@ async function selectTask(id: number): Promise<void> {
   } catch {
     // shown by the status line when taking part
   }
-  $('task-info').textContent = `Inputs ${shapeText(t)}, ${t.params} weights, ${t.training.localEpochs} local epoch(s). ${round ? `Round ${round.round} is ${round.state}.` : 'No round yet.'}`;
+  const isPrivate = t.privacy === 'private';
+  $('member-card').hidden = !isPrivate;
+  $('payout-row').hidden = !isPrivate;
+  const privateWord = isPrivate ? ' Private task: you take part as a member, proven in zero knowledge; give the task admin your commitment (above) to be admitted.' : '';
+  $('task-info').textContent = `Inputs ${shapeText(t)}, ${t.params} weights, ${t.training.localEpochs} local epoch(s). ${round ? `Round ${round.round} is ${round.state}.` : 'No round yet.'}${privateWord}`;
+  if (isPrivate) void showAdmission(t);
   state.data = undefined;
   const stored = await loadData(origin, t.id);
   if (stored && featureSize({ inputShape: stored.inputShape, classes: t.modelSpec.classes }) === featureSize(t.modelSpec)) setData(stored);
   else showNoData();
   void refreshRewards();
   if ((await activeTask(origin)) === t.id && state.data && !state.running) void takePart();
+}
+
+/** Whether the task admin has admitted this page's commitment yet. */
+async function showAdmission(t: Task): Promise<boolean> {
+  const m = state.member;
+  if (!m) return false;
+  try {
+    const members = await api.members(t.id);
+    const admitted = members.commitments.includes(m.commitment.toString());
+    say('member-status', admitted ? `Admitted to task ${t.id} (one of ${members.count} members).` : `Not admitted to task ${t.id} yet: give the task admin your commitment.`, admitted ? 'good' : 'bad');
+    return admitted;
+  } catch (e) {
+    say('member-status', explain(e), 'bad');
+    return false;
+  }
 }
 
 function showNoData(): void {
@@ -267,16 +325,24 @@ async function takePart(): Promise<void> {
   });
   if (!backend) return finish();
   $('backend').textContent = `TensorFlow.js ${backend.name}`;
-  const client = new FederatedClient({ coordinatorUrl: origin, api, wallet: id.signer, upload: { mode: 'http' }, pollMs: 500 });
+  const isPrivate = t.privacy === 'private';
+  const member = state.member;
+  // Uploads are recorded under the identity that made them: the address, or a private member's commitment.
+  const who = isPrivate && member ? `member:${member.commitment}` : id.address;
+  const client = new FederatedClient({ coordinatorUrl: origin, api, wallet: id.signer, identity: isPrivate ? member : undefined, upload: { mode: 'http' }, pollMs: 500 });
   const chart = new LossChart($('loss-chart'));
   const data = state.data.data;
   let after = 0;
   try {
-    if (t.privacy === 'private') throw new FederatedClientError('IDENTITY_REQUIRED', `task ${t.id} is private: member identities are not in this page yet; use fl-client --identity`);
     if (t.secure) throw new FederatedClientError('WALLET_REQUIRED', `task ${t.id} runs secure aggregation, which this page does not do yet; use fl-client`);
-    say('status', 'Registering…');
-    await client.register(t.id);
-    const done = new Map((await listUploads(origin, t.id, id.address)).map((u) => [u.round, u]));
+    if (isPrivate) {
+      if (!member) throw new FederatedClientError('IDENTITY_REQUIRED', `task ${t.id} is private and this page has no member identity`);
+      await showAdmission(t);
+    } else {
+      say('status', 'Registering…');
+      await client.register(t.id);
+    }
+    const done = new Map((await listUploads(origin, t.id, who)).map((u) => [u.round, u]));
     // After a reload: the last upload's verdict first, even if its round has closed meanwhile.
     const last = [...done.values()].sort((x, y) => y.round - x.round)[0];
     if (last) {
@@ -295,13 +361,22 @@ async function takePart(): Promise<void> {
         continue;
       }
       if (!round || signal.aborted) continue;
-      const mine = round.acceptedUpdates.find((u) => u.client === id.address);
+      // A private round lists a member's update under its round nullifier, not an address.
+      const me = isPrivate && member ? toBytes32(nullifierOf(member.secret, t.id, round.round)) : id.address;
+      const mine = round.acceptedUpdates.find((u) => u.client === me);
       const earlier = done.get(round.round);
       if (earlier || mine) {
         // Uploaded before a reload: never trained or uploaded twice; just follow its verdict.
         const jobId = earlier?.jobId ?? mine!.jobId;
         logRound(round.round, 'uploaded before this page was reloaded; waiting for the verdict', 'info');
         await follow(client, t, round.round, jobId, earlier?.updateHash);
+        after = round.round;
+        continue;
+      }
+      if (isPrivate && !(await client.isRoundMember(round))) {
+        // A member admitted after the round opened is not in its members snapshot: the next round.
+        logRound(round.round, `not among the ${round.membersCount} members this round opened with (your commitment was not admitted yet); waiting for the next round`, 'rejected');
+        void showAdmission(t);
         after = round.round;
         continue;
       }
@@ -319,7 +394,11 @@ async function takePart(): Promise<void> {
       };
       let result;
       try {
-        result = await client.contribute({ task: t, round, data, onProgress, onStage: (s, bytes) => s === 'trained' && say('status', `Round ${round!.round}: signing and uploading ${(bytes / 1024).toFixed(0)} KiB…`) });
+        result = await client.contribute({ task: t, round, data, onProgress, onStage: (s, bytes) => {
+            if (s === 'trained') say('status', isPrivate ? `Round ${round!.round}: proving membership in zero knowledge (in a background worker; this takes a few seconds)…` : `Round ${round!.round}: signing and uploading ${(bytes / 1024).toFixed(0)} KiB…`);
+            if (s === 'proved') say('status', `Round ${round!.round}: proof made; uploading ${(bytes / 1024).toFixed(0)} KiB…`);
+          },
+        });
       } catch (e) {
         logRound(round.round, `not uploaded: ${explain(e)}`, 'rejected');
         say('status', explain(e), 'bad');
@@ -327,7 +406,7 @@ async function takePart(): Promise<void> {
         await sleep(2000, signal);
         continue;
       }
-      const rec = { task: t.id, round: round.round, address: id.address, updateHash: result.updateHash, jobId: result.jobId, numSamples: result.numSamples, at: new Date().toISOString() };
+      const rec = { task: t.id, round: round.round, address: who, updateHash: result.updateHash, jobId: result.jobId, numSamples: result.numSamples, at: new Date().toISOString() };
       await recordUpload(origin, rec);
       done.set(round.round, rec);
       logRound(round.round, `uploaded ${result.updateHash.slice(0, 10)}… (${result.numSamples} samples, loss ${result.loss.toFixed(4)}); waiting for the verdict`, 'info');
@@ -350,6 +429,9 @@ async function follow(client: FederatedClient, t: Task, round: number, jobId: st
       if (d.status === 'accepted') {
         logRound(round, `accepted (${updateHash ? `${updateHash.slice(0, 10)}…` : jobId})`, 'accepted');
         say('status', `Round ${round}: your update was accepted.`, 'good');
+      } else if (d.code === 'ROUND_CLOSED') {
+        logRound(round, `missed: the round closed before your update was checked (${d.reason}); the page takes part in the next round`, 'rejected');
+        say('status', `Round ${round}: missed, the round closed first; waiting for the next one.`, 'bad');
       } else {
         logRound(round, `rejected: ${d.reason} (${d.code})`, 'rejected');
         say('status', `Round ${round}: your update was rejected: ${d.reason}`, 'bad');
@@ -381,9 +463,14 @@ let lines: RewardLine[] = [];
 async function refreshRewards(): Promise<void> {
   const t = state.task;
   const id = state.identity;
-  if (!t || !id || t.privacy === 'private') return;
+  if (!t || !id) return;
   try {
-    lines = await listRewards({ api, task: t.id, account: id.address });
+    if (t.privacy === 'private') {
+      if (!state.member) return;
+      lines = await listPrivateRewards({ api, task: t.id, identity: state.member });
+    } else {
+      lines = await listRewards({ api, task: t.id, account: id.address });
+    }
   } catch (e) {
     say('rewards-status', explain(e), 'bad');
     return;
@@ -416,7 +503,17 @@ function setUpRewards(): void {
     $<HTMLButtonElement>('claim').disabled = true;
     say('rewards-status', 'Claiming…');
     try {
-      const claimed = await claimRewards({ api, task: t.id, signer: id.signer, onClaimed: (c) => say('rewards-status', `claimed round ${c.round} (tx ${c.txHash.slice(0, 10)}…)`) });
+      const onClaimed = (c: { round: number; txHash: string }) => say('rewards-status', `claimed round ${c.round} (tx ${c.txHash.slice(0, 10)}…)`);
+      let claimed;
+      if (t.privacy === 'private') {
+        // The proof names the recipient; the signer only sends (and pays gas), and is visible on chain.
+        const to = $<HTMLInputElement>('payout').value.trim();
+        if (!isAddress(to)) throw new RewardsError('BAD_RECIPIENT', to ? `${to} is not an address: pay a fresh address (the button) or give one of yours` : 'choose where to pay: a fresh address (the button) keeps the payout unlinked from the account that sends the claim');
+        if (!state.member) throw new RewardsError('WRONG_MODE', 'this page has no member identity');
+        claimed = await claimPrivateRewards({ api, task: t.id, identity: state.member, recipient: to, signer: id.signer, onClaimed });
+      } else {
+        claimed = await claimRewards({ api, task: t.id, signer: id.signer, onClaimed });
+      }
       await refreshRewards();
       say('rewards-status', `Claimed ${claimed.length} round(s): ${claimed.map((c) => `round ${c.round} tx ${c.txHash}`).join(', ')}`, 'good');
     } catch (e) {
@@ -438,4 +535,5 @@ $('stop').onclick = async () => {
 setUpData();
 setUpRewards();
 await setUpIdentity();
+await setUpMember();
 await loadTasks();

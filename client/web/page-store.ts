@@ -1,10 +1,12 @@
 import { Wallet } from 'ethers';
 import { createStore, del, get, set } from 'idb-keyval';
+import { createIdentity, type Identity } from '../../protocol/zk/identity.ts';
+import { formatIdentityFile, parseIdentityFile } from '../identity-format.ts';
 import type { LabelledData } from '../tf/train-loop.ts';
 
 /**
  * What the page keeps in the browser's IndexedDB, for this origin only: the page's own signing key
- * (when no wallet is injected), the data the owner loaded (so a reload can resume without choosing
+ * (when no wallet is injected), its member identity for private tasks, payout keys of private claims, the data the owner loaded (so a reload can resume without choosing
  * files again), and a record of every upload (so a reload never trains or uploads twice for a round
  * it already took part in). None of it is ever sent.
  */
@@ -84,3 +86,39 @@ export const forgetData = (coordinator: string, task: number): Promise<void> => 
 const activeKey = (coordinator: string) => `active|${coordinator}`;
 export const setActiveTask = (coordinator: string, task: number | null): Promise<void> => (task === null ? del(activeKey(coordinator), db) : set(activeKey(coordinator), task, db));
 export const activeTask = (coordinator: string): Promise<number | undefined> => get<number>(activeKey(coordinator), db);
+
+/**
+ * The page's member identity for private tasks (protocol/zk): its secret stays in this browser and
+ * in the prover worker; the owner gives its commitment to the task admin, who admits it. The file
+ * format is fl-client's (client/identity-format.ts), so one identity can move between the two.
+ */
+const MEMBER = 'member-identity';
+
+export async function memberIdentity(): Promise<{ identity: Identity; created: boolean }> {
+  const stored = await get<string>(MEMBER, db);
+  if (stored) return { identity: parseIdentityFile(stored, 'the identity kept in this browser'), created: false };
+  const identity = createIdentity();
+  await set(MEMBER, formatIdentityFile(identity), db);
+  return { identity, created: true };
+}
+
+/** Replaces the page's member identity by the one of an fl-client identity file (checked first). */
+export async function importIdentityFile(text: string, name: string): Promise<Identity> {
+  const identity = parseIdentityFile(text, name);
+  await set(MEMBER, formatIdentityFile(identity), db);
+  return identity;
+}
+
+export const identityFileText = (id: Identity): string => formatIdentityFile(id);
+export const identityExportName = (id: Identity): string => `fl-identity-${id.commitment.toString(16).slice(0, 8)}.json`;
+
+/** Fresh payout addresses made for private claims (so the payout is not linked to the sender); kept until exported. */
+const PAYOUTS = 'payout-keys';
+
+export async function freshPayoutKey(): Promise<Wallet> {
+  const w = Wallet.createRandom();
+  const list = (await get<string[]>(PAYOUTS, db)) ?? [];
+  list.push(w.privateKey);
+  await set(PAYOUTS, list, db);
+  return new Wallet(w.privateKey);
+}

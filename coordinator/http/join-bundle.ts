@@ -56,9 +56,13 @@ const swaps: esbuild.Plugin = {
   },
 };
 
-async function bundle(entry: string, minify: boolean): Promise<string> {
+/**
+ * Bundles one browser entry point (an absolute path) with the page's swaps: the join page's
+ * scripts, and the browser-training benchmark's page (bench/browser-train-page.ts).
+ */
+export async function bundleForBrowser(entryPath: string, minify: boolean): Promise<string> {
   const r = await esbuild.build({
-    entryPoints: [join(WEB_DIR, entry)],
+    entryPoints: [entryPath],
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -72,6 +76,8 @@ async function bundle(entry: string, minify: boolean): Promise<string> {
   });
   return r.outputFiles[0]!.text;
 }
+
+const bundle = (entry: string, minify: boolean) => bundleForBrowser(join(WEB_DIR, entry), minify);
 
 let built: Promise<PageBundle> | undefined;
 

@@ -19,7 +19,8 @@ import { pageBundle, pageHtml, WEB_DIR } from './join-bundle.ts';
 
 const require_ = createRequire(import.meta.url);
 const UPLOT_DIR = dirname(require_.resolve('uplot/dist/uPlot.iife.min.js'));
-const TFJS_WASM_DIR = dirname(require_.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
+/** tfjs' .wasm binaries, served to the page (and to the browser-training benchmark's page). */
+export const TFJS_WASM_DIR = dirname(require_.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
 
 const SampleQuery = z.object({ task: TaskId, shard: z.string() });
 const ZkParams = z.object({ file: z.string().regex(/^(membership|claim)\.(wasm|zkey|vkey\.json)$/, 'membership or claim, .wasm, .zkey or .vkey.json') });
