@@ -179,14 +179,17 @@ async function loadTasks(): Promise<void> {
     return;
   }
   const wanted = Number(params.get('task') ?? (await activeTask(origin)) ?? state.tasks[0]!.id);
-  sel.value = String(state.tasks.some((t) => t.id === wanted) ? wanted : state.tasks[0]!.id);
+  const found = state.tasks.some((t) => t.id === wanted);
+  sel.value = String(found ? wanted : state.tasks[0]!.id);
   sel.onchange = () => void selectTask(Number(sel.value));
   await selectTask(Number(sel.value));
+  if (!found) say('task-error', `There is no task ${params.get('task') ?? wanted} on this coordinator; showing task ${sel.value} instead.`, 'bad');
 }
 
 async function selectTask(id: number): Promise<void> {
   const t = state.tasks.find((x) => x.id === id);
   state.task = t;
+  say('task-error', '');
   if (!t) return;
   let round: Round | null = null;
   try {

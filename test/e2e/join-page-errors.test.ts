@@ -1,9 +1,11 @@
 /**
  * The /join page when things go wrong, in Debian's headless chromium (playwright-core) against a
- * real coordinator: a narrow phone-sized screen with nothing cut off or scrolling sideways; the
+ * real coordinator: image files chosen from disk (PNGs of MNIST digits made by the browser's own
+ * encoder, decoded back by the page to the same pixels, and files it must refuse); a narrow phone-sized screen with nothing cut off or scrolling sideways; the
  * coordinator going down while the page waits for a round (it says so, keeps trying, and takes part
  * once the coordinator is back on the same address); a round that closes before the page's update
- * is checked (it says the round was missed and takes the next one).
+ * is checked (it says the round was missed and takes the next one); an update the worker rejects
+ * (the reason and its code are shown); an address naming a task that does not exist.
  * The one interference: the page's fetch of the round's base checkpoint is held back (page.route,
  * then passed on unchanged) until the test has closed the round, which makes "too late" happen on cue.
  */
@@ -17,16 +19,18 @@ import { startCoordinator, type RunningCoordinator } from '../../coordinator/ser
 import { closeRound } from '../../coordinator/use-cases/close-round.ts';
 import { createTask } from '../../coordinator/use-cases/create-task.ts';
 import { openRound } from '../../coordinator/use-cases/open-round.ts';
+import { loadMnist } from '../../client/data/mnist.ts';
 import type { Task } from '../../protocol/index.ts';
 import { silentLog, startTestCoordinator, waitFor } from '../helpers/env.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
 
-describe('the /join page: narrow screens and clear errors', () => {
+describe('the /join page: images, narrow screens and clear errors', () => {
   let env: Awaited<ReturnType<typeof startTestCoordinator>>;
   let coordinator: RunningCoordinator;
   let browser: Browser;
   let task: Task;
+  let mnistTask: Task;
   let page: Page;
   const problems: string[] = [];
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -41,6 +45,7 @@ describe('the /join page: narrow screens and clear errors', () => {
       await env.cleanup();
     });
     task = await createTask(env.c.ctx, { name: 'iris on a phone', model: 'iris-mlp', training: { localEpochs: 1, batchSize: 8, learningRate: 0.1, optimizer: 'sgd' }, seed: 2 });
+    mnistTask = await createTask(env.c.ctx, { name: 'digits from image files', model: 'mnist-cnn', training: { localEpochs: 1, batchSize: 8, learningRate: 0.01, optimizer: 'adam' }, seed: 4 });
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
     cleanups.push(() => browser.close());
   });
@@ -54,6 +59,64 @@ describe('the /join page: narrow screens and clear errors', () => {
       const r = await coordinator.ctx.rounds.get(task.id, round);
       return r && r.state !== 'open' && r.state !== 'closing' ? r : null;
     }, 120_000, 100);
+
+  test('image files are decoded in the page to the pixels they hold; unlabelled and broken files are refused by name', async () => {
+    const ctx = await browser.newContext();
+    cleanups.push(() => ctx.close());
+    const p = await ctx.newPage();
+    p.on('pageerror', (e) => problems.push(e.message));
+    await p.goto(`${env.c.url}/join/?task=${mnistTask.id}&backend=wasm`);
+    await p.locator('#address', { hasText: '0x' }).waitFor({ timeout: 60_000 });
+    await p.locator('#task-info', { hasText: '[28, 28, 1]' }).waitFor({ timeout: 30_000 });
+    // 12 digits as 8-bit grey PNGs, encoded by the browser (OffscreenCanvas), named "<label>_<i>.png".
+    const mnist = loadMnist();
+    const picks = Array.from({ length: 12 }, (_, i) => i * 7);
+    const grey = picks.map((k) => Array.from(mnist.x.subarray(k * 784, (k + 1) * 784), (v) => Math.round(v * 255)));
+    const pngs = await p.evaluate(async (images: number[][]) => {
+      const out: number[][] = [];
+      for (const px of images) {
+        const c = new OffscreenCanvas(28, 28);
+        const g = c.getContext('2d')!;
+        const img = g.createImageData(28, 28);
+        px.forEach((v, i) => img.data.set([v, v, v, 255], i * 4));
+        g.putImageData(img, 0, 0);
+        out.push([...new Uint8Array(await (await c.convertToBlob({ type: 'image/png' })).arrayBuffer())]);
+      }
+      return out;
+    }, grey);
+    const files = pngs.map((b, i) => ({ name: `${mnist.y[picks[i]!]}_${i}.png`, mimeType: 'image/png', buffer: Buffer.from(b) }));
+    await p.locator('#images').setInputFiles(files);
+    await p.locator('#data-info', { hasText: '12 samples loaded from 12 image files' }).waitFor({ timeout: 30_000 });
+    const counts = new Map<number, number>();
+    for (const k of picks) counts.set(mnist.y[k]!, (counts.get(mnist.y[k]!) ?? 0) + 1);
+    const labels = [...counts.entries()].sort((x, y) => x[0] - y[0]).map(([c, n]) => `${c}:${n}`).join(' ');
+    assert.match((await p.locator('#data-info').textContent()) ?? '', new RegExp(`labels ${labels}\\)`), 'labels come from the file names');
+    assert.equal(await p.locator('#join').isDisabled(), false, 'ready to take part');
+    // What the page decoded is what the images hold (read back from the page's own IndexedDB record).
+    const stored = await p.evaluate(async (id: number) => {
+      const db = await new Promise<IDBDatabase>((res, rej) => {
+        const r = indexedDB.open('fl-join');
+        r.onsuccess = () => res(r.result);
+        r.onerror = () => rej(r.error);
+      });
+      const rec = await new Promise<{ data: { x: Float32Array; y: Uint8Array } }>((res, rej) => {
+        const r = db.transaction('kv').objectStore('kv').get(`data|${location.origin}|${id}`);
+        r.onsuccess = () => res(r.result);
+        r.onerror = () => rej(r.error);
+      });
+      return { x: [...rec.data.x], y: [...rec.data.y] };
+    }, mnistTask.id);
+    assert.deepEqual(stored.y, picks.map((k) => mnist.y[k]));
+    let worst = 0;
+    for (let i = 0; i < picks.length; i++) for (let j = 0; j < 784; j++) worst = Math.max(worst, Math.abs(stored.x[i * 784 + j]! - grey[i]![j]! / 255));
+    assert.ok(worst < 1e-6, `decoded pixels equal the images' pixels (worst difference ${worst})`);
+
+    await p.locator('#images').setInputFiles([files[0]!, { ...files[1]!, name: 'digit.png' }]);
+    await p.locator('#data-error', { hasText: 'digit.png: no label' }).waitFor({ timeout: 30_000 });
+    await p.locator('#images').setInputFiles([{ name: '3_broken.png', mimeType: 'image/png', buffer: Buffer.from('not a png at all') }]);
+    await p.locator('#data-error', { hasText: '3_broken.png is not an image this browser can read' }).waitFor({ timeout: 30_000 });
+    assert.equal(await p.locator('#join').isDisabled(), true, 'nothing to take part with after a refused choice');
+  });
 
   test('on a 360-pixel-wide screen nothing scrolls sideways or is cut off', async () => {
     const ctx = await browser.newContext({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
@@ -110,6 +173,28 @@ describe('the /join page: narrow screens and clear errors', () => {
     await openRound(coordinator.ctx, task.id, { durationSeconds: 300, minClients: 1, maxClients: 1 });
     assert.equal((await state(3)).state, 'aggregated');
     await logOf(3).and(page.locator('[data-state="accepted"]')).waitFor({ timeout: 60_000 });
-    assert.deepEqual(problems, [], 'no uncaught errors in the page');
+  });
+
+  test('an update the worker rejects is shown with its reason; a task that does not exist is said so', async () => {
+    // A norm limit no trained update meets: the worker's own check rejects it (the client does not pre-check norms).
+    const strict = await createTask(coordinator.ctx, { name: 'iris with a tiny norm limit', model: 'iris-mlp', training: { localEpochs: 1, batchSize: 8, learningRate: 0.1, optimizer: 'sgd' }, limits: { maxNorm: 1e-6 }, seed: 6 });
+    const ctx = await browser.newContext();
+    cleanups.push(() => ctx.close());
+    const p = await ctx.newPage();
+    p.on('pageerror', (e) => problems.push(e.message));
+    await p.goto(`${env.c.url}/join/?task=999&backend=wasm`);
+    await p.locator('#task-error', { hasText: 'There is no task 999 on this coordinator' }).waitFor({ timeout: 60_000 });
+    await p.selectOption('#task', String(strict.id));
+    await p.locator('#task-error:empty').waitFor({ state: 'attached', timeout: 10_000 });
+    await p.click('#sample');
+    await p.locator('#data-info', { hasText: 'samples loaded' }).waitFor({ timeout: 30_000 });
+    await p.click('#join');
+    await openRound(coordinator.ctx, strict.id, { durationSeconds: 300, minClients: 1, maxClients: 1 });
+    const line = p.locator('#round-log li[data-round="1"]');
+    await line.and(p.locator('[data-state="rejected"]')).waitFor({ timeout: 60_000 });
+    assert.match((await line.textContent()) ?? '', /rejected: .*norm.* \(NORM_TOO_LARGE\)/i);
+    // The log keeps the verdict; the status line has moved on to waiting for the next round.
+    await p.locator('#status', { hasText: 'Waiting for the round after 1' }).waitFor({ timeout: 10_000 });
+    assert.deepEqual(problems, [], 'no uncaught errors in the pages');
   });
 });
