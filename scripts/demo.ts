@@ -242,11 +242,12 @@ async function main() {
   if (audit === 'fail') auditFailed = true;
   if (opts.hold) {
     // What a browser data owner needs to try the /join page against this demo: another round to take
-    // part in (the demo's rounds are over), and, on the demo's own anvil, gas for the page's key.
+    // part in (the demo's rounds are over; it closes on the first accepted update), and, on the demo's
+    // own anvil, gas for the page's key.
     const lines = [
       `demo: holding: the dashboard stays at ${coordinator.url}/dashboard/?task=${task.id}; Ctrl-C to stop`,
       `demo: the data owner's page: ${coordinator.url}/join/?task=${task.id}`,
-      `demo: open another round for it (admin token of this run): curl -X POST -H 'authorization: Bearer ${adminToken}' -H 'content-type: application/json' -d '{"durationSeconds":600,"minClients":1}' ${coordinator.url}/v1/tasks/${task.id}/rounds`,
+      `demo: open another round for it (admin token of this run): curl -X POST -H 'authorization: Bearer ${adminToken}' -H 'content-type: application/json' -d '{"durationSeconds":600,"minClients":1,"maxClients":1}' ${coordinator.url}/v1/tasks/${task.id}/rounds`,
     ];
     if (chain?.private) lines.push(`demo: give the page's address gas to claim (private anvil only): curl -X POST -H 'content-type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"anvil_setBalance","params":["0xYOUR_ADDRESS","0xde0b6b3a7640000"]}' ${chain.client.settings.rpcUrl}`);
     process.stderr.write(`${lines.join('\n')}\n`);
