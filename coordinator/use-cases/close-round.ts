@@ -7,6 +7,7 @@ import { takeRenewedLock } from '../infra/redis-lock.ts';
 import type { SecureManifestBlock } from '../../protocol/manifest.ts';
 import { aggregateSecure } from './aggregate-secure.ts';
 import { scoreRound } from './score-round.ts';
+import { roundReward } from './round-reward.ts';
 import { VALIDATION_GAIN_RULE } from '../../protocol/rewards.ts';
 
 export type CloseOutcome =
@@ -128,7 +129,7 @@ export async function closeRound(ctx: CoordinatorContext, task: number, round: n
       checkpointHash,
       strategy: head.cfg.strategy,
       scoringRule: t.rewards.scoring,
-      reward: BigInt(t.rewards.perRound),
+      reward: await roundReward(ctx, t, round),
       accepted,
       rejected: rejections,
       // Private rounds: the members snapshot the proofs were checked against (and the chain records).

@@ -69,6 +69,23 @@ describe('chain writer', () => {
     assert.equal(await distributor.budgetOf(task.id), 3000n, '5000 funded once, 2 x 1000 allocated');
   });
 
+  test('a spent budget: the last rounds pay what is left, then 0, and keep committing (no revert)', async () => {
+    const client = await connect();
+    const env = await startTestCoordinator({}, { chain: client, chainIntervalMs: 100 });
+    cleanups.push(() => env.cleanup());
+    const task = await createTask(env.c.ctx, { name: 'short budget', model: 'iris-mlp', rewards: { perRound: '1000', budget: '2500' } });
+    const rounds = [];
+    for (let i = 0; i < 4; i++) rounds.push(await runRound(env, task, 1, 40 + i * 5, 'committed'));
+    assert.deepEqual(rounds.map((r) => r.reward), ['1000', '1000', '500', '0']);
+    for (const r of rounds) {
+      const [, reward] = await client.distributor.roundRewards(task.id, r.round);
+      assert.equal(reward, BigInt(r.reward!), `round ${r.round} allocated on chain what its manifest says`);
+    }
+    assert.equal(await client.distributor.budgetOf(task.id), 0n);
+    assert.equal(await client.registry.lastRound(task.id), 4n);
+    await expectAudited(chain, env.c.url, task.id);
+  });
+
   test('a restarted coordinator adopts a commit it sent before dying instead of sending another', async () => {
     // First life: no chain writer, the round only aggregates.
     const env = await startTestCoordinator({});
