@@ -125,9 +125,10 @@ async function main() {
     ...(opts.secure
       ? { secure: { bits: opts.secureBits, clipNorm: opts.secureClip, range: opts.secureRange, maxClients: Math.max(3, opts.clients), phaseSeconds: 30, ...(opts.dp ? { dp: { noiseMultiplier: opts.dp, delta: 1e-5 } } : {}) } }
       : {}),
-    // 100 tokens (18 decimals) per round, split pro rata over accepted samples; the budget covers every round.
+    // 100 tokens (18 decimals) per round, split pro rata over accepted samples; the budget covers every
+    // round, and with --hold 10 more, so a data owner trying the /join page afterwards is paid too.
     // With --scoring validation-gain, pro rata to each update's confirmed gain on the validation set instead.
-    rewards: { perRound: (PER_ROUND).toString(), budget: (PER_ROUND * BigInt(opts.rounds)).toString(), ...(validationHash ? { scoring: 'validation-gain', validation: validationHash } : {}) },
+    rewards: { perRound: (PER_ROUND).toString(), budget: (PER_ROUND * BigInt(opts.rounds + (opts.hold ? 10 : 0))).toString(), ...(validationHash ? { scoring: 'validation-gain', validation: validationHash } : {}) },
     privacy: opts.private ? 'private' : 'public',
     seed: opts.seed,
   });
