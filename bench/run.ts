@@ -22,6 +22,7 @@ import { benchZk } from './zk.ts';
 import { benchSecureAgg } from './secure-agg.ts';
 import { benchScoring } from './scoring.ts';
 import { benchBrowserTrain } from './browser-train.ts';
+import { benchWire } from './wire.ts';
 
 /** Sizes, chosen to keep the whole run well under 3 minutes on a 2-core machine. */
 const SETTINGS = {
@@ -34,6 +35,7 @@ const SETTINGS = {
   secureAgg: { clients: Number(process.env.BENCH_SECURE_CLIENTS ?? 100), params: 1_000_000 },
   scoring: { clients: Number(process.env.BENCH_SCORING_CLIENTS ?? 50), validation: 100 },
   browserTrain: { samples: 1024, runs: 3 },
+  wire: { params: 1_000_000, runs: 5 },
 };
 
 const cli = new Command('bench')
@@ -84,6 +86,9 @@ let failed = false;
 try {
   // The in-memory fold first, while the process is fresh.
   emit(await benchFold(SETTINGS.fold));
+  const w = benchWire(SETTINGS.wire);
+  out(`bench: wire codec=${w.codec} bytes_per_param=${w.bytesPerParam.toFixed(4)} decode_ratio=${w.decodeRatio.toFixed(2)} vs fold_step ${w.foldStepMs.toFixed(2)} ms encode_ms=${w.encodeMs.toFixed(1)} params=${w.params}`);
+  out(`target: wire bytes_per_param<=1.05 ${w.bytesPerParam <= 1.05 ? 'MET' : 'NOT MET'}`);
   diagnostics.workerStepMs = await benchStages(redis.url, prefixes[0]!);
   const floor = await benchIngestFloor({ redisUrl: redis.url, prefix: prefixes[0]!, n: SETTINGS.ingest.n, concurrency: SETTINGS.ingest.concurrency, reps: SETTINGS.ingest.baselineReps });
   diagnostics.ingestFloor = floor;
@@ -182,6 +187,9 @@ const results = {
       "page's swaps, in Debian's headless chromium (playwright-core), on the backend the page picks (client/web/browser-backend.ts; a software WebGL is skipped) and, " +
       'when that is not wasm, forced to wasm; a software WebGL is also measured forced. Node: client/tf/trainer.ts in the bench process. Each: one warm-up training on 64 ' +
       'samples, then best wall time of `runs` trainings; samples_per_s = samples x epochs / that time; node_ratio = page / Node.',
+    wire:
+      'int8 codec of protocol/wire-codec.ts (block 256) on 1M random parameters: bytes_per_param = encoded bytes / parameters; best of runs of encodeWire ' +
+      '(stochastic rounding, the client\'s cost) and decodeWire (the coordinator\'s and the auditor\'s), against a plain acc[i] += w*x[i] pass over the same float32 vector.',
     fold: 'FedAvgStrategy.aggregate over in-memory deltas (includes its divide and add-base passes) vs a bare acc[i] += w*d[i] loop over the same arrays; warmed up, best of runs.',
     gas:
       'Private anvil (its default hardfork), contracts built and deployed from this repo; gas = receipt gasUsed. Baseline: the reward token\'s transfer() ' +

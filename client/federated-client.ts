@@ -1,5 +1,5 @@
 import type { Signer } from 'ethers';
-import { contentHash, encodeFloat32, signRegistration, signUpdate, updateDigest, type Checkpoint, type Round, type Task, type UpdateMessage } from '../protocol/index.ts';
+import { contentHash, encodeFloat32, encodeWire, roundingSource, signRegistration, signUpdate, updateDigest, type Checkpoint, type Round, type Task, type UpdateMessage } from '../protocol/index.ts';
 import { hashToField, MembersTree, nullifierOf, proveMembership, toBytes32, verifyMembership, type Identity } from '../protocol/zk/index.ts';
 import { advertProofStatement, type KeyAdvert } from '../protocol/secagg/index.ts';
 import { CoordinatorApi, CoordinatorError } from './coordinator-api.ts';
@@ -70,6 +70,17 @@ export class FederatedClientError extends Error {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The delta in the task's wire codec. int8's stochastic rounding is seeded from the keccak of the
+ * float32 delta itself: the same training gives the same bytes (a seeded demo stays reproducible),
+ * and the draws depend on nothing anyone else controls.
+ */
+export async function encodeUpdate(task: Pick<Task, 'wire'>, delta: Float32Array): Promise<Uint8Array> {
+  if (task.wire.codec === 'float32') return encodeFloat32(delta);
+  const seed = Number.parseInt((await contentHash(encodeFloat32(delta))).slice(2, 10), 16);
+  return encodeWire(task.wire, delta, roundingSource(seed));
+}
 
 /**
  * Membership proofs in this process run one at a time: one proof already keeps every core busy
@@ -251,7 +262,7 @@ export class FederatedClient {
     }
     const base = await this.checkpoint(round.baseHash);
     const trained = await trainLocal({ spec: task.modelSpec, baseWeights: base.weights, data: args.data, training: round.training, seed: args.seed ?? round.round, onProgress: args.onProgress });
-    const bytes = encodeFloat32(trained.delta);
+    const bytes = await encodeUpdate(task, trained.delta);
     const stage = (st: ContributeStage) => args.onStage?.(st, bytes.byteLength);
     stage('trained');
     const updateHash = await contentHash(bytes);

@@ -35,6 +35,7 @@ export type RejectionCode =
   | 'BAD_LENGTH'
   | 'HASH_MISMATCH'
   | 'NON_FINITE'
+  | 'BAD_ENCODING'
   | 'NORM_TOO_LARGE'
   | 'NOT_SHARED';
 

@@ -21,6 +21,7 @@ import { SecureAggConfig } from './secagg/config.ts';
 import { secureRoundsEpsilon } from './secagg/dp.ts';
 import { PackedProof } from './zk/packed-proof.ts';
 import { ContributionBlock } from './scoring/contribution.ts';
+import { WireCodec } from './wire-codec.ts';
 
 /**
  * The contributions manifest of a round: who contributed what, how each contribution was scored
@@ -149,8 +150,14 @@ export const RoundManifest = z
      * scores derive from (protocol/scoring/contribution.ts); fl-audit --reaggregate recomputes it.
      */
     contribution: ContributionBlock.optional(),
+    /**
+     * Present exactly when the task's updates travel in a codec other than float32
+     * (protocol/wire-codec.ts): how every accepted update's bytes decode, for fl-audit --reaggregate.
+     */
+    wire: WireCodec.optional(),
   })
   .superRefine((m, ctx) => {
+    if (m.wire?.codec === 'float32') ctx.addIssue({ code: 'custom', path: ['wire'], message: 'float32 updates are written without a wire block' });
     const gainRule = m.scoring.rule === VALIDATION_GAIN_RULE;
     if (gainRule !== (m.contribution !== undefined)) ctx.addIssue({ code: 'custom', path: ['contribution'], message: 'a contribution block goes with the validation-gain rule, and only with it' });
     if (m.contribution) {
@@ -222,6 +229,8 @@ export interface ManifestInput {
   secure?: SecureManifestBlock;
   /** The validation-gain rule: the block its scores come from (protocol/scoring/contribution.ts). */
   contribution?: ContributionBlock;
+  /** The task's update codec (recorded unless float32). */
+  wire?: WireCodec;
 }
 
 const ADDRESS_RE = /^0x[0-9a-fA-F]{40}$/;
@@ -315,6 +324,7 @@ export function buildManifest(input: ManifestInput, rules: Readonly<Record<strin
     ...privacyOf(input.strategy, input.round, input.secure, input.secure?.dim),
     ...(input.secure ? { secure: input.secure } : {}),
     ...(input.contribution ? { contribution: input.contribution } : {}),
+    ...(input.wire && input.wire.codec !== 'float32' ? { wire: input.wire } : {}),
   };
   draft.rewardsRoot = manifestRewardsTree(draft as RoundManifest).root;
   const r = RoundManifest.safeParse(draft);

@@ -4,6 +4,7 @@ import { SNARK_FIELD } from './zk/field.ts';
 import { PackedProof } from './zk/packed-proof.ts';
 import { MAX_ROUND_REWARD } from './rewards.ts';
 import { SecureAggConfig } from './secagg/config.ts';
+import { FLOAT32_WIRE, WireCodec } from './wire-codec.ts';
 
 /** Wire schemas shared by coordinator and clients; every type is inferred from its schema. */
 
@@ -126,6 +127,12 @@ export const CreateTaskBody = z
      * sum to something readable, so no one sees an individual update. Absent: open updates.
      */
     secure: SecureAggConfig.optional(),
+    /**
+     * How open updates travel (protocol/wire-codec.ts): `{"codec":"int8"}` (1.02 bytes a parameter,
+     * stochastic rounding, per-block scales) or `{"codec":"float32"}` (4 bytes, the default).
+     * Not for secure tasks, whose masked words are their own fixed-point format.
+     */
+    wire: WireCodec.optional(),
     /** Seed of the deterministic initial weights. */
     seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
   })
@@ -143,6 +150,8 @@ export const Task = z.object({
   rewards: RewardsConfig,
   privacy: Privacy.default('public'),
   secure: SecureAggConfig.optional(),
+  /** The update codec (absent in tasks made before it existed: float32). */
+  wire: WireCodec.default(FLOAT32_WIRE),
   seed: z.number().int(),
   createdAt: z.string(),
   genesisHash: Hash32,

@@ -60,6 +60,7 @@ const opts = new Command('demo')
   .option('--secure-clip <c>', 'secure: L2 norm every client clips its delta to', parseFloat, 10)
   .option('--scoring <rule>', 'how rewards are split: accepted-samples (declared, bounded samples) or validation-gain (what each update adds on 300 held-out digits: docs/contribution-scores.md)', (v) => (v === 'accepted-samples' || v === 'validation-gain' ? v : (() => { throw new InvalidArgumentError('accepted-samples or validation-gain'); })()), 'accepted-samples')
   .option('--port <n>', 'port of the coordinator and its dashboard (default: any free port)', (v) => (v === '0' ? 0 : posInt('port')(v)), 0)
+  .option('--wire <codec>', 'how open updates travel: int8 (1.02 bytes a parameter, stochastic rounding) or float32 (4 bytes)', (v) => (v === 'int8' || v === 'float32' ? v : (() => { throw new InvalidArgumentError('int8 or float32'); })()), 'float32')
   .option('--hold', 'keep the coordinator and its dashboard running after the demo, until Ctrl-C', false)
   .addHelpText('after', `
 Output: progress on stderr (a bar on a terminal); the last stdout line is
@@ -68,7 +69,7 @@ or, with --json, one JSON object per round and a final {"event":"done", ...}.
 Exit codes: 0 done and the audit passed (or was skipped with --no-chain); 1 usage error or a failure
 (a client, the coordinator, the chain); 2 the closing fl-audit failed.`)
   .parse()
-  .opts<{ rounds: number; clients: number; seed: number; alpha: number; localEpochs: number; batchSize: number; lr: number; strategy: string; clip?: number; dp?: number; json: boolean; chain: boolean; private: boolean; secure: boolean; secureBits: 16 | 8; secureRange: number; secureClip: number; scoring: 'accepted-samples' | 'validation-gain'; port: number; hold: boolean }>();
+  .opts<{ rounds: number; clients: number; seed: number; alpha: number; localEpochs: number; batchSize: number; lr: number; strategy: string; clip?: number; dp?: number; json: boolean; chain: boolean; private: boolean; secure: boolean; secureBits: 16 | 8; secureRange: number; secureClip: number; scoring: 'accepted-samples' | 'validation-gain'; wire: 'int8' | 'float32'; port: number; hold: boolean }>();
 if (opts.secure && opts.scoring === 'validation-gain') {
   console.error('demo: --scoring validation-gain needs the individual updates, which --secure never reveals');
   process.exit(1);
@@ -130,6 +131,7 @@ async function main() {
     // With --scoring validation-gain, pro rata to each update's confirmed gain on the validation set instead.
     rewards: { perRound: (PER_ROUND).toString(), budget: (PER_ROUND * BigInt(opts.rounds + (opts.hold ? 10 : 0))).toString(), ...(validationHash ? { scoring: 'validation-gain', validation: validationHash } : {}) },
     privacy: opts.private ? 'private' : 'public',
+    ...(opts.secure ? {} : { wire: { codec: opts.wire } }),
     seed: opts.seed,
   });
   // Private: the demo is also the task admin, admitting each member's commitment (never its secret).

@@ -16,7 +16,9 @@ import {
 import {
   canonicalJson,
   decodeCheckpoint,
-  decodeDelta,
+  decodeWire,
+  FLOAT32_WIRE,
+  wireBytes,
   decodeManifest,
   DEFAULT_DOMAIN,
   EMPTY_REWARDS_ROOT,
@@ -646,17 +648,25 @@ async function reaggregate(
   const cacheLimit = opts.maxCacheBytes ?? 256 * 1024 * 1024;
   const cache: (Float32Array | undefined)[] | null = accepted.length * wm.size * 4 <= cacheLimit ? [] : null;
   const bad: string[] = [];
+  // The codec the manifest records (none: float32); every update is decoded with it, exactly as the coordinator did.
+  const wire = m.wire ?? FLOAT32_WIRE;
+  const size = wireBytes(wire, wm.size);
   for (const [i, a] of accepted.entries()) {
     const f = await fetchVerified(opts.source, 'updates', a.updateHash, 'manifest');
     if (!f.ok) {
       bad.push(`update of ${a.client}: ${f.detail}`);
       continue;
     }
-    if (f.bytes.length !== wm.size * 4) {
-      bad.push(`update ${a.updateHash} of ${a.client} has ${f.bytes.length} bytes, the model needs ${wm.size * 4}`);
+    if (f.bytes.length !== size) {
+      bad.push(`update ${a.updateHash} of ${a.client} has ${f.bytes.length} bytes, the model needs ${size} (${wire.codec})`);
       continue;
     }
-    if (cache) cache[i] = decodeDelta(wm, f.bytes);
+    try {
+      const delta = decodeWire(wire, f.bytes, wm.size);
+      if (cache) cache[i] = delta;
+    } catch (e) {
+      bad.push(`update ${a.updateHash} of ${a.client} is not a ${wire.codec} delta: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
   add(CHECKS.reaggregateUpdates, bad.length === 0, bad.length ? list(bad) : `${accepted.length} update(s) fetched; hashes and lengths match`);
   if (bad.length) {
@@ -673,7 +683,7 @@ async function reaggregate(
       if (!delta) {
         const f = await fetchVerified(opts.source, 'updates', a.updateHash, 'manifest');
         if (!f.ok) throw new Error(`update of ${a.client} changed between two reads: ${f.detail}`);
-        delta = decodeDelta(wm, f.bytes);
+        delta = decodeWire(wire, f.bytes, wm.size);
       }
       yield { id: a.updateHash, delta, numSamples: a.numSamples };
     }
@@ -744,7 +754,7 @@ async function rescore(a: {
       if (hit) return hit;
       const f = await fetchVerified(a.opts.source, 'updates', hash, 'a manifest');
       if (!f.ok) throw new Error(f.detail);
-      const delta = decodeDelta(wm, f.bytes);
+      const delta = decodeWire(a.m.wire ?? FLOAT32_WIRE, f.bytes, wm.size);
       if ((fetched.size + 1) * wm.size * 4 <= cacheLimit) fetched.set(hash, delta);
       return delta;
     };

@@ -1,12 +1,16 @@
 import { cpus } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import type { WireCodec } from '../../protocol/index.ts';
 import { checkBlob, type BlobVerdict } from './check-blob.ts';
 
 export type { BlobVerdict };
 
 export interface BlobChecker {
-  /** Hashes and measures the bytes. May take ownership of `bytes`: do not use them afterwards. */
-  check(bytes: Uint8Array): Promise<BlobVerdict>;
+  /**
+   * Hashes and measures the bytes, decoded with `wire` (float32 when absent; int8 needs `params`).
+   * May take ownership of `bytes`: do not use them afterwards.
+   */
+  check(bytes: Uint8Array, wire?: WireCodec, params?: number): Promise<BlobVerdict>;
   close(): Promise<void>;
 }
 
@@ -45,7 +49,7 @@ export function createBlobChecker(threads: number): BlobChecker {
     return w;
   });
   return {
-    check(bytes) {
+    check(bytes, wire, params) {
       const id = nextId++;
       const w = workers[turn++ % workers.length]!;
       // Transfer the memory when the view covers its whole buffer (Redis replies of this size do);
@@ -56,7 +60,7 @@ export function createBlobChecker(threads: number): BlobChecker {
       return new Promise<BlobVerdict>((resolve, reject) => {
         pending.set(id, { resolve, reject });
         w.ref();
-        w.postMessage({ id, buf }, [buf]);
+        w.postMessage({ id, buf, wire, params }, [buf]);
       }).finally(() => {
         if (pending.size === 0) for (const x of workers) x.unref();
       });

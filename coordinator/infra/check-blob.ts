@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { contentHash, decodeFloat32, firstNonFinite, Hash32, l2Norm, type Hex32 } from '../../protocol/index.ts';
+import { contentHash, decodeWire, FLOAT32_WIRE, firstNonFinite, Hash32, l2Norm, ProtocolError, type Hex32, type WireCodec } from '../../protocol/index.ts';
 
 /** What the update worker needs to know about a delta's bytes. */
 export interface BlobVerdict {
@@ -8,6 +8,8 @@ export interface BlobVerdict {
   norm: number;
   /** Index of the first NaN/Inf value when the norm is not finite, else -1. */
   firstNonFinite: number;
+  /** Why the bytes are not a delta in the task's codec (then norm is NaN); absent when they are. */
+  badEncoding?: string;
 }
 
 /**
@@ -15,10 +17,17 @@ export interface BlobVerdict {
  * The float64 sum of squares of finite float32 values cannot overflow at our model sizes, so the
  * norm is non-finite exactly when some value is; only then is the bad value looked for.
  */
-export async function checkBlob(bytes: Uint8Array): Promise<BlobVerdict> {
+export async function checkBlob(bytes: Uint8Array, wire: WireCodec = FLOAT32_WIRE, params?: number): Promise<BlobVerdict> {
   const hash = await contentHash(bytes);
-  if (bytes.byteLength % 4 !== 0) return { hash, norm: NaN, firstNonFinite: -1 };
-  const values = decodeFloat32(bytes);
+  if (wire.codec === 'float32' && bytes.byteLength % 4 !== 0) return { hash, norm: NaN, firstNonFinite: -1 };
+  let values: Float32Array;
+  try {
+    // float32 needs no parameter count (the worker checks the length); int8's layout does.
+    values = decodeWire(wire, bytes, wire.codec === 'float32' ? bytes.byteLength / 4 : (params ?? 0));
+  } catch (e) {
+    if (e instanceof ProtocolError) return { hash, norm: NaN, firstNonFinite: -1, badEncoding: e.message };
+    throw e;
+  }
   const norm = l2Norm(values);
   return { hash, norm, firstNonFinite: Number.isFinite(norm) ? -1 : firstNonFinite(values) };
 }
@@ -28,10 +37,11 @@ const StoredVerdict = z.strictObject({
   hash: Hash32,
   norm: z.string().refine((s) => s === String(Number(s)), 'a number as String(number) writes it'),
   firstNonFinite: z.number().int().min(-1),
+  badEncoding: z.string().max(500).optional(),
 });
 
 export function encodeVerdict(v: BlobVerdict): string {
-  return JSON.stringify({ hash: v.hash, norm: String(v.norm), firstNonFinite: v.firstNonFinite });
+  return JSON.stringify({ hash: v.hash, norm: String(v.norm), firstNonFinite: v.firstNonFinite, ...(v.badEncoding ? { badEncoding: v.badEncoding } : {}) });
 }
 
 /**
@@ -47,5 +57,5 @@ export function decodeVerdict(text: string | null | undefined): BlobVerdict | nu
     return null;
   }
   const r = StoredVerdict.safeParse(json);
-  return r.success ? { hash: r.data.hash as Hex32, norm: Number(r.data.norm), firstNonFinite: r.data.firstNonFinite } : null;
+  return r.success ? { hash: r.data.hash as Hex32, norm: Number(r.data.norm), firstNonFinite: r.data.firstNonFinite, ...(r.data.badEncoding ? { badEncoding: r.data.badEncoding } : {}) } : null;
 }

@@ -1,4 +1,4 @@
-import { buildManifest, contentHash, decodeCheckpoint, decodeDelta, encodeCheckpoint, encodeManifest, weightManifest, type Hex32 } from '../../protocol/index.ts';
+import { buildManifest, contentHash, decodeCheckpoint, decodeWire, encodeCheckpoint, encodeManifest, weightManifest, type Hex32 } from '../../protocol/index.ts';
 import type { CoordinatorContext } from '../context.ts';
 import { failpoint } from '../failpoints.ts';
 import { createStrategy } from '../strategies/index.ts';
@@ -50,6 +50,7 @@ export async function closeRound(ctx: CoordinatorContext, task: number, round: n
     if (!baseBytes) throw new Error(`base checkpoint ${head.baseHash} is missing from the store`);
     const base = decodeCheckpoint(baseBytes);
     const manifest = weightManifest(t.modelSpec);
+    const wire = t.wire;
     const started = performance.now();
 
     // Deltas stream from Redis one at a time in ascending client order (the auditor's order too),
@@ -80,7 +81,7 @@ export async function closeRound(ctx: CoordinatorContext, task: number, round: n
         archiving.push(archive(a.updateHash, bytes.slice()));
         if (archiving.length > ARCHIVE_WINDOW) await archiving.shift();
         if (archiveError) throw archiveError;
-        yield { id: a.updateHash, delta: decodeDelta(manifest, bytes), numSamples: a.numSamples };
+        yield { id: a.updateHash, delta: decodeWire(wire, bytes, manifest.size), numSamples: a.numSamples };
       }
     }
     const strategy = createStrategy(head.cfg.strategy);
@@ -136,6 +137,7 @@ export async function closeRound(ctx: CoordinatorContext, task: number, round: n
       ...(head.cfg.membersRoot && head.cfg.membersCount ? { private: { membersRoot: head.cfg.membersRoot, members: head.cfg.membersCount } } : {}),
       ...(secure ? { secure } : {}),
       ...(contribution ? { contribution } : {}),
+      ...(t.secure ? {} : { wire: t.wire }),
     });
     const manifestHash = await ctx.store.put('manifests', encodeManifest(contributions));
     await ctx.rounds.setManifest(task, round, { manifestHash, rewardsRoot: contributions.rewardsRoot, reward: contributions.allocated });

@@ -1,6 +1,7 @@
 import {
   CreateTaskBody,
   emptyServerState,
+  FLOAT32_WIRE,
   encodeCheckpoint,
   initialWeights,
   PRESET_MODELS,
@@ -47,6 +48,7 @@ export async function createTask(ctx: CoordinatorContext, body: unknown): Promis
     rewards: b.rewards,
     privacy: b.privacy,
     ...(b.secure ? { secure: b.secure } : {}),
+    wire: b.wire ?? FLOAT32_WIRE,
     seed: b.seed,
     createdAt: new Date(ctx.now()).toISOString(),
     genesisHash,
@@ -90,6 +92,7 @@ function checkSecureTask(b: ReturnType<typeof CreateTaskBody.parse>): void {
   if (b.strategy.name !== 'fedavg' && b.strategy.name !== 'fedadam') {
     refuse(`strategy ${b.strategy.name} needs the individual updates, which a secure task never reveals; use fedavg or fedadam (the per-coordinate range bound is the defence against outliers)`);
   }
+  if (b.wire && b.wire.codec !== 'float32') refuse(`wire ${b.wire.codec} is for open updates: a secure task's masked words are already fixed-point (secure.bits)`);
   if (b.strategy.clip) refuse('strategy.clip is applied by each client before masking in a secure task: set secure.clipNorm instead');
   if ('dp' in b.strategy && b.strategy.dp) refuse('strategy.dp adds noise at the coordinator, which could subtract it: set secure.dp, and clients add the noise themselves');
   try {

@@ -1,4 +1,4 @@
-import { blobKey, jobSender, recoverUpdateSigner, updateJobSchemaFor, type Task, type UpdateJob } from '../../protocol/index.ts';
+import { blobKey, FLOAT32_WIRE, jobSender, recoverUpdateSigner, updateJobSchemaFor, wireBytes, type Task, type UpdateJob, type WireCodec } from '../../protocol/index.ts';
 import { failpoint } from '../failpoints.ts';
 import { decodeVerdict, type BlobVerdict } from '../infra/check-blob.ts';
 import { verifyUpdateProof } from './verify-update-proof.ts';
@@ -83,8 +83,9 @@ export async function processUpdate(ctx: CoordinatorContext, jobId: string, data
   if (size > expectedBytes) throw new UpdateRejected('OVERSIZED', `delta has ${size} bytes; the model needs ${expectedBytes}`);
   if (size !== expectedBytes) throw new UpdateRejected('BAD_LENGTH', `delta has ${size} bytes; the model needs ${expectedBytes}`);
   await failpoint('worker.after-blob-move');
-  const verdict = decodeVerdict(moved[1]) ?? (await checkWorkBlob(ctx, work));
+  const verdict = decodeVerdict(moved[1]) ?? (await checkWorkBlob(ctx, work, task));
   if (verdict.hash !== job.updateHash) throw new UpdateRejected('HASH_MISMATCH', `delta hashes to ${verdict.hash}, the signed hash is ${job.updateHash}`);
+  if (!task.secure && verdict.badEncoding) throw new UpdateRejected('BAD_ENCODING', `not a ${task.wire.codec} delta: ${verdict.badEncoding}`);
   // The float64 sum of squares of finite float32 values cannot overflow at our model sizes, so the
   // norm is non-finite exactly when some value is.
   // A masked upload is uniform ring words: it has no norm to check (clients clip before masking).
@@ -129,16 +130,19 @@ export async function processUpdate(ctx: CoordinatorContext, jobId: string, data
   }
 }
 
-/** Bytes of one upload: float32 per parameter, or in a secure task one ring word per parameter. */
+/** Bytes of one upload: the task's wire codec (protocol/wire-codec.ts), or in a secure task one ring word per parameter. */
 export function uploadBytes(task: Task): number {
-  return task.secure ? (task.params * task.secure.bits) / 8 : task.params * 4;
+  return task.secure ? (task.params * task.secure.bits) / 8 : wireBytes(task.wire, task.params);
 }
 
+/** The codec the checker decodes an upload with: the task's, or float32 for masked words (their norm is not checked). */
+export const checkCodec = (task: Task): WireCodec => (task.secure ? FLOAT32_WIRE : task.wire);
+
 /** Reads the work blob and hashes and measures it on a checker thread (the bytes are handed over). */
-async function checkWorkBlob(ctx: CoordinatorContext, work: string): Promise<BlobVerdict> {
+async function checkWorkBlob(ctx: CoordinatorContext, work: string, task: Task): Promise<BlobVerdict> {
   const buf = await ctx.redis.getBuffer(work);
   if (!buf) throw new Error(`work blob ${work} vanished`);
-  return ctx.checker.check(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
+  return ctx.checker.check(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), checkCodec(task), task.params);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { decodeCheckpoint, decodeDelta, decodeManifest, weightManifest, type AcceptedUpdate, type RoundManifest, type Task } from '../../protocol/index.ts';
+import { decodeCheckpoint, decodeManifest, decodeWire, weightManifest, type AcceptedUpdate, type RoundManifest, type Task } from '../../protocol/index.ts';
 import { COPY_WINDOW_ROUNDS, scoreContributions, type ContributionBlock } from '../../protocol/scoring/contribution.ts';
 import { aggregateStep, earlierItems } from '../../protocol/scoring/earlier.ts';
 import { decodeValidationSet } from '../../protocol/scoring/validation-set.ts';
@@ -34,7 +34,7 @@ export async function scoreRound(ctx: CoordinatorContext, t: Task, round: number
   const loadUpdate = async (hash: string) => {
     const bytes = await ctx.store.get('updates', hash);
     if (!bytes) throw new Error(`archived update ${hash} is missing from the store`);
-    return decodeDelta(wm, bytes);
+    return decodeWire(t.wire, bytes, wm.size);
   };
   // Arrival order by the coordinator's acceptance time; the client breaks ties.
   const arrival = [...accepted].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.client < b.client ? -1 : 1)).map((a) => a.client);

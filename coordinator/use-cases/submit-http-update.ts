@@ -4,7 +4,7 @@ import { verifyUpdateProof } from './verify-update-proof.ts';
 import type { CoordinatorContext } from '../context.ts';
 import { AppError, notFound } from '../errors.ts';
 import { parseOr400 } from './parse.ts';
-import { uploadBytes } from './process-update.ts';
+import { checkCodec, uploadBytes } from './process-update.ts';
 
 /**
  * The remote upload path: a client without Redis access sends the raw delta over HTTP; the
@@ -51,7 +51,7 @@ export async function submitHttpUpdate(
     throw new AppError('BAD_LENGTH', 400, `delta has ${body.byteLength} bytes; the model needs ${size}`);
   }
   // Hashed and measured on a checker thread (on a copy: the thread takes what it is given, and we still store the body).
-  const verdict = await ctx.checker.check(Uint8Array.prototype.slice.call(body));
+  const verdict = await ctx.checker.check(Uint8Array.prototype.slice.call(body), checkCodec(t), t.params);
   const hash = verdict.hash;
   if (hash !== job.updateHash) throw new AppError('HASH_MISMATCH', 400, `body hashes to ${hash}, header says ${job.updateHash}`);
   const sender = jobSender(job);

@@ -1,5 +1,6 @@
 import { Wallet } from 'ethers';
-import { contentHash, encodeFloat32, Prng, signRegistration, signUpdate, type Task } from '../../protocol/index.ts';
+import { contentHash, Prng, signRegistration, signUpdate, type Task } from '../../protocol/index.ts';
+import { encodeUpdate } from '../../client/federated-client.ts';
 import type { CoordinatorContext } from '../../coordinator/context.ts';
 import { queueUploader } from '../../client/upload/queue-uploader.ts';
 
@@ -14,12 +15,15 @@ export async function makeOwner(ctx: CoordinatorContext, task: Task, seed: numbe
   return {
     wallet,
     address: wallet.address.toLowerCase(),
-    /** A signed update for round/base with a seeded random delta of the task's size (or the one given). */
-    async update(round: number, baseHash: string, numSamples = 10, scale = 0.01, given?: Float32Array) {
+    /**
+     * A signed update for round/base with a seeded random delta of the task's size (or the one
+     * given), in the task's wire codec; `rawBytes` signs and sends exactly those bytes instead.
+     */
+    async update(round: number, baseHash: string, numSamples = 10, scale = 0.01, given?: Float32Array, rawBytes?: Uint8Array) {
       const rng = new Prng(seed * 1000 + round);
       const delta = given ?? new Float32Array(task.params);
       if (!given) for (let i = 0; i < delta.length; i++) delta[i] = (rng.next() * 2 - 1) * scale;
-      const bytes = encodeFloat32(delta);
+      const bytes = rawBytes ?? (await encodeUpdate(task, delta));
       const updateHash = await contentHash(bytes);
       const signature = await signUpdate(wallet, task.eip712, { task: task.id, round, baseHash, updateHash, numSamples });
       return { delta, bytes, meta: { task: task.id, round, client: wallet.address.toLowerCase(), baseHash, updateHash, numSamples, signature } };
