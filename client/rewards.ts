@@ -411,6 +411,19 @@ export async function claimRewards(o: ClaimRewardsOptions): Promise<ClaimResult[
 }
 
 /**
+ * What the task's reward budget still holds on chain (RewardDistributor.budgetOf): once it is 0,
+ * rounds still train and commit, but pay nothing (coordinator/use-cases/round-reward.ts).
+ */
+export async function budgetLeft(o: { api: CoordinatorApi; task: number; provider?: Provider; rpcUrl?: string }): Promise<bigint> {
+  const chain = await openChain(o.api, o.provider, o.rpcUrl);
+  try {
+    return await chain.distributor.budgetOf(o.task);
+  } finally {
+    chain.close();
+  }
+}
+
+/**
  * Claims the member's unclaimed private rewards of the task (or exactly the given rounds) to
  * `recipient`: for each round, a Groth16 proof of the identity secret behind the round's nullifier
  * that names the recipient (proveClaim), then distributor.claimPrivate sent by `signer`, each mined

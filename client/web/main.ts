@@ -4,7 +4,7 @@ import { nullifierOf, toBytes32, type Identity } from '../../protocol/zk/index.t
 import { IdentityFileError } from '../identity-format.ts';
 import { CoordinatorApi, CoordinatorError } from '../coordinator-api.ts';
 import { FederatedClient, FederatedClientError } from '../federated-client.ts';
-import { claimPrivateRewards, claimRewards, listPrivateRewards, listRewards, RewardsError, type RewardLine } from '../rewards.ts';
+import { budgetLeft, claimPrivateRewards, claimRewards, listPrivateRewards, listRewards, RewardsError, type RewardLine } from '../rewards.ts';
 import type { LabelledData, TrainProgress } from '../tf/train-loop.ts';
 import { initPageBackend } from './browser-backend.ts';
 import { preferBackend } from './browser/trainer.ts';
@@ -495,6 +495,11 @@ async function refreshRewards(): Promise<void> {
   const open = lines.filter((l) => !l.claimed && l.claimable);
   $<HTMLButtonElement>('claim').disabled = open.length === 0;
   say('rewards-status', lines.length ? `${open.length} round(s) to claim.` : 'No rewards yet: they appear once a round you took part in is committed on chain.');
+  // A task whose budget is spent keeps training and committing, but its new rounds pay nothing: say so.
+  if (BigInt(t.rewards.perRound) > 0n) {
+    const left = await budgetLeft({ api, task: t.id }).catch(() => null);
+    say('budget-info', left === null ? '' : left === 0n ? 'This task\'s reward budget is spent: its rounds still train and commit, but pay nothing more.' : `Reward budget left: ${formatUnits(left, 18)} tokens (${formatUnits(t.rewards.perRound, 18)} a round).`, left === 0n ? 'bad' : '');
+  }
 }
 
 function setUpRewards(): void {

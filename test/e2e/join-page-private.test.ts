@@ -58,7 +58,7 @@ describe('the /join page in a private task', () => {
     cleanups.push(async () => chainClient.close());
     env = await startTestCoordinator({}, { chain: chainClient, chainIntervalMs: 100 });
     cleanups.push(() => env.cleanup());
-    task = await createTask(env.c.ctx, { name: 'private iris in the browser', model: 'iris-mlp', privacy: 'private', training: { localEpochs: 2, batchSize: 8, learningRate: 0.1, optimizer: 'sgd' }, rewards: { perRound: '1000000000000000000', budget: '3000000000000000000' }, seed: 5 });
+    task = await createTask(env.c.ctx, { name: 'private iris in the browser', model: 'iris-mlp', privacy: 'private', training: { localEpochs: 2, batchSize: 8, learningRate: 0.1, optimizer: 'sgd' }, rewards: { perRound: '1000000000000000000', budget: '1000000000000000000' }, seed: 5 });
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
     cleanups.push(() => browser.close());
   });
@@ -137,6 +137,8 @@ describe('the /join page in a private task', () => {
     await chain.provider.send('anvil_setBalance', [sender, `0x${parseEther('1').toString(16)}`]);
     await a.click('#refresh-rewards');
     await a.locator('#rewards tbody tr').first().waitFor({ timeout: 60_000 });
+    // The budget held exactly one round: the page says further rounds pay nothing.
+    await a.locator('#budget-info', { hasText: 'reward budget is spent' }).waitFor({ timeout: 30_000 });
     await a.click('#claim');
     await a.locator('#rewards-status', { hasText: 'choose where to pay' }).waitFor({ timeout: 10_000 });
     const [payoutKey] = await Promise.all([a.waitForEvent('download'), a.click('#new-payout')]);
