@@ -10,11 +10,8 @@
  * then passed on unchanged) until the test has closed the round, which makes "too late" happen on cue.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.ts';
 import { closeRound } from '../../coordinator/use-cases/close-round.ts';
 import { createTask } from '../../coordinator/use-cases/create-task.ts';
@@ -22,8 +19,8 @@ import { openRound } from '../../coordinator/use-cases/open-round.ts';
 import { loadMnist } from '../../client/data/mnist.ts';
 import type { Task } from '../../protocol/index.ts';
 import { silentLog, startTestCoordinator, waitFor } from '../helpers/env.ts';
+import { ensureChromium, launchChromium } from '../helpers/browser.ts';
 
-const ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
 
 describe('the /join page: images, narrow screens and clear errors', () => {
   let env: Awaited<ReturnType<typeof startTestCoordinator>>;
@@ -36,8 +33,7 @@ describe('the /join page: images, narrow screens and clear errors', () => {
   const cleanups: (() => Promise<unknown>)[] = [];
 
   before(async () => {
-    const r = spawnSync('bash', [join(ROOT, 'scripts', 'ensure-debian-packages.sh'), 'chromium'], { encoding: 'utf8' });
-    assert.equal(r.status, 0, `chromium is needed: ${r.stderr.trim()}`);
+    ensureChromium();
     env = await startTestCoordinator();
     coordinator = env.c;
     cleanups.push(async () => {
@@ -46,7 +42,7 @@ describe('the /join page: images, narrow screens and clear errors', () => {
     });
     task = await createTask(env.c.ctx, { name: 'iris on a phone', model: 'iris-mlp', training: { localEpochs: 1, batchSize: 8, learningRate: 0.1, optimizer: 'sgd' }, seed: 2 });
     mnistTask = await createTask(env.c.ctx, { name: 'digits from image files', model: 'mnist-cnn', training: { localEpochs: 1, batchSize: 8, learningRate: 0.01, optimizer: 'adam' }, seed: 4 });
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+    browser = await launchChromium();
     cleanups.push(() => browser.close());
   });
   after(async () => {

@@ -7,14 +7,12 @@
  * Nothing here is a stand-in: real proofs, real anvil, the coordinator's own verifier.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { parseEther } from 'ethers';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { connectChain, type ChainClient } from '../../coordinator/chain/chain-client.ts';
 import { admitMembers } from '../../coordinator/use-cases/admit-members.ts';
 import { createTask } from '../../coordinator/use-cases/create-task.ts';
@@ -25,16 +23,8 @@ import type { Task } from '../../protocol/index.ts';
 import { terminateZk } from '../../protocol/zk/index.ts';
 import { startChain, type Chain } from '../contracts/chain.ts';
 import { startTestCoordinator, waitFor } from '../helpers/env.ts';
+import { ensureChromium, launchChromium, runNode } from '../helpers/browser.ts';
 
-const ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
-
-function run(cmd: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((res) => {
-    execFile(process.execPath, cmd, { cwd: ROOT, timeout: 180_000, env: { ...process.env, FL_PRIVATE_KEY: '', CI: 'true' } }, (err, stdout, stderr) => {
-      res({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 describe('the /join page in a private task', () => {
   let chain: Chain;
@@ -48,8 +38,7 @@ describe('the /join page in a private task', () => {
   const cleanups: (() => Promise<unknown>)[] = [];
 
   before(async () => {
-    const r = spawnSync('bash', [join(ROOT, 'scripts', 'ensure-debian-packages.sh'), 'chromium'], { encoding: 'utf8' });
-    assert.equal(r.status, 0, `chromium is needed: ${r.stderr.trim()}`);
+    ensureChromium();
     dir = mkdtempSync(join(tmpdir(), 'fl-join-private-'));
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
     chain = await startChain();
@@ -59,7 +48,7 @@ describe('the /join page in a private task', () => {
     env = await startTestCoordinator({}, { chain: chainClient, chainIntervalMs: 100 });
     cleanups.push(() => env.cleanup());
     task = await createTask(env.c.ctx, { name: 'private iris in the browser', model: 'iris-mlp', privacy: 'private', training: { localEpochs: 2, batchSize: 8, learningRate: 0.1, optimizer: 'sgd' }, rewards: { perRound: '1000000000000000000', budget: '1000000000000000000' }, seed: 5 });
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+    browser = await launchChromium();
     cleanups.push(() => browser.close());
   });
   after(async () => {
@@ -94,7 +83,7 @@ describe('the /join page in a private task', () => {
     c = await member('c', '2/3');
     // b takes part with an identity made by the CLI: the same file format both ways.
     const file = join(dir, 'b.identity.json');
-    const made = await run(['bin/fl-client.js', 'identity', 'new', '--out', file, '--json']);
+    const made = await runNode(['bin/fl-client.js', 'identity', 'new', '--out', file, '--json']);
     assert.equal(made.code, 0, made.stderr);
     await b.locator('#import-identity').setInputFiles(file);
     const cliCommitment = parseIdentityFile(readFileSync(file, 'utf8')).commitment.toString();
@@ -159,7 +148,7 @@ describe('the /join page in a private task', () => {
   });
 
   test('fl-audit re-aggregates the private round the pages took part in', async () => {
-    const r = await run(['bin/fl-audit.js', '--rpc', chain.anvil.rpcUrl, '--registry', chain.d.addresses.registry, '--task', String(task.id), '--coordinator', env.c.url, '--reaggregate']);
+    const r = await runNode(['bin/fl-audit.js', '--rpc', chain.anvil.rpcUrl, '--registry', chain.d.addresses.registry, '--task', String(task.id), '--coordinator', env.c.url, '--reaggregate']);
     assert.equal(r.code, 0, `fl-audit failed:\n${r.stdout}\n${r.stderr}`);
     assert.deepEqual(problems, [], 'no uncaught errors in the pages');
   });

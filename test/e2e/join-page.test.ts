@@ -10,14 +10,13 @@
  * process (real EIP-712 signatures, real transactions on anvil), the way an extension answers a page.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { getBytes, keccak256, parseEther, Wallet, type TypedDataField } from 'ethers';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { connectChain, type ChainClient } from '../../coordinator/chain/chain-client.ts';
 import { createTask } from '../../coordinator/use-cases/create-task.ts';
 import { openRound } from '../../coordinator/use-cases/open-round.ts';
@@ -25,9 +24,8 @@ import { attach } from '../../contracts/artifacts.ts';
 import type { Round, Task } from '../../protocol/index.ts';
 import { startChain, type Chain } from '../contracts/chain.ts';
 import { startTestCoordinator, waitFor } from '../helpers/env.ts';
+import { ensureChromium, launchChromium, ROOT, runNode } from '../helpers/browser.ts';
 
-const ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(ROOT, 'test-results');
 const SHARES = 5;
 
@@ -37,19 +35,6 @@ interface Recorded {
   url: string;
   headers: Record<string, string>;
   body: Buffer | null;
-}
-
-function ensureChromium(): void {
-  const r = spawnSync('bash', [join(ROOT, 'scripts', 'ensure-debian-packages.sh'), 'chromium'], { encoding: 'utf8' });
-  assert.equal(r.status, 0, `chromium is needed for the join-page test: ${r.stderr.trim()}`);
-}
-
-function run(cmd: string[], timeout = 180_000): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((res) => {
-    execFile(process.execPath, cmd, { cwd: ROOT, timeout, env: { ...process.env, FL_PRIVATE_KEY: '', CI: 'true' } }, (err, stdout, stderr) => {
-      res({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
 }
 
 describe('the /join page: browser data owners beside CLI ones', () => {
@@ -75,10 +60,7 @@ describe('the /join page: browser data owners beside CLI ones', () => {
     env = await startTestCoordinator({}, { chain: chainClient, chainIntervalMs: 100 });
     cleanups.push(() => env.cleanup());
     task = await createTask(env.c.ctx, { name: 'mnist in the browser', model: 'mnist-cnn', training: { localEpochs: 1, batchSize: 32, learningRate: 0.01, optimizer: 'adam' }, rewards: { perRound: '1000000000000000000', budget: '5000000000000000000' }, seed: 3 });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     cleanups.push(() => browser.close());
   });
   after(async () => {
@@ -217,7 +199,7 @@ describe('the /join page: browser data owners beside CLI ones', () => {
   });
 
   test('fl-audit re-aggregates every round, browser updates included', async () => {
-    const r = await run(['bin/fl-audit.js', '--rpc', chain.anvil.rpcUrl, '--registry', chain.d.addresses.registry, '--task', String(task.id), '--coordinator', env.c.url, '--reaggregate']);
+    const r = await runNode(['bin/fl-audit.js', '--rpc', chain.anvil.rpcUrl, '--registry', chain.d.addresses.registry, '--task', String(task.id), '--coordinator', env.c.url, '--reaggregate']);
     assert.equal(r.code, 0, `fl-audit failed:\n${r.stdout}\n${r.stderr}`);
   });
 
