@@ -42,7 +42,12 @@ describe('update worker: faults are retried, refusals are not', () => {
       return s && s.accepted === 1 ? s : null;
     });
     assert.equal(r.rejected, 0, 'a fault is not recorded as a rejection');
-    const job = (await queue.getJob(jobId))!;
+    // The round counts the accept inside the processor; BullMQ bumps attemptsMade and moves the job
+    // to completed only after the processor returns, so wait for that before reading either.
+    const job = await waitFor('job completed', async () => {
+      const j = await queue.getJob(jobId);
+      return j && (await j.getState()) === 'completed' ? j : null;
+    });
     assert.ok(job.attemptsMade >= 2, `attempts: ${job.attemptsMade}`);
     assert.equal(await job.getState(), 'completed');
   });
@@ -60,8 +65,11 @@ describe('update worker: faults are retried, refusals are not', () => {
       return s && s.rejected === 1 ? s : null;
     });
     assert.equal(r.rejections[0]!.code, 'BAD_BLOB');
-    const after = (await queue.getJob(job.id!))!;
+    // The rejection is recorded inside the processor; the job reaches BullMQ's failed set just after.
+    const after = await waitFor('job failed', async () => {
+      const j = await queue.getJob(job.id!);
+      return j && (await j.getState()) === 'failed' ? j : null;
+    });
     assert.equal(after.attemptsMade, 1, 'refusals are never retried');
-    assert.equal(await after.getState(), 'failed');
   });
 });
