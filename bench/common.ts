@@ -134,6 +134,9 @@ export async function createBenchTask(ctx: CoordinatorContext, name: string): Pr
     strategy: { name: 'fedavg' },
     // maxSamples is far above what the bench claims; maxNorm 0 = no limit (the norm is still computed).
     limits: { maxNorm: 0, minSamples: 1, maxSamples: 1_000_000_000 },
+    // The ingest figures are for 4 MB float32 blobs (the floor is measured on the same bytes); the
+    // int8 codec's cost is bench/wire.ts's figure.
+    wire: { codec: 'float32' },
     seed: 1,
   });
 }

@@ -9,7 +9,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatUnits, Wallet } from 'ethers';
 import { terminateZk, type Identity } from '../protocol/zk/index.ts';
 import type { Dataset } from './data/dataset.ts';
-import { forModel, loadDataFile, mnistShard } from './data/load-data.ts';
+import { DEMO_TRAIN_DIGITS, forModel, loadDataFile, mnistShard } from './data/load-data.ts';
 import { CoordinatorApi, CoordinatorError } from './coordinator-api.ts';
 import { FederatedClient, FederatedClientError, type UploadMode } from './federated-client.ts';
 import { SecureRoundError } from './secure-round.ts';
@@ -42,6 +42,8 @@ interface JoinOptions {
   mnistShard?: { index: number; of: number };
   alpha: number;
   splitSeed: number;
+  trainDigits: number;
+  slowdown: number;
   rounds: number;
   upload: 'http' | 'queue';
   redisUrl?: string;
@@ -75,7 +77,7 @@ async function join(o: JoinOptions): Promise<number> {
   if (!isPrivate && o.identity) throw new InvalidArgumentError(`task ${task.id} is public: --identity is for private tasks (a public task takes the wallet of --key-file or FL_PRIVATE_KEY)`);
   let data: Dataset;
   if (o.data) data = await loadDataFile(o.data, task.modelSpec.inputShape, task.modelSpec.classes);
-  else if (o.mnistShard) data = forModel(mnistShard({ ...o.mnistShard, alpha: o.alpha, seed: o.splitSeed }), task.modelSpec.inputShape);
+  else if (o.mnistShard) data = forModel(mnistShard({ ...o.mnistShard, alpha: o.alpha, seed: o.splitSeed, trainDigits: o.trainDigits }), task.modelSpec.inputShape);
   else throw new InvalidArgumentError('give --data FILE (your own data) or --mnist-shard i/K (a simulated share of MNIST)');
 
   const upload: UploadMode = o.upload === 'queue' ? { mode: 'queue', redisUrl: o.redisUrl ?? 'redis://127.0.0.1:6379', prefix: o.redisPrefix } : { mode: 'http' };
@@ -128,6 +130,7 @@ async function join(o: JoinOptions): Promise<number> {
           round,
           data,
           onProgress: (p) => progress.update(p.epoch - 1 + p.batch / p.batches, `epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)}`),
+          ...(o.slowdown > 1 ? { beforeUpload: () => sleep((o.slowdown - 1) * (Date.now() - started)) } : {}),
           onStage: (stage, bytes) => {
             if (stage === 'trained') {
               progress.stop(`trained in ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -145,9 +148,14 @@ async function join(o: JoinOptions): Promise<number> {
         }
         throw e;
       }
-      const decision = await client.waitForDecision(task.id, round.round, res, 120_000);
+      const decision = await client.waitForDecision(task.id, round.round, res, 120_000, task.async?.maxStaleness ?? 0);
       upload?.step(decision.status);
       upload?.done();
+      // Async tasks: a too-stale update is the price of a slow device, not an error; train again on the newest checkpoint.
+      if (decision.status === 'rejected' && decision.code === 'STALE' && task.async) {
+        out(o.json, { event: 'skipped', round: round.round, code: decision.code, reason: decision.reason }, `round ${round.round}: update too stale (${decision.reason}); training again on the newest checkpoint`);
+        continue;
+      }
       if (decision.status === 'rejected') {
         out(o.json, { event: 'rejected', round: round.round, ...decision }, `round ${round.round}: update REJECTED (${decision.code}): ${decision.reason}`);
         return EXIT.refused;
@@ -162,6 +170,12 @@ async function join(o: JoinOptions): Promise<number> {
   }
 }
 
+const slowdown = (v: string) => {
+  const x = Number(v);
+  if (!Number.isFinite(x) || x < 1 || x > 1000) throw new InvalidArgumentError('must be a number in [1, 1000]');
+  return x;
+};
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const address = (v: string) => {
   if (!/^0x[0-9a-fA-F]{40}$/.test(v)) throw new InvalidArgumentError('must be a 0x-prefixed 20-byte hex address');
   return v.toLowerCase();
@@ -411,11 +425,13 @@ event as it happens, the others one object. Progress bars go to stderr, and only
     .option('--mnist-shard <i/K>', 'simulate owner i of K with a Dirichlet share of the MNIST digits', shard)
     .option('--alpha <a>', 'Dirichlet label-skew concentration for --mnist-shard', parseFloat, 0.5)
     .option('--split-seed <n>', 'seed of the MNIST split and partition', int('split-seed'), 1)
+    .option('--train-digits <n>', "how many of MNIST's 60,000 training images the --mnist-shard owners share", int('train-digits'), DEMO_TRAIN_DIGITS)
     .option('--rounds <n>', 'rounds to take part in', int('rounds'), 1)
     .addOption(new Option('--upload <how>', 'upload path').choices(['http', 'queue']).default('http'))
     .option('--redis-url <url>', 'Redis for --upload queue', process.env.REDIS_URL)
     .option('--redis-prefix <p>', 'coordinator key prefix for --upload queue', process.env.REDIS_PREFIX ?? 'fl')
     .option('--wait-seconds <n>', 'how long to wait for each round to open', int('wait-seconds'), 600)
+    .option('--slowdown <x>', 'simulate a device x times slower: after training, wait (x - 1) times the training time before uploading', slowdown, 1)
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['node', 'wasm', 'cpu']))
     .option('--json', 'one JSON object per line on stdout, no progress bars', false)
     .addHelpText('after', '\nExit codes: 0 every round done; 1 usage or input error; 2 the coordinator refused or rejected the update; 3 no round opened within --wait-seconds.')

@@ -222,6 +222,8 @@ export class FederatedClient {
     onStage?: (stage: ContributeStage, bytes: number) => void;
     /** Secure tasks: upload, then vanish without answering the unmasking (a simulated dropout). */
     leaveAfterUpload?: boolean;
+    /** Open tasks: awaited between training and upload (a simulated slow device waits here). */
+    beforeUpload?: () => Promise<void>;
   }): Promise<ContributeResult> {
     const { task, round } = args;
     if (task.secure) {
@@ -265,6 +267,7 @@ export class FederatedClient {
     const bytes = await encodeUpdate(task, trained.delta);
     const stage = (st: ContributeStage) => args.onStage?.(st, bytes.byteLength);
     stage('trained');
+    await args.beforeUpload?.();
     const updateHash = await contentHash(bytes);
     const msg = { task: task.id, round: round.round, baseHash: round.baseHash, updateHash, numSamples: trained.numSamples };
     const done = { round: round.round, updateHash, numSamples: trained.numSamples, loss: trained.loss, via: this.uploader.kind };
@@ -318,12 +321,23 @@ export class FederatedClient {
    * Waits for the worker's verdict on an upload, read from the round status: by job id, and for a
    * private upload (pass the ContributeResult) by its nullifier, which the round lists as `client`.
    */
-  async waitForDecision(task: number, round: number, upload: string | UploadRef, timeoutMs = 60_000): Promise<UpdateDecision> {
+  async waitForDecision(task: number, round: number, upload: string | UploadRef, timeoutMs = 60_000, lookAhead = 0): Promise<UpdateDecision> {
     const ref: UploadRef = typeof upload === 'string' ? { jobId: upload } : upload;
     const end = Date.now() + timeoutMs;
     while (Date.now() < end) {
-      const d = decisionIn(await this.api.getRound(task, round), ref);
-      if (d) return d;
+      // An async task accepts an update into the buffer open when it arrives, up to lookAhead
+      // (its maxStaleness) rounds after the one it was trained for; refusals stay on that one.
+      for (let r = round; r <= round + lookAhead; r++) {
+        let status: Round;
+        try {
+          status = await this.api.getRound(task, r);
+        } catch (e) {
+          if (r > round && e instanceof CoordinatorError && e.status === 404) break;
+          throw e;
+        }
+        const d = decisionIn(status, ref);
+        if (d) return d;
+      }
       await sleep(this.pollMs);
     }
     const who = ref.nullifier?.toLowerCase();

@@ -37,7 +37,8 @@ export type RejectionCode =
   | 'NON_FINITE'
   | 'BAD_ENCODING'
   | 'NORM_TOO_LARGE'
-  | 'NOT_SHARED';
+  | 'NOT_SHARED'
+  | 'STALE';
 
 export class UpdateRejected extends Error {
   constructor(

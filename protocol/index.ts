@@ -4,6 +4,7 @@ export * from './prng.ts';
 export * from './model-spec.ts';
 export * from './codec.ts';
 export * from './wire-codec.ts';
+export * from './async-rounds.ts';
 export * from './canonical-json.ts';
 export * from './checkpoint-format.ts';
 export * from './schemas.ts';

@@ -22,6 +22,7 @@ import { secureRoundsEpsilon } from './secagg/dp.ts';
 import { PackedProof } from './zk/packed-proof.ts';
 import { ContributionBlock } from './scoring/contribution.ts';
 import { WireCodec } from './wire-codec.ts';
+import { AsyncConfig } from './async-rounds.ts';
 
 /**
  * The contributions manifest of a round: who contributed what, how each contribution was scored
@@ -111,6 +112,13 @@ export type SecureManifestBlock = z.infer<typeof SecureManifestBlock>;
 export const ManifestEntry = z.discriminatedUnion('status', [AcceptedEntry, RejectedEntry]);
 export type ManifestEntry = z.infer<typeof ManifestEntry>;
 
+/** An async buffer's settings and arrival order (see RoundManifest.async). */
+export const AsyncManifestBlock = z.strictObject({
+  ...AsyncConfig.shape,
+  arrivals: z.array(z.strictObject({ updateHash: z.string().regex(/^0x[0-9a-f]{64}$/), trainedFor: z.number().int().min(1), staleness: z.number().int().min(0) })).max(100_000),
+});
+export type AsyncManifestBlock = z.infer<typeof AsyncManifestBlock>;
+
 export const RoundManifest = z
   .strictObject({
     format: z.literal(MANIFEST_FORMAT),
@@ -155,8 +163,23 @@ export const RoundManifest = z
      * (protocol/wire-codec.ts): how every accepted update's bytes decode, for fl-audit --reaggregate.
      */
     wire: WireCodec.optional(),
+    /**
+     * Present exactly for a buffer of an async (FedBuff) task: the task's buffer settings and every
+     * accepted update in arrival order, the order the strategy folded them in, with the round each
+     * was trained for and its staleness (protocol/async-rounds.ts has the weighting rule).
+     */
+    async: AsyncManifestBlock.optional(),
   })
   .superRefine((m, ctx) => {
+    if (m.async) {
+      const accepted = m.entries.filter((e) => e.status === 'accepted').map((e) => e.updateHash).sort();
+      const arrived = m.async.arrivals.map((a) => a.updateHash).sort();
+      if (accepted.length !== arrived.length || accepted.some((h, i) => h !== arrived[i])) ctx.addIssue({ code: 'custom', path: ['async', 'arrivals'], message: 'the arrival order lists exactly the accepted updates' });
+      m.async.arrivals.forEach((a, i) => {
+        if (a.trainedFor + a.staleness !== m.round) ctx.addIssue({ code: 'custom', path: ['async', 'arrivals', i], message: `trained for round ${a.trainedFor} with staleness ${a.staleness} does not land in round ${m.round}` });
+        if (a.staleness > m.async!.maxStaleness) ctx.addIssue({ code: 'custom', path: ['async', 'arrivals', i], message: `staleness ${a.staleness} exceeds maxStaleness ${m.async!.maxStaleness}` });
+      });
+    }
     if (m.wire?.codec === 'float32') ctx.addIssue({ code: 'custom', path: ['wire'], message: 'float32 updates are written without a wire block' });
     const gainRule = m.scoring.rule === VALIDATION_GAIN_RULE;
     if (gainRule !== (m.contribution !== undefined)) ctx.addIssue({ code: 'custom', path: ['contribution'], message: 'a contribution block goes with the validation-gain rule, and only with it' });
@@ -231,6 +254,8 @@ export interface ManifestInput {
   contribution?: ContributionBlock;
   /** The task's update codec (recorded unless float32). */
   wire?: WireCodec;
+  /** Async buffers: settings and arrival order (AsyncManifestBlock). */
+  async?: AsyncManifestBlock;
 }
 
 const ADDRESS_RE = /^0x[0-9a-fA-F]{40}$/;
@@ -325,6 +350,7 @@ export function buildManifest(input: ManifestInput, rules: Readonly<Record<strin
     ...(input.secure ? { secure: input.secure } : {}),
     ...(input.contribution ? { contribution: input.contribution } : {}),
     ...(input.wire && input.wire.codec !== 'float32' ? { wire: input.wire } : {}),
+    ...(input.async ? { async: input.async } : {}),
   };
   draft.rewardsRoot = manifestRewardsTree(draft as RoundManifest).root;
   const r = RoundManifest.safeParse(draft);

@@ -5,6 +5,7 @@ import { PackedProof } from './zk/packed-proof.ts';
 import { MAX_ROUND_REWARD } from './rewards.ts';
 import { SecureAggConfig } from './secagg/config.ts';
 import { FLOAT32_WIRE, WireCodec } from './wire-codec.ts';
+import { AsyncConfig } from './async-rounds.ts';
 
 /** Wire schemas shared by coordinator and clients; every type is inferred from its schema. */
 
@@ -71,6 +72,23 @@ export type DpConfig = z.infer<typeof DpConfig>;
 
 export const StrategyConfig = z.discriminatedUnion('name', [
   z.strictObject({ name: z.literal('fedavg'), ...StrategyWrappers, dp: DpConfig.optional() }),
+  // Server optimisers (Reddi et al. 2021). Defaults: FedAvgM eta 1, beta 0.5 (measured best of the
+  // tried values on the demo's non-IID MNIST); FedAdam/FedYogi with the paper's eta 10^-2, beta1 0.9,
+  // beta2 0.99, tau 10^-3 (docs/strategies.md has the measurements).
+  z.strictObject({
+    name: z.literal('fedavgm'),
+    serverLr: z.number().positive().max(10).default(1),
+    momentum: z.number().min(0).max(0.999).default(0.5),
+    ...StrategyWrappers,
+  }),
+  z.strictObject({
+    name: z.literal('fedyogi'),
+    serverLr: z.number().positive().max(10).default(0.01),
+    beta1: z.number().min(0).max(0.9999).default(0.9),
+    beta2: z.number().min(0).max(0.99999).default(0.99),
+    tau: z.number().positive().max(1).default(1e-3),
+    ...StrategyWrappers,
+  }),
   z.strictObject({
     name: z.literal('fedadam'),
     serverLr: z.number().positive().max(10).default(0.01),
@@ -129,10 +147,16 @@ export const CreateTaskBody = z
     secure: SecureAggConfig.optional(),
     /**
      * How open updates travel (protocol/wire-codec.ts): `{"codec":"int8"}` (1.02 bytes a parameter,
-     * stochastic rounding, per-block scales) or `{"codec":"float32"}` (4 bytes, the default).
+     * stochastic rounding, per-block scales; the default) or `{"codec":"float32"}` (4 bytes).
      * Not for secure tasks, whose masked words are their own fixed-point format.
      */
     wire: WireCodec.optional(),
+    /**
+     * Asynchronous buffered rounds (FedBuff, protocol/async-rounds.ts, docs/async-rounds.md): each
+     * round is a buffer of `buffer` updates that may have been trained on up to `maxStaleness`
+     * earlier checkpoints. Absent: synchronous rounds.
+     */
+    async: AsyncConfig.optional(),
     /** Seed of the deterministic initial weights. */
     seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
   })
@@ -152,6 +176,7 @@ export const Task = z.object({
   secure: SecureAggConfig.optional(),
   /** The update codec (absent in tasks made before it existed: float32). */
   wire: WireCodec.default(FLOAT32_WIRE),
+  async: AsyncConfig.optional(),
   seed: z.number().int(),
   createdAt: z.string(),
   genesisHash: Hash32,
@@ -170,6 +195,11 @@ export const OpenRoundBody = z
     maxClients: z.number().int().min(1).max(100_000).default(1000),
     /** Optional per-round override of the task's training settings. */
     training: TrainingConfig.partial().optional(),
+    /**
+     * Async tasks: how many buffers to run back to back (each opens when the previous one aggregates,
+     * with these settings). maxClients is the task's buffer size then.
+     */
+    buffers: z.number().int().min(1).max(100_000).optional(),
   })
   .strict()
   .refine((b) => b.minClients <= b.maxClients, { message: 'minClients must not exceed maxClients', path: ['minClients'] });
@@ -206,6 +236,11 @@ export const AcceptedUpdate = z.object({
   at: z.string(),
   /** Private tasks: the membership proof, kept for the manifest. */
   proof: PackedProof.optional(),
+  /** Async tasks: the round whose base checkpoint the update was trained on, and how many buffers ago that was. */
+  trainedFor: RoundNoNumber.optional(),
+  staleness: z.number().int().min(0).optional(),
+  /** Async tasks: 0-based position in the buffer's arrival order, the order it is folded in. */
+  arrival: z.number().int().min(0).optional(),
 });
 export type AcceptedUpdate = z.infer<typeof AcceptedUpdate>;
 

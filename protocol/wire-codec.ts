@@ -37,6 +37,8 @@ export const WireCodec = z.discriminatedUnion('codec', [
 export type WireCodec = z.infer<typeof WireCodec>;
 
 export const FLOAT32_WIRE: WireCodec = { codec: 'float32' };
+/** What an open task gets when its creator names no codec: int8 at the default block. */
+export const DEFAULT_OPEN_WIRE: WireCodec = { codec: 'int8', block: DEFAULT_INT8_BLOCK };
 
 /** Bytes of one encoded delta of `params` parameters. */
 export function wireBytes(wire: WireCodec, params: number): number {

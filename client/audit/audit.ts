@@ -17,6 +17,7 @@ import {
   canonicalJson,
   decodeCheckpoint,
   decodeWire,
+  weighByStaleness,
   FLOAT32_WIRE,
   wireBytes,
   decodeManifest,
@@ -629,12 +630,23 @@ async function reaggregate(
     }
   }
   const spec = base?.modelSpec ?? cp?.modelSpec;
-  const accepted = m.entries
+  const byClient = m.entries
     .filter((e) => e.status === 'accepted')
-    .map((e) => ({ client: e.client as string, updateHash: e.updateHash as Hex32, numSamples: e.numSamples }))
+    .map((e) => ({ client: e.client as string, updateHash: e.updateHash as Hex32, numSamples: e.numSamples, staleness: 0 }))
     // Ascending client order, as close-round folds them (the manifest's order already; sorted again
     // here so the auditor does not depend on it).
     .sort((a, b) => (a.client < b.client ? -1 : a.client > b.client ? 1 : 0));
+  // An async buffer folds in the arrival order its manifest records, each update scaled by its
+  // staleness (the manifest's own checks tie the arrivals to exactly the accepted entries).
+  const asyncCfg = m.async;
+  const unmatched = [...byClient];
+  const accepted = asyncCfg
+    ? asyncCfg.arrivals.map((a) => {
+        // Two clients may send identical bytes: each arrival takes one entry, never the same twice.
+        const [e] = unmatched.splice(unmatched.findIndex((x) => x.updateHash === a.updateHash), 1);
+        return { ...e!, staleness: a.staleness };
+      })
+    : byClient;
   if (!spec) {
     skip(CHECKS.reaggregateUpdates, 'no verified checkpoint gives the model, so update lengths are unknown');
     skip(CHECKS.reaggregateCheckpoint, baseProblem || 'base checkpoint unavailable');
@@ -685,7 +697,7 @@ async function reaggregate(
         if (!f.ok) throw new Error(`update of ${a.client} changed between two reads: ${f.detail}`);
         delta = decodeWire(wire, f.bytes, wm.size);
       }
-      yield { id: a.updateHash, delta, numSamples: a.numSamples };
+      yield { id: a.updateHash, delta: asyncCfg ? weighByStaleness(asyncCfg, delta, a.staleness) : delta, numSamples: a.numSamples };
     }
   };
   let bytes: Uint8Array;

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 
 /** Loads the Lua scripts next to this file; ioredis runs them by SHA and re-sends on NOSCRIPT. */
 const SCRIPTS = {
-  acceptUpdate: { file: 'accept-update.lua', keys: 4 },
+  acceptUpdate: { file: 'accept-update.lua', keys: 5 },
   recordRejection: { file: 'record-rejection.lua', keys: 3 },
   openRound: { file: 'open-round.lua', keys: 2 },
   beginClose: { file: 'begin-close.lua', keys: 1 },

@@ -16,6 +16,8 @@ export function redisKeys(prefix: string) {
     round: (task: number, round: number) => `${prefix}:round:${task}:${round}`,
     /** Hash client -> accepted-update JSON: one field per client is what makes "one update per client" atomic. */
     accepted: (task: number, round: number) => `${prefix}:round:${task}:${round}:accepted`,
+    /** Async tasks: `<trained-for round>:<sender>` -> `<buffer round>:<job id>`, so a signed update lands in one buffer only. */
+    asyncPlaced: (task: number) => `${prefix}:task:${task}:async-placed`,
     /** Hash job id -> rejection JSON: keyed by job so a retried job records its rejection once. */
     rejections: (task: number, round: number) => `${prefix}:round:${task}:${round}:rejections`,
     /** Rejections of payloads too malformed to name a round (capped list). */

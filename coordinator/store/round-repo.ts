@@ -17,6 +17,9 @@ export const RoundCfg = z.object({
   membersCount: z.number().int().min(1).optional(),
   /** Secure rounds: how long clients get to train and upload once the masked phase begins. */
   secureUploadMs: z.number().int().positive().optional(),
+  /** Async tasks: buffers still to run after this one's (1 = this is the last), and each one's duration. */
+  buffersLeft: z.number().int().min(1).optional(),
+  durationSeconds: z.number().positive().optional(),
 });
 export type RoundCfg = z.infer<typeof RoundCfg>;
 
@@ -29,7 +32,13 @@ export interface RoundRepo {
   head(task: number, round: number): Promise<RoundHead | null>;
   accepted(task: number, round: number): Promise<AcceptedUpdate[]>;
   acceptedFor(task: number, round: number, client: string): Promise<AcceptedUpdate | null>;
-  accept(task: number, round: number, client: string, jobId: string, record: AcceptedUpdate, nowMs: number): Promise<AcceptResult>;
+  /**
+   * `placed` (async tasks): the trained-for round of the update, so that one signed update is accepted
+   * into one buffer only; the record's arrival index is then assigned by the script (pass arrival -1).
+   */
+  accept(task: number, round: number, client: string, jobId: string, record: AcceptedUpdate, nowMs: number, placed?: { trainedFor: number }): Promise<AcceptResult>;
+  /** Async tasks: where an update trained for `trainedFor` by `sender` was accepted, if anywhere. */
+  placedAt(task: number, trainedFor: number, sender: string): Promise<{ round: number; jobId: string } | null>;
   reject(task: number, round: number, jobId: string, rejection: Rejection): Promise<boolean>;
   recordStray(rejection: Rejection): Promise<void>;
   strayRejections(): Promise<Rejection[]>;
@@ -158,12 +167,18 @@ export function roundRepo(redis: Redis, keys: RedisKeys, scripts: ScriptRunner):
       const j = await redis.hget(keys.accepted(task, round), client.toLowerCase());
       return j ? AcceptedUpdate.parse(JSON.parse(j)) : null;
     },
-    async accept(task, round, client, jobId, record, nowMs) {
+    async accept(task, round, client, jobId, record, nowMs, placed) {
       return (await scripts.run(
         'acceptUpdate',
-        [keys.round(task, round), keys.accepted(task, round), keys.work(jobId), keys.acceptedBlob(task, round, client)],
-        [client, JSON.stringify(record), nowMs],
+        [keys.round(task, round), keys.accepted(task, round), keys.work(jobId), keys.acceptedBlob(task, round, client), keys.asyncPlaced(task)],
+        [client, JSON.stringify(record), nowMs, placed ? `${placed.trainedFor}:${client}` : '', placed ? `${round}:${jobId}` : ''],
       )) as AcceptResult;
+    },
+    async placedAt(task, trainedFor, sender) {
+      const v = await redis.hget(keys.asyncPlaced(task), `${trainedFor}:${sender.toLowerCase()}`);
+      if (!v) return null;
+      const i = v.indexOf(':');
+      return { round: Number(v.slice(0, i)), jobId: v.slice(i + 1) };
     },
     async reject(task, round, jobId, rejection) {
       const r = await scripts.run('recordRejection', [keys.round(task, round), keys.rejections(task, round), keys.work(jobId)], [jobId, JSON.stringify(rejection)]);

@@ -214,6 +214,74 @@ export function adamServerStep(
   return { weights: w, m, v };
 }
 
+/**
+ * One FedYogi server step (Reddi et al. 2021, Algorithm 2, Yogi variant): as FedAdam but the second
+ * moment moves additively, v = v - (1 - b2) D^2 sign(v - D^2), so it grows or shrinks by at most
+ * (1 - b2) D^2 a round and a single large pseudo-gradient cannot make the step collapse or explode.
+ * Returns new arrays; the inputs are left untouched.
+ */
+export function yogiServerStep(
+  weights: Float32Array,
+  pseudoGradient: Float32Array,
+  moments: { m: Float32Array; v: Float32Array },
+  hp: AdamHyperparameters,
+): AdamStepResult {
+  const n = weights.length;
+  for (const [name, t] of [['pseudo-gradient', pseudoGradient], ['m', moments.m], ['v', moments.v]] as const) {
+    if (t.length !== n) throw new StrategyError('SHAPE_MISMATCH', `${name} has ${t.length} values, the model has ${n}`);
+  }
+  const { serverLr, beta1, beta2, tau } = hp;
+  const c1 = 1 - beta1;
+  const c2 = 1 - beta2;
+  const m0 = moments.m;
+  const v0 = moments.v;
+  const m = new Float32Array(n);
+  const v = new Float32Array(n);
+  const w = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const g = pseudoGradient[i]!;
+    const g2 = g * g;
+    m[i] = beta1 * m0[i]! + c1 * g;
+    const prev = v0[i]!;
+    v[i] = prev - c2 * g2 * Math.sign(prev - g2);
+    // As in FedAdam: the step reads the float32 moments as stored, so an auditor reproduces it.
+    w[i] = weights[i]! + (serverLr * m[i]!) / (Math.sqrt(v[i]!) + tau);
+  }
+  return { weights: w, m, v };
+}
+
+export interface MomentumHyperparameters {
+  /** Server learning rate, eta. */
+  serverLr: number;
+  /** Momentum, beta: the share of last round's velocity kept. */
+  momentum: number;
+}
+
+/**
+ * One FedAvgM server step (Hsu et al. 2019, "Measuring the Effects of Non-Identical Data
+ * Distribution"; the FedAvgM of Reddi et al. 2021): velocity u = beta u + D, w = w + eta u, where D is
+ * the mean client delta. With beta = 0 and eta = 1 this is FedAvg exactly. Returns new arrays.
+ */
+export function momentumServerStep(
+  weights: Float32Array,
+  pseudoGradient: Float32Array,
+  velocity: Float32Array,
+  hp: MomentumHyperparameters,
+): { weights: Float32Array; velocity: Float32Array } {
+  const n = weights.length;
+  for (const [name, t] of [['pseudo-gradient', pseudoGradient], ['velocity', velocity]] as const) {
+    if (t.length !== n) throw new StrategyError('SHAPE_MISMATCH', `${name} has ${t.length} values, the model has ${n}`);
+  }
+  const { serverLr, momentum } = hp;
+  const u = new Float32Array(n);
+  const w = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    u[i] = momentum * velocity[i]! + pseudoGradient[i]!;
+    w[i] = weights[i]! + serverLr * u[i]!;
+  }
+  return { weights: w, velocity: u };
+}
+
 /** Common length of a non-empty list of deltas; throws if the list is empty or ragged. */
 export function checkUniformLength(deltas: readonly Float32Array[]): number {
   const first = deltas[0];

@@ -1,7 +1,8 @@
 import type { StrategyConfig } from '../../protocol/index.ts';
 import { ClipStrategy } from './clip.ts';
 import { DpStrategy } from './dp.ts';
-import { FedAdamStrategy } from './fedadam.ts';
+import { FedAdamStrategy, FedYogiStrategy } from './fedadam.ts';
+import { FedAvgMStrategy } from './fedavgm.ts';
 import { FedAvgStrategy } from './fedavg.ts';
 import { KrumStrategy } from './krum.ts';
 import { MedianStrategy } from './median.ts';
@@ -13,7 +14,8 @@ export * from './strategy.ts';
 export * from './strategy-error.ts';
 export * from './aggregate-math.ts';
 export { FedAvgStrategy } from './fedavg.ts';
-export { FedAdamStrategy, FEDADAM_STATE, type FedAdamConfig } from './fedadam.ts';
+export { FedAdamStrategy, FedYogiStrategy, FEDADAM_STATE, type FedAdamConfig, type FedYogiConfig } from './fedadam.ts';
+export { FedAvgMStrategy, FEDAVGM_STATE, type FedAvgMConfig } from './fedavgm.ts';
 export { MedianStrategy } from './median.ts';
 export { TrimmedMeanStrategy, type TrimmedMeanConfig } from './trimmed-mean.ts';
 export { KrumStrategy, type KrumConfig } from './krum.ts';
@@ -35,8 +37,12 @@ function createRule(config: StrategyConfig): Strategy {
   switch (config.name) {
     case 'fedavg':
       return new FedAvgStrategy();
+    case 'fedavgm':
+      return new FedAvgMStrategy(config);
     case 'fedadam':
       return new FedAdamStrategy(config);
+    case 'fedyogi':
+      return new FedYogiStrategy(config);
     case 'median':
       return new MedianStrategy();
     case 'trimmed-mean':

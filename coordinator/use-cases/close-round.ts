@@ -1,4 +1,4 @@
-import { buildManifest, contentHash, decodeCheckpoint, decodeWire, encodeCheckpoint, encodeManifest, weightManifest, type Hex32 } from '../../protocol/index.ts';
+import { buildManifest, contentHash, decodeCheckpoint, decodeWire, encodeCheckpoint, weighByStaleness, encodeManifest, weightManifest, type Hex32 } from '../../protocol/index.ts';
 import type { CoordinatorContext } from '../context.ts';
 import { failpoint } from '../failpoints.ts';
 import { createStrategy } from '../strategies/index.ts';
@@ -9,6 +9,7 @@ import { aggregateSecure } from './aggregate-secure.ts';
 import { scoreRound } from './score-round.ts';
 import { roundReward } from './round-reward.ts';
 import { VALIDATION_GAIN_RULE } from '../../protocol/rewards.ts';
+import { openRound } from './open-round.ts';
 
 export type CloseOutcome =
   | { status: 'aggregated'; checkpointHash: Hex32; manifestHash: Hex32; accepted: number }
@@ -32,12 +33,19 @@ export async function closeRound(ctx: CoordinatorContext, task: number, round: n
   if (!lock) return { status: 'busy' };
   try {
     const state = await ctx.rounds.beginClose(task, round);
-    if (state !== 'closing') return { status: 'not-closing', state };
+    if (state !== 'closing') {
+      // A coordinator that died between aggregating a buffer and opening the next: open it now.
+      if (state === 'aggregated') await openNextBuffer(ctx, task, round);
+      return { status: 'not-closing', state };
+    }
     const head = await ctx.rounds.head(task, round);
     const t = await ctx.tasks.get(task);
     if (!head || !t) throw new Error(`round ${task}/${round} vanished while closing`);
 
-    const accepted = await ctx.rounds.accepted(task, round);
+    // Sync rounds fold in ascending client order; an async buffer in arrival order (the order FedBuff
+    // folds in, recorded in the manifest for the auditor).
+    const byClient = await ctx.rounds.accepted(task, round);
+    const accepted = t.async ? [...byClient].sort((a, b) => (a.arrival ?? 0) - (b.arrival ?? 0)) : byClient;
     if (accepted.length < head.cfg.minClients) {
       const reason = `quorum not met: ${accepted.length} accepted, ${head.cfg.minClients} required by ${head.cfg.deadline}`;
       await ctx.rounds.finish(task, round, 'failed', reason);
@@ -51,6 +59,7 @@ export async function closeRound(ctx: CoordinatorContext, task: number, round: n
     const base = decodeCheckpoint(baseBytes);
     const manifest = weightManifest(t.modelSpec);
     const wire = t.wire;
+    const asyncCfg = t.async;
     const started = performance.now();
 
     // Deltas stream from Redis one at a time in ascending client order (the auditor's order too),
@@ -81,7 +90,9 @@ export async function closeRound(ctx: CoordinatorContext, task: number, round: n
         archiving.push(archive(a.updateHash, bytes.slice()));
         if (archiving.length > ARCHIVE_WINDOW) await archiving.shift();
         if (archiveError) throw archiveError;
-        yield { id: a.updateHash, delta: decodeWire(wire, bytes, manifest.size), numSamples: a.numSamples };
+        const delta = decodeWire(wire, bytes, manifest.size);
+        // Async: a stale delta is scaled down by (1 + s)^-a before the strategy sees it.
+        yield { id: a.updateHash, delta: asyncCfg ? weighByStaleness(asyncCfg, delta, a.staleness ?? 0) : delta, numSamples: a.numSamples };
       }
     }
     const strategy = createStrategy(head.cfg.strategy);
@@ -131,13 +142,14 @@ export async function closeRound(ctx: CoordinatorContext, task: number, round: n
       strategy: head.cfg.strategy,
       scoringRule: t.rewards.scoring,
       reward: await roundReward(ctx, t, round),
-      accepted,
+      accepted: byClient,
       rejected: rejections,
       // Private rounds: the members snapshot the proofs were checked against (and the chain records).
       ...(head.cfg.membersRoot && head.cfg.membersCount ? { private: { membersRoot: head.cfg.membersRoot, members: head.cfg.membersCount } } : {}),
       ...(secure ? { secure } : {}),
       ...(contribution ? { contribution } : {}),
       ...(t.secure ? {} : { wire: t.wire }),
+      ...(t.async ? { async: { ...t.async, arrivals: accepted.map((a) => ({ updateHash: a.updateHash, trainedFor: a.trainedFor!, staleness: a.staleness! })) } } : {}),
     });
     const manifestHash = await ctx.store.put('manifests', encodeManifest(contributions));
     await ctx.rounds.setManifest(task, round, { manifestHash, rewardsRoot: contributions.rewardsRoot, reward: contributions.allocated });
@@ -145,6 +157,7 @@ export async function closeRound(ctx: CoordinatorContext, task: number, round: n
     await dropAcceptedBlobs(ctx, task, round, accepted.map((a) => a.client));
     if (t.secure) await ctx.secure.drop(task, round);
     ctx.log.info({ task, round, accepted: accepted.length, used: result.used.length, checkpointHash, ms: Math.round(performance.now() - started) }, 'round aggregated');
+    if (t.async) await openNextBuffer(ctx, task, round);
     return { status: 'aggregated', checkpointHash, manifestHash, accepted: accepted.length };
   } finally {
     await lock.release();
@@ -153,4 +166,23 @@ export async function closeRound(ctx: CoordinatorContext, task: number, round: n
 
 async function dropAcceptedBlobs(ctx: CoordinatorContext, task: number, round: number, clients: string[]) {
   if (clients.length) await ctx.redis.del(...clients.map((c) => ctx.keys.acceptedBlob(task, round, c)));
+}
+
+/**
+ * Async tasks: after buffer `round` aggregated, the next one opens at once on the new checkpoint with
+ * the same settings, while the admin's `buffers` last. Idempotent: only when `round` is the task's
+ * newest round and nothing is open (a resumed close or a second replica does nothing).
+ */
+async function openNextBuffer(ctx: CoordinatorContext, task: number, round: number): Promise<void> {
+  const t = await ctx.tasks.get(task);
+  const head = await ctx.rounds.head(task, round);
+  if (!t?.async || !head || head.state === 'failed' || (head.cfg.buffersLeft ?? 1) <= 1) return;
+  if (t.lastRound !== round || (await ctx.tasks.openRound(task)) !== 0) return;
+  try {
+    const next = await openRound(ctx, task, { durationSeconds: head.cfg.durationSeconds, minClients: head.cfg.minClients, training: head.cfg.training, buffers: head.cfg.buffersLeft! - 1 });
+    ctx.log.info({ task, round: next.round, buffersLeft: head.cfg.buffersLeft! - 1 }, 'next async buffer opened');
+  } catch (e) {
+    // ROUND_ALREADY_OPEN: another replica was first. Anything else is logged; the admin can open one.
+    ctx.log.warn({ task, after: round, err: e instanceof Error ? e.message : String(e) }, 'next async buffer not opened');
+  }
 }

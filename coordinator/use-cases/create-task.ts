@@ -1,6 +1,7 @@
 import {
   CreateTaskBody,
   emptyServerState,
+  DEFAULT_OPEN_WIRE,
   FLOAT32_WIRE,
   encodeCheckpoint,
   initialWeights,
@@ -23,6 +24,7 @@ export async function createTask(ctx: CoordinatorContext, body: unknown): Promis
   const b = parseOr400(CreateTaskBody, body, 'task');
   if (!(b.rewards.scoring in SCORE_RULES)) throw new AppError('VALIDATION_FAILED', 400, `invalid task: rewards.scoring: unknown rule '${b.rewards.scoring}' (known: ${Object.keys(SCORE_RULES).join(', ')})`);
   if (b.secure) checkSecureTask(b);
+  if (b.async) checkAsyncTask(b);
   const modelSpec: ModelSpec = typeof b.model === 'string' ? structuredClone(PRESET_MODELS[b.model]) as ModelSpec : b.model;
   await checkScoring(ctx, b, modelSpec);
   const id = await ctx.tasks.nextId();
@@ -48,7 +50,9 @@ export async function createTask(ctx: CoordinatorContext, body: unknown): Promis
     rewards: b.rewards,
     privacy: b.privacy,
     ...(b.secure ? { secure: b.secure } : {}),
-    wire: b.wire ?? FLOAT32_WIRE,
+    ...(b.async ? { async: b.async } : {}),
+    // int8 for open tasks unless the creator asks for float32; a secure task's words are its own format.
+    wire: b.wire ?? (b.secure ? FLOAT32_WIRE : DEFAULT_OPEN_WIRE),
     seed: b.seed,
     createdAt: new Date(ctx.now()).toISOString(),
     genesisHash,
@@ -85,12 +89,30 @@ async function checkScoring(ctx: CoordinatorContext, b: ReturnType<typeof Create
  * Krum: the coordinator only ever sees the sum), or server-side clipping or noise (clients clip and
  * add noise themselves, before masking). Private (zero-knowledge) tasks combine with it.
  */
+/**
+ * What an async (FedBuff) task cannot be yet, refused up front rather than half working: secure
+ * rounds need every client in one synchronised protocol run; private nullifiers are per round, so a
+ * stale member's proof would name an old round; validation-gain scores a round's updates against its
+ * own base, which a stale update was not trained on.
+ */
+function checkAsyncTask(b: ReturnType<typeof CreateTaskBody.parse>): void {
+  const refuse = (message: string) => {
+    throw new AppError('ASYNC_UNSUPPORTED', 400, `invalid task: async: ${message}`);
+  };
+  if (b.secure) refuse('secure aggregation runs every client through one synchronised protocol round; use synchronous rounds');
+  if (b.privacy === 'private') refuse('private tasks are not buffered yet (a membership nullifier is per round); use synchronous rounds');
+  if (b.rewards.scoring === VALIDATION_GAIN_RULE) refuse(`the ${VALIDATION_GAIN_RULE} rule is not defined for stale updates yet; use accepted-samples`);
+}
+
+const MEAN_DRIVEN: ReadonlySet<string> = new Set(['fedavg', 'fedavgm', 'fedadam', 'fedyogi']);
+
 function checkSecureTask(b: ReturnType<typeof CreateTaskBody.parse>): void {
   const refuse = (message: string) => {
     throw new AppError('SECURE_UNSUPPORTED', 400, `invalid task: secure: ${message}`);
   };
-  if (b.strategy.name !== 'fedavg' && b.strategy.name !== 'fedadam') {
-    refuse(`strategy ${b.strategy.name} needs the individual updates, which a secure task never reveals; use fedavg or fedadam (the per-coordinate range bound is the defence against outliers)`);
+  // The mean-driven rules see only the (unmasked) sum, which is all a secure round reveals.
+  if (!MEAN_DRIVEN.has(b.strategy.name)) {
+    refuse(`strategy ${b.strategy.name} needs the individual updates, which a secure task never reveals; use ${[...MEAN_DRIVEN].join(', ')} (the per-coordinate range bound is the defence against outliers)`);
   }
   if (b.wire && b.wire.codec !== 'float32') refuse(`wire ${b.wire.codec} is for open updates: a secure task's masked words are already fixed-point (secure.bits)`);
   if (b.strategy.clip) refuse('strategy.clip is applied by each client before masking in a secure task: set secure.clipNorm instead');

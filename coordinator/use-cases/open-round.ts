@@ -17,6 +17,9 @@ export async function openRound(ctx: CoordinatorContext, task: number, body: unk
     if (count === 0) throw new AppError('NO_MEMBERS', 409, `private task ${task} has no members yet: admit identity commitments first (POST /v1/tasks/${task}/members)`);
     members = { membersRoot: await ctx.membersTrees.rootOf(task, count), membersCount: count };
   }
+  if (b.buffers !== undefined && !t.async) throw new AppError('VALIDATION_FAILED', 400, `invalid round: buffers: task ${task} has synchronous rounds; buffers is for async tasks`);
+  // An async round is one buffer: it takes the task's buffer size and may chain into the next ones.
+  const buffer = t.async ? { maxClients: t.async.buffer, minClients: Math.min(b.minClients, t.async.buffer), buffersLeft: b.buffers ?? 1, durationSeconds: b.durationSeconds } : undefined;
   const now = ctx.now();
   let deadlineMs = now + Math.round(b.durationSeconds * 1000);
   // Secure rounds run the protocol's phases first (keys, shares), then give clients durationSeconds
@@ -36,12 +39,13 @@ export async function openRound(ctx: CoordinatorContext, task: number, body: unk
     {
       openedAt: new Date(now).toISOString(),
       deadline: new Date(deadlineMs).toISOString(),
-      minClients: b.minClients,
-      maxClients: b.maxClients,
+      minClients: buffer?.minClients ?? b.minClients,
+      maxClients: buffer?.maxClients ?? b.maxClients,
       training: TrainingConfig.parse({ ...t.training, ...b.training }),
       strategy: t.strategy,
       ...members,
       ...secure,
+      ...(buffer ? { buffersLeft: buffer.buffersLeft, durationSeconds: buffer.durationSeconds } : {}),
     },
     // The round hash's deadlineMs is the current phase's: the key phase's for a secure round.
     keysDeadlineMs ?? deadlineMs,

@@ -28,11 +28,16 @@ export async function processUpdate(ctx: CoordinatorContext, jobId: string, data
   if (!round) throw new UpdateRejected('UNKNOWN_ROUND', `round ${job.round} of task ${job.task} does not exist`);
 
   // A retry of a job that was accepted before a crash: done already, count nothing.
-  const prior = await ctx.rounds.acceptedFor(job.task, job.round, sender);
+  const placed = task.async ? await ctx.rounds.placedAt(job.task, job.round, sender) : null;
+  if (placed && placed.jobId === jobId) return { status: 'already-accepted' };
+  const prior = task.async ? null : await ctx.rounds.acceptedFor(job.task, job.round, sender);
   if (prior && prior.jobId === jobId) return { status: 'already-accepted' };
+  if (placed) throw new UpdateRejected('DUPLICATE', `${sender} already has an update trained for round ${job.round} accepted (into buffer ${placed.round})`);
 
-  if (round.state !== 'open') throw new UpdateRejected('ROUND_CLOSED', `round ${job.round} is ${round.state}`);
-  if (ctx.now() > round.deadlineMs) throw new UpdateRejected('ROUND_CLOSED', `round ${job.round} passed its deadline ${round.cfg.deadline}`);
+  // Sync: the round the job names takes it. Async: the buffer open now does, `staleness` buffers on.
+  const { target, staleness } = task.async ? await currentBuffer(ctx, task, round) : { target: round, staleness: 0 };
+  if (target.state !== 'open') throw new UpdateRejected('ROUND_CLOSED', `round ${target.round} is ${target.state}`);
+  if (ctx.now() > target.deadlineMs) throw new UpdateRejected('ROUND_CLOSED', `round ${target.round} passed its deadline ${target.cfg.deadline}`);
   await authenticate(ctx, task, round, job);
   if (job.baseHash !== round.baseHash) throw new UpdateRejected('WRONG_BASE', `update is on base ${job.baseHash}, the round's base is ${round.baseHash}`);
   if (job.numSamples < task.limits.minSamples || job.numSamples > task.limits.maxSamples) {
@@ -95,7 +100,7 @@ export async function processUpdate(ctx: CoordinatorContext, jobId: string, data
 
   const r = await ctx.rounds.accept(
     job.task,
-    job.round,
+    target.round,
     sender,
     jobId,
     {
@@ -107,27 +112,56 @@ export async function processUpdate(ctx: CoordinatorContext, jobId: string, data
       at: new Date(ctx.now()).toISOString(),
       // The proof goes into the manifest, where anyone can re-verify it against participationRoot.
       ...('proof' in job ? { proof: job.proof } : {}),
+      // Async: which checkpoint it was trained on, and the arrival index the accept script fills in.
+      ...(task.async ? { trainedFor: job.round, staleness, arrival: -1 } : {}),
     },
     ctx.now(),
+    task.async ? { trainedFor: job.round } : undefined,
   );
   switch (r) {
     case 'accepted': {
-      const head = await ctx.rounds.head(job.task, job.round);
+      const head = await ctx.rounds.head(job.task, target.round);
       const accepted = head?.accepted ?? 0;
       // Wake the scheduler when the round is full, so it closes now instead of at its next tick.
-      if (head && accepted >= head.cfg.maxClients) await ctx.redis.publish(ctx.keys.roundEvents, `${job.task}:${job.round}`);
-      return { status: 'accepted', task: job.task, round: job.round, accepted };
+      if (head && accepted >= head.cfg.maxClients) await ctx.redis.publish(ctx.keys.roundEvents, `${job.task}:${target.round}`);
+      return { status: 'accepted', task: job.task, round: target.round, accepted };
     }
     case 'duplicate':
-      throw new UpdateRejected('DUPLICATE', `${sender} already has an accepted update in round ${job.round}`);
+      throw new UpdateRejected('DUPLICATE', task.async ? `${sender} already has an update in buffer ${target.round}, or this update was accepted into another buffer` : `${sender} already has an accepted update in round ${job.round}`);
     case 'full':
+      // A full buffer is about to aggregate and the next one to open: the update waits for it (retry).
+      if (task.async) throw new Error(`buffer ${target.round} of task ${job.task} filled while the update was checked; retrying into the next`);
       throw new UpdateRejected('ROUND_FULL', `round ${job.round} already has maxClients updates`);
     case 'closed':
     case 'late':
+      if (task.async) throw new Error(`buffer ${target.round} of task ${job.task} closed while the update was checked; retrying into the next`);
       throw new UpdateRejected('ROUND_CLOSED', `round ${job.round} closed while the update was checked`);
     case 'missing':
       throw new Error(`work blob ${work} vanished before accept`);
   }
+}
+
+/**
+ * Async tasks: the buffer an update trained for `trainedFor` goes into (the one open now) and its
+ * staleness. Between two buffers (one aggregating, the next about to open) it throws a plain error,
+ * so BullMQ retries the job shortly instead of refusing it; after the last buffer it refuses.
+ */
+async function currentBuffer(ctx: CoordinatorContext, task: Task, trainedFor: RoundHead): Promise<{ target: RoundHead; staleness: number }> {
+  const cfg = task.async!;
+  const open = await ctx.tasks.openRound(task.id);
+  const target = open > 0 ? await ctx.rounds.head(task.id, open) : await ctx.rounds.head(task.id, task.lastRound);
+  if (!target) throw new UpdateRejected('ROUND_CLOSED', `task ${task.id} has no open buffer`);
+  if (target.state !== 'open') {
+    const more = target.state === 'closing' || (target.state !== 'failed' && (target.cfg.buffersLeft ?? 1) > 1);
+    if (more) throw new Error(`task ${task.id} is between buffers (round ${target.round} is ${target.state}); retrying`);
+    throw new UpdateRejected('ROUND_CLOSED', `task ${task.id} has no open buffer: its last one, round ${target.round}, is ${target.state}`);
+  }
+  const staleness = target.round - trainedFor.round;
+  if (staleness < 0) throw new UpdateRejected('UNKNOWN_ROUND', `round ${trainedFor.round} is after the open buffer ${target.round}`);
+  if (staleness > cfg.maxStaleness) {
+    throw new UpdateRejected('STALE', `trained on the checkpoint of round ${trainedFor.round}, ${staleness} buffers before the open one (${target.round}); task ${task.id} takes updates at most ${cfg.maxStaleness} buffers stale`);
+  }
+  return { target, staleness };
 }
 
 /** Bytes of one upload: the task's wire codec (protocol/wire-codec.ts), or in a secure task one ring word per parameter. */

@@ -1,7 +1,7 @@
 import { featureSize, subset, type Dataset } from '../../client/data/dataset.ts';
 import { iidPartition } from '../../client/data/partition.ts';
 import { loadIris } from '../../client/data/iris.ts';
-import { mnistShard } from '../../client/data/load-data.ts';
+import { smallMnistShard } from '../../client/data/load-data.ts';
 import type { Task } from '../../protocol/index.ts';
 import { AppError } from '../errors.ts';
 
@@ -27,7 +27,7 @@ export function sampleCsv(task: Task, shard: { index: number; of: number }): str
   const f = featureSize({ featureShape: task.modelSpec.inputShape });
   const classes = task.modelSpec.classes;
   let ds: Dataset;
-  if (f === 784 && classes === 10) ds = mnistShard({ index: shard.index, of: shard.of, alpha: 0.5, seed: 1 });
+  if (f === 784 && classes === 10) ds = smallMnistShard({ index: shard.index, of: shard.of, alpha: 0.5, seed: 1 });
   else if (f === 4 && classes === 3) {
     const iris = loadIris();
     ds = subset(iris, iidPartition(iris.n, shard.of, 1)[shard.index]!);

@@ -22,7 +22,7 @@ describe('update job payloads under fuzzing', () => {
   before(async () => {
     env = await startTestCoordinator();
     producer = queueProducer(env.config.redisUrl, env.config.prefix);
-    task = Task.parse(await adminPost(env.c.url, '/v1/tasks', { name: 'fuzz-jobs', model: 'iris-mlp', seed: 1 }));
+    task = Task.parse(await adminPost(env.c.url, '/v1/tasks', { name: 'fuzz-jobs', model: 'iris-mlp', seed: 1, wire: { codec: 'float32' } }));
     assert.equal((await registerWallet(env.c.url, task.id, alice, task.eip712)).status, 201);
     round = Round.parse(await adminPost(env.c.url, `/v1/tasks/${task.id}/rounds`, { durationSeconds: 3600, minClients: 1, maxClients: 1 }));
   });

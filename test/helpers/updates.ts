@@ -197,7 +197,9 @@ export async function adminPost(url: string, path: string, body: unknown, expect
  * that round are signed for; asserts that every registration answers 201.
  */
 export async function openRoundFor(url: string, taskBody: Record<string, unknown>, wallets: readonly BaseWallet[], roundBody: Record<string, unknown>): Promise<{ task: Task; round: Round; target: UpdateTarget }> {
-  const task = Task.parse(await adminPost(url, '/v1/tasks', taskBody));
+  // These helpers forge bodies byte by byte as float32 vectors (buildUpdate), so the task says
+  // float32 unless the caller names a codec; int8 (the default for new tasks) has its own tests.
+  const task = Task.parse(await adminPost(url, '/v1/tasks', { wire: { codec: 'float32' }, ...taskBody }));
   for (const w of wallets) {
     const r = await registerWallet(url, task.id, w, task.eip712);
     assert.equal(r.status, 201, `registering ${w.address}: ${JSON.stringify(r.body)}`);

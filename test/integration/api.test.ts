@@ -42,9 +42,12 @@ describe('REST API', () => {
   let api: ReturnType<typeof request>;
   const domain = { name: 'VerifiableFL', version: '1', chainId: 31337 };
 
-  /** A fresh iris task (admin), returned as the API answers it. */
+  /**
+   * A fresh iris task (admin), returned as the API answers it. float32 unless asked: these tests
+   * forge bodies byte by byte as float32 vectors (the int8 default has its own tests).
+   */
   async function newTask(over: Record<string, unknown> = {}): Promise<Task> {
-    const res = await api.post('/v1/tasks').set(auth).send({ name: 'iris', model: 'iris-mlp', seed: 11, ...over });
+    const res = await api.post('/v1/tasks').set(auth).send({ name: 'iris', model: 'iris-mlp', seed: 11, wire: { codec: 'float32' }, ...over });
     assert.equal(res.status, 201, res.text);
     return Task.parse(res.body);
   }
@@ -113,6 +116,7 @@ describe('REST API', () => {
       assert.equal(t.limits.maxNorm, 3);
       assert.deepEqual(t.strategy, { name: 'fedavg' });
       assert.deepEqual(t.training, { localEpochs: 1, batchSize: 32, learningRate: 0.01, optimizer: 'sgd' });
+      assert.deepEqual(t.wire, { codec: 'int8', block: 256 }, 'open tasks default to the int8 codec');
       assert.deepEqual(t.eip712, domain);
       const cp = await api.get(`/v1/checkpoints/${t.genesisHash}`).buffer(true);
       assert.equal(cp.status, 200);

@@ -142,6 +142,7 @@ describe('validation-gain contribution scores', () => {
       accepted: m.entries.filter((e) => e.status === 'accepted').map((e) => ({ client: e.client as string, updateHash: e.updateHash as string, numSamples: e.numSamples })),
       rejected: [],
       contribution: block,
+      ...(m.wire ? { wire: m.wire } : {}),
     });
     assert.deepEqual(verifyManifest(lied), [], 'the lie is consistent: only re-scoring can see it');
     assert.notEqual(lied.rewardsRoot, m.rewardsRoot);

@@ -50,7 +50,7 @@ describe('fl-audit on a private task', () => {
     producer = queueProducer(env.config.redisUrl, env.config.prefix);
     cleanups.push(() => producer.close());
 
-    task = Task.parse(await adminPost(url, '/v1/tasks', { name: 'private audited', model: 'iris-mlp', privacy: 'private', rewards: { perRound: '1000', budget: '3000' } }));
+    task = Task.parse(await adminPost(url, '/v1/tasks', { name: 'private audited', model: 'iris-mlp', privacy: 'private', rewards: { perRound: '1000', budget: '3000' }, wire: { codec: 'float32' } }));
     await adminPost(url, `/v1/tasks/${task.id}/members`, { commitments: identities.map((m) => m.commitment.toString()) }, 200);
     const opened = Round.parse(await adminPost(url, `/v1/tasks/${task.id}/rounds`, { durationSeconds: 120, minClients: 3, maxClients: 3 }));
     assert.equal(opened.membersRoot, tree.rootHex);

@@ -31,7 +31,7 @@ describe('private task: anonymous uploads with membership proofs', () => {
     env = await startTestCoordinator();
     url = env.c.url;
     producer = queueProducer(env.config.redisUrl, env.config.prefix);
-    task = Task.parse(await adminPost(url, '/v1/tasks', { name: 'private iris', model: 'iris-mlp', privacy: 'private', rewards: { perRound: '1000' } }));
+    task = Task.parse(await adminPost(url, '/v1/tasks', { name: 'private iris', model: 'iris-mlp', privacy: 'private', rewards: { perRound: '1000' }, wire: { codec: 'float32' } }));
   });
   after(async () => {
     const [p, e] = [producer, env];

@@ -27,7 +27,7 @@ describe('Redis ACL for upload-only clients (docs/redis-acl.md)', () => {
     const [cmd, ...args] = uploaderAclCommand('alice', 'alice-pass-123', prefix, alice.address);
     await admin.call(cmd!, ...args);
     coordinator = await startCoordinator(await testConfig({ redisUrl: redis.url, prefix, dataDir }), { log: silentLog() });
-    task = Task.parse(await adminPost(coordinator.url, '/v1/tasks', { name: 'acl', model: 'iris-mlp' }));
+    task = Task.parse(await adminPost(coordinator.url, '/v1/tasks', { name: 'acl', model: 'iris-mlp', wire: { codec: 'float32' } }));
     assert.equal((await registerWallet(coordinator.url, task.id, alice, task.eip712)).status, 201);
     round = Round.parse(await adminPost(coordinator.url, `/v1/tasks/${task.id}/rounds`, { durationSeconds: 120, minClients: 1, maxClients: 1 }));
   });

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ServerState, StrategyConfig } from '../../protocol/index.ts';
+import { StrategyConfig, type ServerState } from '../../protocol/index.ts';
 import {
   adamServerStep,
   coordinateMedian,
@@ -250,6 +250,53 @@ describe('FedAdam', () => {
   });
 });
 
+describe('FedAvgM and FedYogi', () => {
+  test('FedAvgM: velocity u = beta u + D, w = w + eta u, carried across rounds in the state', async () => {
+    const strategy = createStrategy({ name: 'fedavgm', serverLr: 0.5, momentum: 0.5 });
+    const s1 = inputOf([1, 1], [
+      ['a', [2, -4], 1],
+      ['b', [4, 0], 3],
+    ]);
+    const r1 = await strategy.aggregate(s1.input);
+    // D = (1*[2,-4] + 3*[4,0]) / 4 = [3.5, -1]; u = 0.5*0 + D = [3.5, -1]; w = [1,1] + 0.5 u = [2.75, 0.5]
+    assertClose(r1.weights, [2.75, 0.5]);
+    assertClose(r1.serverState.tensors.u as Float32Array, [3.5, -1]);
+    assert.deepEqual(s1.input.serverState, { scalars: {}, tensors: {} }, 'input state not mutated');
+    const r2 = await strategy.aggregate(inputOf([...r1.weights], [['c', [1, 1], 1]], r1.serverState).input);
+    // u = 0.5*[3.5,-1] + [1,1] = [2.75, 0.5]; w = [2.75,0.5] + 0.5 u = [4.125, 0.75]
+    assertClose(r2.weights, [4.125, 0.75]);
+    assertClose(r2.serverState.tensors.u as Float32Array, [2.75, 0.5]);
+    assertClose(r1.serverState.tensors.u as Float32Array, [3.5, -1]);
+  });
+
+  test('FedAvgM with momentum 0 and server lr 1 is FedAvg, byte for byte', async () => {
+    const rows: Row[] = [['a', [0.1, -0.3, 7], 3], ['b', [0.2, 0.25, -1], 5]];
+    const avg = await createStrategy({ name: 'fedavg' }).aggregate(inputOf([1, 2, 3], rows).input);
+    const m = await createStrategy({ name: 'fedavgm', serverLr: 1, momentum: 0 }).aggregate(inputOf([1, 2, 3], rows).input);
+    assert.deepEqual(bytes(m.weights), bytes(avg.weights));
+  });
+
+  test('FedYogi: v starts at tau^2 and moves by at most (1 - beta2) D^2 a step', async () => {
+    const strategy = createStrategy({ name: 'fedyogi', serverLr: 1, beta1: 0.5, beta2: 0.75, tau: 1 });
+    const r1 = await strategy.aggregate(inputOf([1, 1], [['a', [2, -4], 1]]).input);
+    // D = [2,-4]; m = 0.5 D = [1,-2]; v0 = tau^2 = 1; D^2 = [4,16], v0 < D^2 so v = 1 + 0.25 D^2 = [2, 5]
+    // w = [1 + 1/(sqrt 2 + 1), 1 - 2/(sqrt 5 + 1)]
+    assertClose(r1.weights, [1 + 1 / (Math.SQRT2 + 1), 1 - 2 / (Math.sqrt(5) + 1)]);
+    assertClose(r1.serverState.tensors.v as Float32Array, [2, 5]);
+    assert.equal(r1.serverState.scalars.t, 1);
+    const r2 = await strategy.aggregate(inputOf([...r1.weights], [['b', [1, 0], 1]], r1.serverState).input);
+    // D^2 = [1, 0] < v = [2, 5], so v shrinks: v = v - 0.25 D^2 = [1.75, 5] (Adam would give 0.75 v + 0.25 D^2 = [1.75, 3.75])
+    assertClose(r2.serverState.tensors.v as Float32Array, [1.75, 5]);
+    assertClose(r2.serverState.tensors.m as Float32Array, [1, -1]);
+  });
+
+  test('the schema fills the documented defaults', () => {
+    assert.deepEqual(StrategyConfig.parse({ name: 'fedavgm' }), { name: 'fedavgm', serverLr: 1, momentum: 0.5 });
+    assert.deepEqual(StrategyConfig.parse({ name: 'fedyogi' }), { name: 'fedyogi', serverLr: 0.01, beta1: 0.9, beta2: 0.99, tau: 1e-3 });
+    assert.throws(() => StrategyConfig.parse({ name: 'fedavgm', momentum: 1 }));
+  });
+});
+
 describe('robust strategies', () => {
   test('median: base + coordinate-wise median; copes with a reused producer buffer', async () => {
     const input = reusedBufferInput([10, 10], [
@@ -317,6 +364,8 @@ describe('errors', () => {
   const all: StrategyConfig[] = [
     { name: 'fedavg' },
     ADAM,
+    { name: 'fedavgm', serverLr: 1, momentum: 0.9 },
+    { name: 'fedyogi', serverLr: 1, beta1: 0.5, beta2: 0.75, tau: 1 },
     { name: 'median' },
     { name: 'trimmed-mean', trimFraction: 0.1 },
     { name: 'krum', byzantine: 0, select: 1 },
@@ -407,6 +456,8 @@ describe('determinism', () => {
   const configs: StrategyConfig[] = [
     { name: 'fedavg' },
     { name: 'fedadam', serverLr: 0.01, beta1: 0.9, beta2: 0.99, tau: 1e-3 },
+    { name: 'fedavgm', serverLr: 1, momentum: 0.9 },
+    { name: 'fedyogi', serverLr: 0.01, beta1: 0.9, beta2: 0.99, tau: 1e-3 },
     { name: 'median' },
     { name: 'trimmed-mean', trimFraction: 0.2 },
     { name: 'krum', byzantine: 2, select: 4 },
