@@ -101,8 +101,8 @@ try {
     emit({ name, value, unit: 'MB/s', ratio: value / ingest.baseline.value, baseline: ingest.baseline });
   }
   // Issue 17's figure: ingestion against what every update must go through anyway (the checked
-  // floor: SET + GET + keccak256 + norm), not against a bare SET. The floor leaves out signature
-  // recovery (~3 ms per update), so it is a little faster than the true floor and F a little low.
+  // floor: SET + GET + keccak256 + norm + EIP-712 signer recovery), not against a bare SET. float32
+  // blobs: their decode is the bytes as they are.
   const checkedFloor = Math.max(...floor.checkedMBps);
   for (const f of ingest.figures) out(`bench: ingest path=${f.name.replace('ingest_', '')} MBps=${f.value.toFixed(1)} floor_ratio=${(f.value / checkedFloor).toFixed(2)} vs checked floor ${checkedFloor.toFixed(1)} MB/s set_ratio=${f.ratio.toFixed(2)}`);
   out(`target: ingest floor_ratio>=0.9 ${ingest.figures.every((f) => f.value / checkedFloor >= 0.9) ? 'MET' : 'NOT MET'}`);
@@ -187,7 +187,7 @@ const results = {
     ingestFloor:
       'Bare pipelines in the bench process over N blobs of 1M float32, 4 in flight, one client and one worker connection: ingest_floor_transfer = ' +
       'SET then GET of each blob (the queue path\'s two transfers); ingest_floor_checked = the same plus keccak256 and norm on the coordinator\'s ' +
-      'checker threads. No BullMQ, signature or round state. Best of runs, against the ingestion baseline.',
+      'checker threads and the recovery of each update\'s EIP-712 signer (signed before the clock). No BullMQ or round state. Best of runs, against the ingestion baseline.',
     browserTrain:
       'mnist-cnn, SETTINGS.browserTrain.samples MNIST digits, 1 epoch, batch 32, adam 0.01, seed 1, same initial weights. Page: bench/browser-train-page.ts bundled with the join ' +
       "page's swaps, in Debian's headless chromium (playwright-core), on the backend the page picks (client/web/browser-backend.ts; a software WebGL is skipped) and, " +

@@ -1,5 +1,5 @@
 import type { Signer } from 'ethers';
-import { contentHash, encodeFloat32, encodeWire, roundingSource, signRegistration, signUpdate, updateDigest, type Checkpoint, type Round, type Task, type UpdateMessage } from '../protocol/index.ts';
+import { contentHash, decodeWire, encodeFloat32, encodeWire, roundingSource, signRegistration, signUpdate, updateDigest, type Checkpoint, type Round, type Task, type UpdateMessage } from '../protocol/index.ts';
 import { hashToField, MembersTree, nullifierOf, proveMembership, toBytes32, verifyMembership, type Identity } from '../protocol/zk/index.ts';
 import { advertProofStatement, type KeyAdvert } from '../protocol/secagg/index.ts';
 import { CoordinatorApi, CoordinatorError } from './coordinator-api.ts';
@@ -78,6 +78,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export async function encodeUpdate(task: Pick<Task, 'wire'>, delta: Float32Array): Promise<Uint8Array> {
   if (task.wire.codec === 'float32') return encodeFloat32(delta);
+  if (task.wire.codec === 'topk') return encodeWire(task.wire, delta, () => 0); // deterministic: no rounding draws
   const seed = Number.parseInt((await contentHash(encodeFloat32(delta))).slice(2, 10), 16);
   return encodeWire(task.wire, delta, roundingSource(seed));
 }
@@ -105,6 +106,8 @@ export class FederatedClient {
   private readonly checkpoints = new Map<string, Checkpoint>();
   /** Private tasks: the members tree of the last round seen, per task (the list only appends). */
   private readonly members = new Map<number, MembersTree>();
+  /** Top-k tasks: what earlier deltas did not send (error feedback), by task, in this process's memory. */
+  private readonly residuals = new Map<number, Float32Array>();
   private readonly pollMs: number;
 
   constructor(private readonly opts: FederatedClientOptions) {
@@ -264,7 +267,7 @@ export class FederatedClient {
     }
     const base = await this.checkpoint(round.baseHash);
     const trained = await trainLocal({ spec: task.modelSpec, baseWeights: base.weights, data: args.data, training: round.training, seed: args.seed ?? round.round, onProgress: args.onProgress });
-    const bytes = await encodeUpdate(task, trained.delta);
+    const bytes = await this.encodeWithFeedback(task, trained.delta);
     const stage = (st: ContributeStage) => args.onStage?.(st, bytes.byteLength);
     stage('trained');
     await args.beforeUpload?.();
@@ -293,6 +296,23 @@ export class FederatedClient {
     const { jobId } = await this.uploader.uploadPrivate({ ...msg, nullifier: nullifierHex, proof }, bytes);
     stage('uploaded');
     return { ...done, jobId, nullifier: nullifierHex };
+  }
+
+  /**
+   * The delta in the task's codec. Top-k: last rounds' unsent remainder is added first, and what this
+   * encoding leaves out becomes the new remainder (error feedback), so every coordinate is sent
+   * eventually. The remainder lives in this client's memory: a restarted client starts from zero.
+   */
+  private async encodeWithFeedback(task: Task, delta: Float32Array): Promise<Uint8Array> {
+    if (task.wire.codec !== 'topk') return encodeUpdate(task, delta);
+    const prev = this.residuals.get(task.id);
+    const full = delta.slice();
+    if (prev && prev.length === full.length) for (let i = 0; i < full.length; i++) full[i] = full[i]! + prev[i]!;
+    const bytes = await encodeUpdate(task, full);
+    const sent = decodeWire(task.wire, bytes, full.length);
+    for (let i = 0; i < full.length; i++) full[i] = full[i]! - sent[i]!;
+    this.residuals.set(task.id, full);
+    return bytes;
   }
 
   /** A private member's proofs for a secure round: its advert and its masked upload, both under its round nullifier. */

@@ -63,7 +63,7 @@ const opts = new Command('demo')
   .option('--secure-clip <c>', 'secure: L2 norm every client clips its delta to', parseFloat, 10)
   .option('--scoring <rule>', 'how rewards are split: accepted-samples (declared, bounded samples) or validation-gain (what each update adds on 300 held-out digits: docs/contribution-scores.md)', (v) => (v === 'accepted-samples' || v === 'validation-gain' ? v : (() => { throw new InvalidArgumentError('accepted-samples or validation-gain'); })()), 'accepted-samples')
   .option('--port <n>', 'port of the coordinator and its dashboard (default: any free port)', (v) => (v === '0' ? 0 : posInt('port')(v)), 0)
-  .option('--wire <codec>', 'how open updates travel: int8 (1.02 bytes a parameter, stochastic rounding) or float32 (4 bytes)', (v) => (v === 'int8' || v === 'float32' ? v : (() => { throw new InvalidArgumentError('int8 or float32'); })()), 'int8')
+  .option('--wire <codec>', 'how open updates travel: int8 (1.02 bytes a parameter, stochastic rounding), float32 (4 bytes) or topk (the largest 5 % of the coordinates, 0.4 bytes a parameter, error feedback)', (v) => (v === 'int8' || v === 'float32' || v === 'topk' ? v : (() => { throw new InvalidArgumentError('int8, float32 or topk'); })()), 'int8')
   .option('--hold', 'keep the coordinator and its dashboard running after the demo, until Ctrl-C', false)
   .option('--async', 'asynchronous buffered rounds (FedBuff, docs/async-rounds.md): runs the sync rounds first, then an async task until it reaches their accuracy, and compares wall times', false)
   .option('--slow-client <x>', 'make the last client x times slower (it waits (x - 1) times its training time before each upload)', parseFloat, 1)
@@ -77,7 +77,7 @@ or, with --json, one JSON object per round and a final {"event":"done", ...}.
 Exit codes: 0 done and the audit passed (or was skipped with --no-chain); 1 usage error or a failure
 (a client, the coordinator, the chain); 2 the closing fl-audit failed.`)
   .parse()
-  .opts<{ rounds: number; clients: number; seed: number; alpha: number; trainDigits: number; localEpochs: number; batchSize: number; lr: number; strategy: string; clip?: number; dp?: number; json: boolean; chain: boolean; private: boolean; secure: boolean; secureBits: 16 | 8; secureRange: number; secureClip: number; scoring: 'accepted-samples' | 'validation-gain'; wire: 'int8' | 'float32'; port: number; hold: boolean; async: boolean; slowClient: number; buffer?: number }>();
+  .opts<{ rounds: number; clients: number; seed: number; alpha: number; trainDigits: number; localEpochs: number; batchSize: number; lr: number; strategy: string; clip?: number; dp?: number; json: boolean; chain: boolean; private: boolean; secure: boolean; secureBits: 16 | 8; secureRange: number; secureClip: number; scoring: 'accepted-samples' | 'validation-gain'; wire: 'int8' | 'float32' | 'topk'; port: number; hold: boolean; async: boolean; slowClient: number; buffer?: number }>();
 if (opts.async && (opts.secure || opts.private || opts.scoring === 'validation-gain')) {
   console.error('demo: --async runs open tasks paid by accepted samples (async tasks are not secure, private or validation-gain scored yet)');
   process.exit(1);

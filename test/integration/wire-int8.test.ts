@@ -77,6 +77,30 @@ describe('int8 wire codec: a task end to end', () => {
     await expectAudited(chain, env.c.url, task.id);
   });
 
+  test('a top-k task: tfjs owners send 10 % of the coordinates with error feedback; rounds commit and audit-pass', async () => {
+    const topk = await createTask(env.c.ctx, { name: 'iris topk', model: 'iris-mlp', wire: { codec: 'topk', fraction: 0.1 }, training: { localEpochs: 3, batchSize: 8, learningRate: 0.1, optimizer: 'sgd' }, rewards: { perRound: '1000', budget: '2000' }, seed: 12 });
+    const iris = loadIris();
+    const parts = iidPartition(iris.n, 3, 3);
+    const owners = [0, 1, 2].map((i) => new FederatedClient({ coordinatorUrl: env.c.url, wallet: Wallet.createRandom(), upload: i === 0 ? { mode: 'queue', redisUrl: env.config.redisUrl, prefix: env.config.prefix } : { mode: 'http' }, pollMs: 50 }));
+    clients.push(...owners);
+    for (const c of owners) await c.register(topk.id);
+    for (let r = 1; r <= 2; r++) {
+      const round = await openRound(env.c.ctx, topk.id, { durationSeconds: 120, minClients: 3, maxClients: 3 });
+      const results = await Promise.all(owners.map((c, i) => c.contribute({ task: topk, round, data: subset(iris, parts[i]!) })));
+      for (const [i, res] of results.entries()) assert.deepEqual(await owners[i]!.waitForDecision(topk.id, r, res.jobId), { status: 'accepted' });
+      const done = await waitFor(`top-k round ${r} committed`, async () => {
+        const s = await env.c.ctx.rounds.get(topk.id, r);
+        return s?.state === 'committed' ? s : null;
+      }, 60_000);
+      const m = decodeManifest((await env.c.ctx.store.get('manifests', done.manifestHash!))!);
+      assert.deepEqual(m.wire, { codec: 'topk', fraction: 0.1 });
+      // k = ceil(0.1 x 131) = 14 coordinates of iris-mlp: 14 indices and 14 values.
+      assert.equal(wireBytes(topk.wire, topk.params), 14 * 8);
+      for (const u of done.acceptedUpdates) assert.equal((await env.c.ctx.store.get('updates', u.updateHash))!.length, 14 * 8);
+    }
+    await expectAudited(chain, env.c.url, topk.id);
+  });
+
   test('a secure task cannot take the int8 codec (its masked words are their own fixed point)', async () => {
     await assert.rejects(
       createTask(env.c.ctx, { name: 'secure int8', model: 'iris-mlp', wire: { codec: 'int8' }, secure: { bits: 16, clipNorm: 1, range: 1, maxClients: 5, phaseSeconds: 30 } }),

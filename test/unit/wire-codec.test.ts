@@ -121,3 +121,63 @@ describe('wire codecs', () => {
     for (const bad of [{ codec: 'int4' }, { codec: 'int8', block: 8 }, { codec: 'int8', block: 1.5 }, { codec: 'float32', block: 256 }]) assert.equal(WireCodec.safeParse(bad).success, false, JSON.stringify(bad));
   });
 });
+
+describe('top-k codec with error feedback', () => {
+  const TOPK = WireCodec.parse({ codec: 'topk', fraction: 0.1 });
+
+  test('sends the k largest magnitudes (ties to the lower index) as ascending indices then values: 8 x fraction bytes a parameter', () => {
+    assert.deepEqual(WireCodec.parse({ codec: 'topk' }), { codec: 'topk', fraction: 0.05 });
+    assert.equal(wireBytes(TOPK, 1000), 100 * 8);
+    assert.equal(wireBytes(WireCodec.parse({ codec: 'topk' }), 1_000_000) / 1_000_000, 0.4);
+    const x = new Float32Array(20);
+    x[3] = -5;
+    x[17] = 4;
+    x[8] = 1; // ties at 1: index 8 wins over index 11
+    x[11] = -1;
+    const bytes = encodeWire(TOPK, x, () => 0.5); // fraction 0.1 of 20: k = 2 (the draw is unused)
+    assert.equal(bytes.length, 16);
+    assert.deepEqual([...decodeWire(TOPK, bytes, 20)].map((v, i) => [i, v]).filter(([, v]) => v !== 0), [[3, -5], [17, 4]]);
+    const k3 = WireCodec.parse({ codec: 'topk', fraction: 0.15 }); // k = 3: the tie goes to index 8
+    assert.deepEqual([...decodeWire(k3, encodeWire(k3, x, () => 0), 20)].map((v, i) => [i, v]).filter(([, v]) => v !== 0), [[3, -5], [8, 1], [17, 4]]);
+    const v = new DataView(bytes.buffer);
+    assert.deepEqual([v.getUint32(0, true), v.getUint32(4, true), v.getFloat32(8, true), v.getFloat32(12, true)], [3, 17, -5, 4]);
+  });
+
+  test('malformed top-k bytes are refused: wrong length, an index out of range, indices not strictly ascending', () => {
+    const n = 50;
+    const good = encodeWire(TOPK, vector(n, 3), () => 0);
+    const refuse = (b: Uint8Array, code: string, re: RegExp) => assert.throws(() => decodeWire(TOPK, b, n), (e: unknown) => e instanceof ProtocolError && e.code === code && re.test(e.message));
+    refuse(good.subarray(0, good.length - 1), 'BAD_LENGTH', /has 40 bytes, got 39/);
+    const out = good.slice();
+    new DataView(out.buffer).setUint32(4, 50, true);
+    refuse(out, 'BAD_ENCODING', /index 1 is 50, the model has 50 parameters/);
+    const order = good.slice();
+    const d = new DataView(order.buffer);
+    d.setUint32(4, d.getUint32(0, true), true);
+    refuse(order, 'BAD_ENCODING', /strictly ascending/);
+  });
+
+  test('error feedback: what a round does not send is added to the next, so the sum of what is sent converges to the sum of the deltas', async () => {
+    const { FederatedClient } = await import('../../client/federated-client.ts');
+    const { Wallet } = await import('ethers');
+    // No coordinator is needed to encode: the client's own memory holds the remainder.
+    const client = new FederatedClient({ coordinatorUrl: 'http://127.0.0.1:9', wallet: Wallet.createRandom() });
+    const enc = (client as unknown as { encodeWithFeedback(t: unknown, d: Float32Array): Promise<Uint8Array> }).encodeWithFeedback.bind(client);
+    const task = { id: 1, wire: TOPK };
+    const n = 200;
+    const sentSum = new Float64Array(n);
+    const deltaSum = new Float64Array(n);
+    for (let r = 0; r < 30; r++) {
+      const d = vector(n, 100 + r, 0.01);
+      d[7] = 0.001; // small every round: never in a single round's top 10%, but it adds up
+      for (let i = 0; i < n; i++) deltaSum[i] = deltaSum[i]! + d[i]!;
+      const sent = decodeWire(TOPK, await enc(task, d), n);
+      for (let i = 0; i < n; i++) sentSum[i] = sentSum[i]! + sent[i]!;
+    }
+    const residual = (client as unknown as { residuals: Map<number, Float32Array> }).residuals.get(1)!;
+    // Sent + what is still held back = everything trained, to float32 rounding.
+    for (let i = 0; i < n; i++) assert.ok(Math.abs(sentSum[i]! + residual[i]! - deltaSum[i]!) < 1e-4, `coordinate ${i}`);
+    assert.ok(sentSum[7]! > 0, 'the small steady coordinate was sent at some point');
+    await client.close();
+  });
+});
