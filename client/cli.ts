@@ -160,6 +160,9 @@ async function join(o: JoinOptions): Promise<number> {
         out(o.json, { event: 'rejected', round: round.round, ...decision }, `round ${round.round}: update REJECTED (${decision.code}): ${decision.reason}`);
         return EXIT.refused;
       }
+      // Async: the update may have landed in a later buffer; one update per sender per buffer, so
+      // the next training starts on a buffer opened after that one.
+      if (decision.round !== undefined) last = Math.max(last, decision.round);
       const who = res.nullifier ? { nullifier: res.nullifier } : {};
       out(o.json, { event: 'accepted', round: round.round, updateHash: res.updateHash, via: res.via, loss: res.loss, samples: res.numSamples, ...who }, `round ${round.round}: update ${res.updateHash.slice(0, 12)}… accepted (${res.via}${res.nullifier ? `, nullifier ${short(res.nullifier)}` : ''})`);
       done++;

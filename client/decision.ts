@@ -1,7 +1,10 @@
 import type { Round } from '../protocol/index.ts';
 
-/** The worker's verdict on one upload, as the round lists it. */
-export type UpdateDecision = { status: 'accepted' } | { status: 'rejected'; code: string; reason: string };
+/**
+ * The worker's verdict on one upload, as the round lists it. `round`: in an async task, the buffer the
+ * update was accepted into (a later one than it was trained for when it arrived stale).
+ */
+export type UpdateDecision = { status: 'accepted'; round?: number } | { status: 'rejected'; code: string; reason: string };
 
 /** What names an upload in a round's lists: its job id, and for a private upload its nullifier (listed as `client`). */
 export interface UploadRef {

@@ -356,7 +356,8 @@ export class FederatedClient {
           throw e;
         }
         const d = decisionIn(status, ref);
-        if (d) return d;
+        // Async: say which buffer took it, so the caller waits for a later one before training again.
+        if (d) return d.status === 'accepted' && lookAhead > 0 ? { ...d, round: r } : d;
       }
       await sleep(this.pollMs);
     }

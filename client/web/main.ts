@@ -413,8 +413,8 @@ async function takePart(): Promise<void> {
       await recordUpload(origin, rec);
       done.set(round.round, rec);
       logRound(round.round, `uploaded ${result.updateHash.slice(0, 10)}… (${result.numSamples} samples, loss ${result.loss.toFixed(4)}); waiting for the verdict`, 'info');
-      await follow(client, t, round.round, result.jobId, result.updateHash);
-      after = round.round;
+      // An async task may take the update into a later buffer: the next training waits past it.
+      after = Math.max(round.round, await follow(client, t, round.round, result.jobId, result.updateHash));
     }
   } catch (e) {
     say('status', explain(e), 'bad');
@@ -424,11 +424,12 @@ async function takePart(): Promise<void> {
   }
 }
 
-/** Waits for the worker's verdict on one upload and shows it. */
-async function follow(client: FederatedClient, t: Task, round: number, jobId: string, updateHash?: string): Promise<void> {
+/** Waits for the worker's verdict on one upload and shows it; returns the round (async: buffer) that took it. */
+async function follow(client: FederatedClient, t: Task, round: number, jobId: string, updateHash?: string): Promise<number> {
   for (;;) {
     try {
-      const d = await client.waitForDecision(t.id, round, { jobId, updateHash }, 120_000);
+      // An async task accepts into a later buffer (up to maxStaleness on): look there too.
+      const d = await client.waitForDecision(t.id, round, { jobId, updateHash }, 120_000, t.async?.maxStaleness ?? 0);
       if (d.status === 'accepted') {
         logRound(round, `accepted (${updateHash ? `${updateHash.slice(0, 10)}…` : jobId})`, 'accepted');
         say('status', `Round ${round}: your update was accepted.`, 'good');
@@ -440,12 +441,12 @@ async function follow(client: FederatedClient, t: Task, round: number, jobId: st
         say('status', `Round ${round}: your update was rejected: ${d.reason}`, 'bad');
       }
       void refreshRewards();
-      return;
+      return d.status === 'accepted' && d.round !== undefined ? d.round : round;
     } catch (e) {
       const r = await api.getRound(t.id, round).catch(() => null);
       if (r && r.state !== 'open') {
         logRound(round, `the round closed (${r.state}) without a verdict on this upload: it missed the round`, 'rejected');
-        return;
+        return round;
       }
       say('status', `${explain(e)}; still waiting`, 'bad');
       await sleep(3000);
