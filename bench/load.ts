@@ -134,7 +134,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   try {
     const api = new CoordinatorApi(coord.url);
     const task = Task.parse(await adminPost(coord.url, '/v1/tasks', {
-      name: 'load', model: LOAD_MODEL, strategy: { name: 'fedavg' }, limits: { maxNorm: 0, minSamples: 1, maxSamples: 1_000_000 }, seed: 7,
+      // float32: the generator's deltas are raw float32 (the codecs' costs are bench/wire.ts's figures).
+      name: 'load', model: LOAD_MODEL, strategy: { name: 'fedavg' }, limits: { maxNorm: 0, minSamples: 1, maxSamples: 1_000_000 }, wire: { codec: 'float32' }, seed: 7,
     }));
 
     // Client set-up (keys, registration, deltas, signatures) is outside the measured window.

@@ -19,7 +19,7 @@ import { createTask } from '../../coordinator/use-cases/create-task.ts';
 import { openRound } from '../../coordinator/use-cases/open-round.ts';
 import { attach } from '../../contracts/artifacts.ts';
 import { parseIdentityFile } from '../../client/identity-format.ts';
-import type { Task } from '../../protocol/index.ts';
+import { wireBytes, type Task } from '../../protocol/index.ts';
 import { terminateZk } from '../../protocol/zk/index.ts';
 import { startChain, type Chain } from '../contracts/chain.ts';
 import { startTestCoordinator, waitFor } from '../helpers/env.ts';
@@ -112,7 +112,7 @@ describe('the /join page in a private task', () => {
     for (const name of ['a', 'b']) {
       const [put, ...more] = puts(name);
       assert.equal(more.length, 0, `${name} uploaded once`);
-      assert.equal(put!.size, task.params * 4, 'the body is the float32 delta');
+      assert.equal(put!.size, wireBytes(task.wire, task.params), "the body is the delta in the task's codec (int8 by default)");
       assert.ok(put!.headers['x-fl-proof'] && put!.headers['x-fl-nullifier'], 'a private upload carries a proof and a nullifier');
       assert.equal(put!.headers['x-fl-signature'], undefined, 'and no signature');
       assert.ok(requests.some((r) => r.page === name && r.url.endsWith('/join/zk/membership.zkey')), `${name}'s prover worker fetched the proving key`);

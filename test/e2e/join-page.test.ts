@@ -21,7 +21,7 @@ import { connectChain, type ChainClient } from '../../coordinator/chain/chain-cl
 import { createTask } from '../../coordinator/use-cases/create-task.ts';
 import { openRound } from '../../coordinator/use-cases/open-round.ts';
 import { attach } from '../../contracts/artifacts.ts';
-import type { Round, Task } from '../../protocol/index.ts';
+import { wireBytes, type Round, type Task } from '../../protocol/index.ts';
 import { startChain, type Chain } from '../contracts/chain.ts';
 import { startTestCoordinator, waitFor } from '../helpers/env.ts';
 import { ensureChromium, launchChromium, ROOT, runNode } from '../helpers/browser.ts';
@@ -204,7 +204,8 @@ describe('the /join page: browser data owners beside CLI ones', () => {
   });
 
   test('no request from a page carries the samples: only registration, the signed update and chain calls', async () => {
-    const size = task.params * 4;
+    // The task's codec (int8 by default): the page encodes as the CLI does.
+    const size = wireBytes(task.wire, task.params);
     const rpc = new URL(chain.anvil.rpcUrl).origin;
     const allowedRpc = new Set(['eth_chainId', 'eth_call', 'eth_blockNumber', 'eth_getBlockByNumber', 'eth_estimateGas', 'eth_gasPrice', 'eth_maxPriorityFeePerGas', 'eth_feeHistory', 'eth_getTransactionCount', 'eth_sendRawTransaction', 'eth_getTransactionReceipt', 'eth_getTransactionByHash', 'net_version']);
     let checked = 0;
@@ -222,7 +223,7 @@ describe('the /join page: browser data owners beside CLI ones', () => {
         }
       } else if (r.method === 'PUT') {
         assert.match(u.pathname, /^\/v1\/tasks\/\d+\/rounds\/\d+\/updates$/, where);
-        assert.equal(r.body.length, size, `${where}: the body is exactly the float32 delta`);
+        assert.equal(r.body.length, size, `${where}: the body is exactly the encoded delta`);
         assert.equal(keccak256(getBytes(new Uint8Array(r.body))), r.headers['x-fl-update-hash'], `${where}: and is the signed update`);
       } else {
         assert.equal(r.method, 'POST', where);
