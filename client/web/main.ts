@@ -186,10 +186,18 @@ async function loadTasks(): Promise<void> {
   if (!found) say('task-error', `There is no task ${params.get('task') ?? wanted} on this coordinator; showing task ${sel.value} instead.`, 'bad');
 }
 
+/** Data can be chosen only for a task whose shape the page knows; until then the controls are off. */
+function enableDataInputs(taskId: number | undefined): void {
+  for (const id of ['csv', 'images', 'sample']) $<HTMLInputElement | HTMLButtonElement>(id).disabled = taskId === undefined;
+  if (taskId === undefined) delete document.body.dataset.task;
+  else document.body.dataset.task = String(taskId);
+}
+
 async function selectTask(id: number): Promise<void> {
   const t = state.tasks.find((x) => x.id === id);
   state.task = t;
   say('task-error', '');
+  enableDataInputs(undefined);
   if (!t) return;
   let round: Round | null = null;
   try {
@@ -207,6 +215,7 @@ async function selectTask(id: number): Promise<void> {
   const stored = await loadData(origin, t.id);
   if (stored && featureSize({ inputShape: stored.inputShape, classes: t.modelSpec.classes }) === featureSize(t.modelSpec)) setData(stored);
   else showNoData();
+  enableDataInputs(t.id);
   void refreshRewards();
   if ((await activeTask(origin)) === t.id && state.data && !state.running) void takePart();
 }

@@ -64,6 +64,7 @@ describe('the /join page: images, narrow screens and clear errors', () => {
     await p.goto(`${env.c.url}/join/?task=${mnistTask.id}&backend=wasm`);
     await p.locator('#address', { hasText: '0x' }).waitFor({ timeout: 60_000 });
     await p.locator('#task-info', { hasText: '[28, 28, 1]' }).waitFor({ timeout: 30_000 });
+    await p.locator(`body[data-task="${mnistTask.id}"]`).waitFor({ state: 'attached', timeout: 30_000 });
     // 12 digits as 8-bit grey PNGs, encoded by the browser (OffscreenCanvas), named "<label>_<i>.png".
     const mnist = loadMnist();
     const picks = Array.from({ length: 12 }, (_, i) => i * 7);

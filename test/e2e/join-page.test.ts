@@ -78,6 +78,8 @@ describe('the /join page: browser data owners beside CLI ones', () => {
     page.on('pageerror', (e) => problems.push(`${name}: ${e.message}`));
     await page.goto(`${env.c.url}/join/?task=${task.id}&backend=wasm${opts.shard ? `&shard=${opts.shard}` : ''}`);
     await page.locator('#address', { hasText: '0x' }).waitFor({ timeout: 60_000 });
+    // The data controls come on once the page knows the task's shape (a file chosen earlier would have no task to fit).
+    await page.locator(`body[data-task="${task.id}"]`).waitFor({ state: 'attached', timeout: 60_000 });
     return { ctx, page };
   }
 
