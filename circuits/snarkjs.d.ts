@@ -35,6 +35,9 @@ declare module 'snarkjs' {
   export const zKey: {
     newZKey(r1csName: string, ptauName: string, zkeyName: string, logger?: SnarkjsLogger): Promise<unknown>;
     beacon(oldZkey: string, newZkey: string, name: string, beaconHashStr: string, numIterationsExp: number, logger?: SnarkjsLogger): Promise<unknown>;
+    contribute(oldZkey: string, newZkey: string, name: string, entropy: string, logger?: SnarkjsLogger): Promise<Uint8Array>;
+    verifyFromInit(initZkey: string, ptauName: string, zkeyName: string, logger?: SnarkjsLogger): Promise<boolean>;
+    verifyFromR1cs(r1csName: string, ptauName: string, zkeyName: string, logger?: SnarkjsLogger): Promise<boolean>;
     exportVerificationKey(zkeyName: string, logger?: SnarkjsLogger): Promise<unknown>;
     exportSolidityVerifier(zkeyName: string, templates: Record<string, string>, logger?: SnarkjsLogger): Promise<string>;
     [name: string]: (...args: any[]) => Promise<any>;

@@ -75,3 +75,9 @@ export async function deploy<N extends ContractName>(name: N, signer: Signer, ..
   const { abi, bytecode } = loadArtifact(name);
   return (await new ContractFactory(abi, bytecode, signer).deploy(...args)) as unknown as Typed[N];
 }
+
+/** The runtime bytecode of `name` as built (what `eth_getCode` returns for a deployment of it). */
+export function deployedBytecode(name: ContractName): string {
+  const file = join(OUT_DIR, `${name}.json`);
+  return z.object({ deployedBytecode: z.string().regex(/^0x([0-9a-f]{2})*$/) }).parse(JSON.parse(readFileSync(file, 'utf8'))).deployedBytecode;
+}

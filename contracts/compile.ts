@@ -141,3 +141,22 @@ export async function compile(): Promise<CompileResult> {
     .map((p) => p.formattedMessage.trim());
   return { contracts, warnings, dependencies: [...dependencies].sort() };
 }
+
+/**
+ * Compiles one self-contained source (a Groth16 verifier exported by a setup ceremony) with the same
+ * compiler and settings as contracts/src, so its deployed bytecode is what an auditor reproduces.
+ */
+export async function compileStandalone(unitName: string, content: string, contractName: string): Promise<CompiledContract> {
+  const { default: solc } = await import('solc');
+  const input = {
+    language: 'Solidity',
+    sources: { [unitName]: { content } },
+    settings: { ...SOLC_SETTINGS, outputSelection: { [unitName]: { [contractName]: ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object'] } } },
+  };
+  const output = SolcOutput.parse(JSON.parse(solc.compile(JSON.stringify(input), { import: (u: string) => ({ error: `not found: ${u} (a standalone source imports nothing)` }) })));
+  const errors = (output.errors ?? []).filter((p) => p.severity === 'error').map((p) => p.formattedMessage.trim());
+  if (errors.length > 0) throw new Error(`solc ${solc.version()} failed on ${unitName}:\n${errors.join('\n\n')}`);
+  const c = output.contracts?.[unitName]?.[contractName];
+  if (!c) throw new Error(`solc produced no contract ${contractName} from ${unitName}`);
+  return { contractName, sourceName: unitName, abi: c.abi, bytecode: `0x${c.evm.bytecode.object}`, deployedBytecode: `0x${c.evm.deployedBytecode.object}` };
+}

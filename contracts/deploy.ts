@@ -3,12 +3,16 @@
  * checkpoint registry, which creates and binds its reward distributor itself. As a library:
  * deployContracts(signer). As a CLI:
  *
- *   PRIVATE_KEY=0x... npm run deploy -- --rpc URL [--token ADDRESS] [--claim-verifier ADDRESS] [--coordinator ADDRESS]
+ *   PRIVATE_KEY=0x... npm run deploy -- --rpc URL [--token ADDRESS] [--claim-verifier ADDRESS] [--coordinator ADDRESS] [--zk-keys CEREMONY]
  *
  * builds the contracts when needed, deploys, and prints the addresses as one JSON object on stdout.
  */
 import { Command, CommanderError } from 'commander';
-import { getAddress, parseUnits, type Signer } from 'ethers';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ContractFactory, getAddress, parseUnits, type InterfaceAbi, type Signer } from 'ethers';
+import { keysDir } from '../circuits/ceremony/ceremony.ts';
+import { ceremonyKeySet } from '../circuits/key-set.ts';
 import { z } from 'zod';
 import { attach, deploy, type CheckpointRegistry, type ClaimVerifier, type RewardDistributor, type RewardToken } from './artifacts.ts';
 import { buildContracts } from './build.ts';
@@ -24,6 +28,11 @@ export interface DeployOptions {
    * the members prove with.
    */
   claimVerifier?: string;
+  /**
+   * A finalized setup-ceremony folder (fl-ceremony): deploy its claim verifier (keys/ClaimVerifier.json)
+   * instead of the development one. Default: FL_ZK_KEYS when set.
+   */
+  zkKeysDir?: string;
   /** Holder of COORDINATOR_ROLE (the deployer by default). The deployer always gets the admin role. */
   coordinator?: string;
   /** Supply minted to the deployer when a RewardToken is deployed (1,000,000 tokens of 18 decimals). */
@@ -40,6 +49,17 @@ export interface Deployment {
   addresses: { registry: string; distributor: string; token: string; claimVerifier: string };
   /** Block of the registry's deployment: where an auditor starts reading events. */
   blockNumber: number;
+}
+
+/** The development claim verifier from the build, or a ceremony's (compiled by fl-ceremony finalize). */
+async function deployClaimVerifier(signer: Signer, zkKeysDir: string | undefined): Promise<ClaimVerifier> {
+  if (!zkKeysDir) return (await deploy('ClaimVerifier', signer)).waitForDeployment();
+  ceremonyKeySet(zkKeysDir); // refuses a folder that is not a finalized ceremony with both keys
+  const file = join(keysDir(zkKeysDir), 'ClaimVerifier.json');
+  const a = z.object({ abi: z.array(z.record(z.string(), z.unknown())), bytecode: z.string().regex(/^0x([0-9a-f]{2})+$/) }).parse(JSON.parse(readFileSync(file, 'utf8')));
+  const c = await new ContractFactory(a.abi as InterfaceAbi, a.bytecode, signer).deploy();
+  await c.waitForDeployment();
+  return attach('ClaimVerifier', await c.getAddress(), signer);
 }
 
 export const DEFAULT_SUPPLY = parseUnits('1000000', 18);
@@ -64,7 +84,7 @@ export async function deployContracts(signer: Signer, opts: DeployOptions = {}):
   } else {
     // The distributor refuses a verifier address without code, and the registry's gas estimate runs
     // against the latest block, so the verifier must be mined before the registry is sent.
-    claimVerifier = await (await deploy('ClaimVerifier', signer)).waitForDeployment();
+    claimVerifier = await deployClaimVerifier(signer, opts.zkKeysDir ?? (process.env.FL_ZK_KEYS || undefined));
   }
   // The registry only stores the token address, so it can be sent before the token is mined.
   const registry = await deploy(
@@ -100,6 +120,7 @@ const CliArgs = z.strictObject({
   token: EthAddress.optional(),
   'claim-verifier': EthAddress.optional(),
   coordinator: EthAddress.optional(),
+  'zk-keys': z.string().min(1).optional(),
 });
 
 /** The CLI: commander for the flags and --help, zod for what the values must be. */
@@ -110,13 +131,14 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
     .option('--token <address>', 'an existing ERC-20 to pay rewards in (default: deploy a RewardToken)')
     .option('--claim-verifier <address>', 'an existing ClaimVerifier (default: deploy the generated one)')
     .option('--coordinator <address>', 'the account given the coordinator role (default: the deployer)')
+    .option('--zk-keys <folder>', 'deploy the claim verifier of this finalized setup ceremony (fl-ceremony); default: FL_ZK_KEYS, else the development verifier')
     .option('--json', 'accepted for uniformity: the result is always one JSON line on stdout', false)
     .addHelpText('after', '\nEnv: PRIVATE_KEY (0x + 64 hex) of the deployer, which pays the gas.\nOutput: {"chainId", "registry", "distributor", "token", "claimVerifier", "blockNumber"} as one JSON line.\nExit codes: 0 deployed; 1 usage, environment, RPC or transaction error.')
     .exitOverride()
     .parse(argv, { from: 'user' });
   const issues = (e: z.ZodError) => e.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ');
-  const { json: _json, claimVerifier, ...rest } = program.opts<{ rpc: string; token?: string; claimVerifier?: string; coordinator?: string; json: boolean }>();
-  const args = CliArgs.safeParse({ ...rest, ...(claimVerifier ? { 'claim-verifier': claimVerifier } : {}) });
+  const { json: _json, claimVerifier, zkKeys, ...rest } = program.opts<{ rpc: string; token?: string; claimVerifier?: string; coordinator?: string; zkKeys?: string; json: boolean }>();
+  const args = CliArgs.safeParse({ ...rest, ...(claimVerifier ? { 'claim-verifier': claimVerifier } : {}), ...(zkKeys ? { 'zk-keys': zkKeys } : {}) });
   if (!args.success) throw new Error(`${issues(args.error)} (deploy --help lists the options)`);
   const envs = CliEnv.safeParse(env);
   if (!envs.success) throw new Error(`${issues(envs.error)} (deploy --help lists the options)`);
@@ -137,7 +159,7 @@ async function main() {
   const provider = rpcProvider(cli.rpc);
   try {
     const signer = managedSigner(cli.privateKey, provider);
-    const d = await deployContracts(signer, { token: cli.token, claimVerifier: cli['claim-verifier'], coordinator: cli.coordinator });
+    const d = await deployContracts(signer, { token: cli.token, claimVerifier: cli['claim-verifier'], coordinator: cli.coordinator, ...(cli['zk-keys'] ? { zkKeysDir: cli['zk-keys'] } : {}) });
     const { chainId } = await provider.getNetwork();
     console.log(JSON.stringify({ chainId: Number(chainId), ...d.addresses, blockNumber: d.blockNumber }));
   } finally {

@@ -38,6 +38,10 @@ export const CoordinatorEnv = z.object({
   REGISTRATION_CHALLENGE_TTL_S: z.coerce.number().int().min(5).max(86_400).default(300),
   /** Express "trust proxy": set when behind a reverse proxy so limits see the caller's IP (e.g. 1 or loopback). */
   TRUST_PROXY: z.string().optional(),
+  /** production: private tasks refuse the development zero-knowledge keys. */
+  NODE_ENV: z.string().optional(),
+  /** A finalized setup-ceremony folder (fl-ceremony): its keys replace the development keys. */
+  FL_ZK_KEYS: z.string().optional(),
 });
 export type CoordinatorEnv = z.infer<typeof CoordinatorEnv>;
 
@@ -67,6 +71,8 @@ export interface CoordinatorConfig {
   trustProxy?: string;
   /** Registration challenge lifetime in seconds (absent: 300). */
   challengeTtlSeconds?: number;
+  /** NODE_ENV=production: private tasks need ceremony keys (FL_ZK_KEYS). */
+  production?: boolean;
 }
 
 /** Parses env into config; throws a readable message listing every bad variable. */
@@ -96,6 +102,7 @@ export function parseEnv(env: NodeJS.ProcessEnv, redisUrl?: string): Coordinator
     rateLimitPerClientPerMin: e.RATE_LIMIT_PER_CLIENT_PER_MIN,
     challengeTtlSeconds: e.REGISTRATION_CHALLENGE_TTL_S,
     ...(e.TRUST_PROXY ? { trustProxy: e.TRUST_PROXY } : {}),
+    production: e.NODE_ENV === 'production',
   };
 }
 

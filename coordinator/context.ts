@@ -31,4 +31,6 @@ export interface CoordinatorContext {
   log: Logger;
   /** Injected clock, so deadline logic is testable without sleeping. */
   now: () => number;
+  /** NODE_ENV=production: private tasks refuse the development zero-knowledge keys. */
+  production?: boolean;
 }

@@ -69,6 +69,7 @@ export function createContext(config: CoordinatorConfig, log: Logger, now: () =>
     checker: createBlobChecker(config.checkThreads),
     log,
     now,
+    production: config.production === true,
   };
 }
 

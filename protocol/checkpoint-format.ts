@@ -34,7 +34,23 @@ const Header = z.object({
   stateScalars: z.record(z.string(), z.number()),
   stateTensors: z.array(z.object({ name: z.string(), size: z.number().int().nonnegative() })),
   validationHash: z.string().regex(/^0x[0-9a-f]{64}$/).optional(),
+  zkKeys: z.lazy(() => ZkKeysPin).optional(),
 });
+
+/**
+ * Private tasks: the Groth16 keys their proofs are checked with, pinned in the genesis checkpoint
+ * (so on chain from the task's creation): the verification keys' hashes and, for keys from a setup
+ * ceremony (fl-ceremony), the transcript's hash and contributor count. Development keys come from a
+ * public beacon only (no transcript): anyone can forge proofs with them.
+ */
+export const ZkKeysPin = z.strictObject({
+  kind: z.enum(['development', 'ceremony']),
+  membershipVkey: z.string().regex(/^0x[0-9a-f]{64}$/),
+  claimVkey: z.string().regex(/^0x[0-9a-f]{64}$/),
+  transcript: z.string().regex(/^0x[0-9a-f]{64}$/).nullable(),
+  contributors: z.number().int().nonnegative(),
+});
+export type ZkKeysPin = z.infer<typeof ZkKeysPin>;
 
 export interface Checkpoint {
   task: number;
@@ -50,6 +66,8 @@ export interface Checkpoint {
    * on. The chain records the genesis hash at task creation, so this commits the set from the start.
    */
   validationHash?: Hex32;
+  /** Genesis checkpoints of private tasks only: the zero-knowledge keys the task uses. */
+  zkKeys?: ZkKeysPin;
 }
 
 /** Serialises a checkpoint canonically: equal checkpoints give equal bytes. */
@@ -68,6 +86,7 @@ export function encodeCheckpoint(cp: Checkpoint): Uint8Array {
     stateScalars: cp.serverState.scalars,
     stateTensors: names.map((name) => ({ name, size: (cp.serverState.tensors[name] as Float32Array).length })),
     ...(cp.validationHash ? { validationHash: cp.validationHash } : {}),
+    ...(cp.zkKeys ? { zkKeys: cp.zkKeys } : {}),
   });
   let headerBytes = new TextEncoder().encode(header);
   const pad = (4 - ((MAGIC.length + 4 + headerBytes.length) % 4)) % 4;
@@ -124,6 +143,7 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
     weights,
     serverState: { scalars: h.stateScalars, tensors },
     ...(h.validationHash ? { validationHash: h.validationHash as Hex32 } : {}),
+    ...(h.zkKeys ? { zkKeys: h.zkKeys } : {}),
   };
 }
 

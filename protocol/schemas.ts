@@ -6,6 +6,7 @@ import { MAX_ROUND_REWARD } from './rewards.ts';
 import { SecureAggConfig } from './secagg/config.ts';
 import { FLOAT32_WIRE, WireCodec } from './wire-codec.ts';
 import { AsyncConfig } from './async-rounds.ts';
+import { ZkKeysPin } from './checkpoint-format.ts';
 
 /** Wire schemas shared by coordinator and clients; every type is inferred from its schema. */
 
@@ -177,6 +178,8 @@ export const Task = z.object({
   /** The update codec (absent in tasks made before it existed: float32). */
   wire: WireCodec.default(FLOAT32_WIRE),
   async: AsyncConfig.optional(),
+  /** Private tasks: the zero-knowledge keys, as pinned in the genesis checkpoint. */
+  zk: ZkKeysPin.optional(),
   seed: z.number().int(),
   createdAt: z.string(),
   genesisHash: Hash32,

@@ -35,6 +35,7 @@ import { ensureRedis } from '../coordinator/infra/redis-server.ts';
 import { createLogger } from '../coordinator/logger.ts';
 import { startCoordinator } from '../coordinator/server.ts';
 import { deletePrefixKeys } from './redis-cleanup.ts';
+import { runDemoCeremony } from './demo-ceremony.ts';
 
 const posInt = (name: string) => (v: string) => {
   const n = Number(v);
@@ -57,6 +58,7 @@ const opts = new Command('demo')
   .option('--json', 'print rows as JSON lines', false)
   .option('--no-chain', 'run without a chain: no commits, rewards or audit')
   .option('--private', 'a private task: anonymous uploads with membership proofs, private claims to fresh addresses', false)
+  .option('--ceremony <n>', 'private: run a setup ceremony with n contributors (separate processes) first, and use its keys (docs/private-tasks.md)', posInt('ceremony'))
   .option('--secure', 'secure aggregation: clients upload masked fixed-point updates, only their sum is ever readable (docs/secure-mode.md)', false)
   .option('--secure-bits <b>', 'secure: ring width, 16 or 8', (v) => (v === '8' ? 8 : v === '16' ? 16 : (() => { throw new InvalidArgumentError('16 or 8'); })()), 16)
   .option('--secure-range <r>', 'secure: per-coordinate bound every client clamps its delta to', parseFloat, 0.25)
@@ -77,7 +79,7 @@ or, with --json, one JSON object per round and a final {"event":"done", ...}.
 Exit codes: 0 done and the audit passed (or was skipped with --no-chain); 1 usage error or a failure
 (a client, the coordinator, the chain); 2 the closing fl-audit failed.`)
   .parse()
-  .opts<{ rounds: number; clients: number; seed: number; alpha: number; trainDigits: number; localEpochs: number; batchSize: number; lr: number; strategy: string; clip?: number; dp?: number; json: boolean; chain: boolean; private: boolean; secure: boolean; secureBits: 16 | 8; secureRange: number; secureClip: number; scoring: 'accepted-samples' | 'validation-gain'; wire: 'int8' | 'float32' | 'topk'; port: number; hold: boolean; async: boolean; slowClient: number; buffer?: number }>();
+  .opts<{ rounds: number; clients: number; seed: number; alpha: number; trainDigits: number; localEpochs: number; batchSize: number; lr: number; strategy: string; clip?: number; dp?: number; json: boolean; chain: boolean; private: boolean; ceremony?: number; secure: boolean; secureBits: 16 | 8; secureRange: number; secureClip: number; scoring: 'accepted-samples' | 'validation-gain'; wire: 'int8' | 'float32' | 'topk'; port: number; hold: boolean; async: boolean; slowClient: number; buffer?: number }>();
 if (opts.async && (opts.secure || opts.private || opts.scoring === 'validation-gain')) {
   console.error('demo: --async runs open tasks paid by accepted samples (async tasks are not secure, private or validation-gain scored yet)');
   process.exit(1);
@@ -89,6 +91,10 @@ if (!(opts.slowClient >= 1)) {
 if (opts.secure && opts.scoring === 'validation-gain') {
   console.error('demo: --scoring validation-gain needs the individual updates, which --secure never reveals');
   process.exit(1);
+}
+if (opts.ceremony !== undefined && !opts.private) {
+  console.error('demo: --ceremony makes the keys of a private task: add --private');
+  process.exit(2);
 }
 if (opts.secure && opts.private) {
   console.error('demo: the demo does not run --secure and --private together yet (the API and fl-client do: docs/secure-mode.md)');
@@ -118,6 +124,13 @@ async function main() {
   // The chain: RPC_URL + PRIVATE_KEY + REGISTRY_ADDRESS when given, else a private anvil with fresh contracts.
   // Private tasks prove with the circuits' proving keys (built once, then reused).
   if (opts.private) await buildCircuits({ quiet: true });
+  if (opts.ceremony !== undefined) {
+    // Everything after this (contracts, coordinator, clients, auditor) uses the ceremony's keys.
+    const c = await runDemoCeremony(opts.ceremony, (l) => !opts.json && process.stdout.write(`${l}\n`));
+    cleanups.push(async () => rmSync(c.dir, { recursive: true, force: true }));
+    process.env.FL_ZK_KEYS = c.dir;
+    if (!opts.json) process.stdout.write(`demo: ceremony of ${c.contributors} in ${c.seconds.toFixed(0)} s (contributions ${c.contributionSeconds.map((x) => x.toFixed(1)).join('/')} s); FL_ZK_KEYS=${c.dir}\n`);
+  }
   const chain = opts.chain ? await setupChain(process.env, log.child({}, { level: "error" })) : null;
   if (chain) cleanups.push(() => chain.stop());
   const coordinator = await startCoordinator(config, { log, ...(chain ? { chain: chain.client, chainIntervalMs: 200 } : {}) });
@@ -294,7 +307,7 @@ async function main() {
     await api.reportAudit(task.id, { pass: report.pass, rounds: report.rounds, findings: report.findings, reaggregated: true });
   }
   say(`demo: finished in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-  const privatePart = opts.private ? ` private_claims=${privateClaims}` : '';
+  const privatePart = `${opts.private ? ` private_claims=${privateClaims}` : ''}${opts.ceremony !== undefined ? ` ceremony=${opts.ceremony}` : ''}`;
   const epsilon = opts.secure && opts.dp ? await lastEpsilon(api, task.id, opts.rounds) : null;
   const modePart = opts.secure ? 'mode=secure ' : '';
   const epsilonPart = epsilon !== null ? ` epsilon=${epsilon}` : '';
@@ -302,7 +315,7 @@ async function main() {
     const line = { mode: 'async', accuracy, async_s: asyncRun.seconds, sync_s: sync.seconds, buffers: asyncRun.done, committed, audit };
     if (opts.json) process.stdout.write(`${JSON.stringify({ event: 'done', ...line })}\n`);
     else process.stdout.write(`demo: mode=async accuracy=${accuracy.toFixed(4)} async_s=${asyncRun.seconds.toFixed(1)} sync_s=${sync.seconds.toFixed(1)} buffers=${asyncRun.done} committed=${committed} audit=${audit}\n`);
-  } else if (opts.json) process.stdout.write(`${JSON.stringify({ event: 'done', ...(opts.secure ? { mode: 'secure' } : {}), rounds: opts.rounds, clients: opts.clients, accuracy, committed, ...(opts.private ? { privateClaims } : {}), ...(epsilon !== null ? { epsilon } : {}), audit })}\n`);
+  } else if (opts.json) process.stdout.write(`${JSON.stringify({ event: 'done', ...(opts.secure ? { mode: 'secure' } : {}), rounds: opts.rounds, clients: opts.clients, accuracy, committed, ...(opts.private ? { privateClaims } : {}), ...(opts.ceremony !== undefined ? { ceremony: opts.ceremony } : {}), ...(epsilon !== null ? { epsilon } : {}), audit })}\n`);
   else process.stdout.write(`demo: ${modePart}rounds=${opts.rounds} clients=${opts.clients} accuracy=${accuracy.toFixed(4)} committed=${committed}${privatePart}${epsilonPart} audit=${audit}\n`);
   if (audit === 'fail') auditFailed = true;
   if (opts.hold) {

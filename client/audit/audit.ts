@@ -38,6 +38,7 @@ import {
   type RoundManifest,
 } from '../../protocol/index.ts';
 import { MembersTree } from '../../protocol/zk/members-tree.ts';
+import { fileURLToPath } from 'node:url';
 import { aggregateStep, decodeValidationSet, earlierItems, scoreContributions, type ContributionBlock } from '../../protocol/scoring/index.ts';
 // The auditor re-runs the coordinator's own aggregation rules. coordinator/strategies is pure maths
 // (no Redis, no HTTP, no state): importing it is the point, since a re-implementation could differ
@@ -81,9 +82,15 @@ export interface AuditOptions {
   blockRange?: number;
   /** Re-aggregation keeps a round's updates in memory up to this many bytes, else reads them twice (256 MiB). */
   maxCacheBytes?: number;
+  /** Private tasks with ceremony keys: the finalized ceremony folder (else FL_ZK_KEYS, else the development keys). */
+  zkKeysDir?: string;
+  /** The phase-1 powers of tau the ceremony is re-verified against (default: the repository's). */
+  ptau?: string;
 }
 
 const MAX_PROBLEMS_SHOWN = 5;
+// The repository's phase-1 file, unless the audit is told another (a ceremony records the one it used).
+const DEFAULT_PTAU = fileURLToPath(new URL('../../circuits/ptau/pot14_final.ptau', import.meta.url));
 
 function list(items: string[]): string {
   if (items.length <= MAX_PROBLEMS_SHOWN) return items.join('; ');
@@ -187,6 +194,14 @@ async function audit(opts: AuditOptions, chain: ChainHistory, startedAt: Date, t
     }
     prev = { hash: genesisHash, checkpoint: cp, label: 'the initial checkpoint' };
     genesisValidation = cp?.validationHash ?? null;
+    if (cp?.zkKeys) {
+      const claimVerifier = String(await chain.distributorContract.claimVerifier({ blockTag: chain.toBlock }));
+      // Loaded only for private tasks: it brings snarkjs and solc.
+      const { checkZkKeys } = await import('./zk-keys-check.ts');
+      const z = await checkZkKeys({ pin: cp.zkKeys, ...(opts.zkKeysDir ? { keysDir: opts.zkKeysDir } : {}), ptau: opts.ptau ?? DEFAULT_PTAU, provider: chain.provider, claimVerifier, blockTag: chain.toBlock });
+      record(genesis, 0, CHECKS.genesisZkKeys, z.keys.ok, z.keys.detail);
+      record(genesis, 0, CHECKS.genesisClaimVerifier, z.verifier.ok, z.verifier.detail);
+    }
   }
 
   // ---- Claims, grouped by round ----------------------------------------------------------------

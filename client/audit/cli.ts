@@ -11,6 +11,9 @@ import { auditTask, releaseAuditResources } from './audit.ts';
 import { AuditSetupError } from './chain-history.ts';
 import { coordinatorSource, directorySource, SourceUnavailableError, type ContentSource } from './content-source.ts';
 import { formatFinding, formatTable, summaryLine } from './report.ts';
+import { muteFileHandleGcWarnings } from '../quiet-warnings.ts';
+
+muteFileHandleGcWarnings();
 
 const EXIT = { pass: 0, findings: 1, error: 2 } as const;
 
@@ -23,6 +26,10 @@ Private tasks: every accepted update's membership proof is verified against the 
 participation root. With --coordinator the root is also rebuilt from the task's publicly admitted
 members (GET /v1/tasks/:task/members); a directory holds no members list, so with --store that
 check is reported as not run (it does not fail the audit).
+
+Private tasks pin their zero-knowledge keys in the initial checkpoint: the audit checks that the
+keys it verifies proofs with are the pinned ones, re-verifies a ceremony's every contribution and
+beacon (--zk-keys DIR), and compares the claim verifier's bytecode on chain with the pinned key's.
 
 Output: a table (round, checkpoint, parent, manifest, [participation, proofs,] rewards, claims,
 reaggregated), the findings, and always as the last line: audit: task=N rounds=R pass|FAIL findings=K
@@ -68,6 +75,8 @@ interface CliOptions {
   fromBlock?: number;
   toBlock?: number;
   blockRange?: number;
+  zkKeys?: string;
+  ptau?: string;
 }
 
 /** The contract ABIs come from the build's artefacts; build them (a no-op when current) if missing. */
@@ -96,6 +105,8 @@ async function run(o: CliOptions): Promise<number> {
     fromBlock: o.fromBlock,
     toBlock: o.toBlock,
     blockRange: o.blockRange,
+    ...(o.zkKeys ? { zkKeysDir: o.zkKeys } : {}),
+    ...(o.ptau ? { ptau: o.ptau } : {}),
   });
   if (o.report) writeFileSync(o.report, `${JSON.stringify(report, null, 2)}\n`);
   const out: string[] = [];
@@ -131,6 +142,8 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--from-block <n>', "first block to read events from (the registry's deployment block is enough)").env('REGISTRY_FROM_BLOCK').argParser(nonNegativeInt('--from-block')))
     .addOption(new Option('--to-block <n>', 'audit the history as of this block (default: latest)').argParser(nonNegativeInt('--to-block')))
     .addOption(new Option('--block-range <n>', 'at most this many blocks per eth_getLogs call (for RPC providers that limit it)').argParser(positiveInt('--block-range')))
+    .addOption(new Option('--zk-keys <dir>', "private tasks with ceremony keys: the finalized ceremony folder (fl-ceremony fetch makes one); its transcript is re-verified").env('FL_ZK_KEYS'))
+    .option('--ptau <file>', 'the phase-1 powers of tau a ceremony is re-verified against (default: the repository\'s)')
     .addHelpText('after', HELP_AFTER)
     .showHelpAfterError('(fl-audit --help lists every option and the exit codes)')
     .exitOverride();

@@ -17,6 +17,10 @@ export const CHECKS = {
   genesisBytes: 'genesis.bytes',
   /** The initial checkpoint decodes; its header names the task, round 0 and no parent. */
   genesisHeader: 'genesis.header',
+  /** Private tasks: the keys proofs are checked with are the pinned ones; a ceremony's transcript re-verifies. */
+  genesisZkKeys: 'genesis.zk-keys',
+  /** Private tasks: the distributor's claim verifier runs the pinned claim key (bytecode compared). */
+  genesisClaimVerifier: 'genesis.claim-verifier',
   /** 1. The checkpoint's bytes exist and hash to the event's checkpointHash. */
   checkpointBytes: 'checkpoint.bytes',
   /** 1. They decode and the header names this task and round. */

@@ -2,7 +2,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { BUILD_DIR, vkeyPath, type CircuitName } from '../../circuits/artefacts.ts';
+import type { CircuitName } from '../../circuits/artefacts.ts';
+import { activeKeySet } from '../../circuits/key-set.ts';
 import { TaskId } from '../../protocol/index.ts';
 import type { CoordinatorContext } from '../context.ts';
 import { AppError, notFound } from '../errors.ts';
@@ -88,7 +89,12 @@ export function mountJoinPage(app: express.Express, ctx: CoordinatorContext, opt
   page.get('/zk/:file', (req, res, next) => {
     const { file } = parseOr400(ZkParams, req.params, 'path');
     const circuit = file.split('.')[0] as CircuitName;
-    const path = file.endsWith('.vkey.json') ? vkeyPath(circuit) : join(BUILD_DIR, file);
+    const keys = activeKeySet();
+    if (file.endsWith('.vkey.json')) {
+      res.json(keys.vkey(circuit));
+      return;
+    }
+    const path = file.endsWith('.wasm') ? keys.wasm(circuit) : keys.zkey(circuit);
     res.sendFile(path, (err) => err && next(notFound(`circuit file ${file} (run npm run build:circuits)`)));
   });
   page.get('/sample.csv', route(async (req, res) => {

@@ -18,6 +18,8 @@ import { parseOr400 } from './parse.ts';
 import { secureScale, type SecureAggConfig } from '../../protocol/secagg/config.ts';
 import { checkValidationFits, decodeValidationSet } from '../../protocol/scoring/validation-set.ts';
 import { VALIDATION_GAIN_RULE } from '../../protocol/rewards.ts';
+import { activeKeySet, keysPin } from '../../circuits/key-set.ts';
+import type { ZkKeysPin } from '../../protocol/checkpoint-format.ts';
 
 /** Creates a task and its genesis checkpoint (deterministic from the model spec and seed). */
 export async function createTask(ctx: CoordinatorContext, body: unknown): Promise<Task> {
@@ -27,6 +29,7 @@ export async function createTask(ctx: CoordinatorContext, body: unknown): Promis
   if (b.async) checkAsyncTask(b);
   const modelSpec: ModelSpec = typeof b.model === 'string' ? structuredClone(PRESET_MODELS[b.model]) as ModelSpec : b.model;
   await checkScoring(ctx, b, modelSpec);
+  const zk = b.privacy === 'private' ? privateTaskKeys(ctx) : undefined;
   const id = await ctx.tasks.nextId();
   const genesis = encodeCheckpoint({
     task: id,
@@ -37,6 +40,7 @@ export async function createTask(ctx: CoordinatorContext, body: unknown): Promis
     weights: initialWeights(modelSpec, b.seed),
     serverState: emptyServerState(),
     ...(b.rewards.validation ? { validationHash: b.rewards.validation as Hex32 } : {}),
+    ...(zk ? { zkKeys: zk } : {}),
   });
   const genesisHash = await ctx.store.put('checkpoints', genesis);
   const def = {
@@ -51,6 +55,7 @@ export async function createTask(ctx: CoordinatorContext, body: unknown): Promis
     privacy: b.privacy,
     ...(b.secure ? { secure: b.secure } : {}),
     ...(b.async ? { async: b.async } : {}),
+    ...(zk ? { zk } : {}),
     // int8 for open tasks unless the creator asks for float32; a secure task's words are its own format.
     wire: b.wire ?? (b.secure ? FLOAT32_WIRE : DEFAULT_OPEN_WIRE),
     seed: b.seed,
@@ -61,6 +66,18 @@ export async function createTask(ctx: CoordinatorContext, body: unknown): Promis
   await ctx.tasks.create(def);
   ctx.log.info({ task: id, params: def.params, genesisHash }, 'task created');
   return { ...def, checkpointHash: genesisHash, lastRound: 0 };
+}
+
+/**
+ * The keys a new private task pins: the process's (FL_ZK_KEYS's ceremony, else the development
+ * keys). In production the development keys are refused: their toxic waste is public.
+ */
+function privateTaskKeys(ctx: CoordinatorContext): ZkKeysPin {
+  const keys = activeKeySet();
+  if (keys.kind === 'development' && ctx.production) {
+    throw new AppError('DEVELOPMENT_KEYS', 409, 'private tasks need keys from a setup ceremony in production: this coordinator has the development keys (a public beacon only, so anyone can forge membership and claim proofs). Run one with fl-ceremony (docs/private-tasks.md, "Setup ceremony") and start the coordinator with FL_ZK_KEYS=<ceremony folder>');
+  }
+  return keysPin(keys);
 }
 
 /**

@@ -3,6 +3,22 @@ import type { CoordinatorContext } from '../context.ts';
 import { AppError, notFound } from '../errors.ts';
 import { parseOr400 } from './parse.ts';
 import { MIN_SECURE_CLIENTS } from '../../protocol/secagg/config.ts';
+import { activeKeySet } from '../../circuits/key-set.ts';
+import type { ZkKeysPin } from '../../protocol/checkpoint-format.ts';
+
+/**
+ * A private task's proofs are checked with the keys it pinned at creation: a coordinator restarted
+ * with other keys (another FL_ZK_KEYS, or none) would reject every member's proof, so it refuses the
+ * round and says which keys the task needs. Tasks made before pinning existed carry no pin.
+ */
+function checkTaskKeys(task: number, pin: ZkKeysPin | undefined): void {
+  if (!pin) return;
+  const keys = activeKeySet();
+  if (keys.vkeyHash('membership') === pin.membershipVkey && keys.vkeyHash('claim') === pin.claimVkey) return;
+  const want = pin.kind === 'ceremony' ? `the keys of the ceremony with transcript ${pin.transcript}` : 'the development keys (unset FL_ZK_KEYS)';
+  const have = keys.kind === 'ceremony' ? `the ceremony keys of ${keys.dir}` : 'the development keys';
+  throw new AppError('ZK_KEYS_MISMATCH', 409, `private task ${task} was created with ${want}, but this coordinator has ${have}: start it with the task's keys`);
+}
 
 /** Opens the task's next round on its newest checkpoint; one round at a time per task. */
 export async function openRound(ctx: CoordinatorContext, task: number, body: unknown): Promise<Round> {
@@ -13,6 +29,7 @@ export async function openRound(ctx: CoordinatorContext, task: number, body: unk
   // appends, so "the first n" stays the same tree whatever is admitted while the round runs.
   let members: { membersRoot: string; membersCount: number } | undefined;
   if (t.privacy === 'private') {
+    checkTaskKeys(task, t.zk);
     const count = await ctx.members.count(task);
     if (count === 0) throw new AppError('NO_MEMBERS', 409, `private task ${task} has no members yet: admit identity commitments first (POST /v1/tasks/${task}/members)`);
     members = { membersRoot: await ctx.membersTrees.rootOf(task, count), membersCount: count };

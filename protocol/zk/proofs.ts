@@ -1,6 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as snarkjs from 'snarkjs';
-import { provingArtefacts, vkeyPath, type CircuitName } from '../../circuits/artefacts.ts';
+import type { CircuitName } from '../../circuits/artefacts.ts';
+import { activeKeySet } from '../../circuits/key-set.ts';
 import { ProtocolError } from '../errors.ts';
 import { PackedProof } from './packed-proof.ts';
 import { claimInput, claimSignals, membershipInput, membershipSignals, packProof, unpackProof, type ClaimArgs, type ClaimStatement, type MembershipArgs, type MembershipStatement, type SnarkjsProof } from './statements.ts';
@@ -13,18 +14,12 @@ export { packProof, unpackProof, type ClaimStatement, type MembershipStatement }
  * packed-proof.ts; the statements themselves are in statements.ts, shared with the browser page.
  */
 
-const vkeys = new Map<CircuitName, unknown>();
-function vkey(name: CircuitName): unknown {
-  let k = vkeys.get(name);
-  if (!k) {
-    k = JSON.parse(readFileSync(vkeyPath(name), 'utf8'));
-    vkeys.set(name, k);
-  }
-  return k;
-}
+/** The process's keys (development, or a ceremony's with FL_ZK_KEYS): circuits/key-set.ts. */
+const vkey = (name: CircuitName): unknown => activeKeySet().vkey(name);
 
 function artefacts(name: CircuitName): { wasm: string; zkey: string } {
-  const a = provingArtefacts(name);
+  const k = activeKeySet();
+  const a = { wasm: k.wasm(name), zkey: k.zkey(name) };
   if (!existsSync(a.wasm) || !existsSync(a.zkey)) {
     throw new ProtocolError('ZK_ARTEFACTS_MISSING', `the ${name} circuit is not built: run \`npm run build:circuits\``);
   }

@@ -1,0 +1,150 @@
+#!/usr/bin/env -S node --import tsx
+/**
+ * fl-ceremony: the Groth16 phase-2 setup ceremony of the project's circuits (circuits/ceremony).
+ * Exit codes: 0 done (verify: the ceremony holds), 1 refused or verification failed (the reason is
+ * named), 2 usage error.
+ */
+import { resolve } from 'node:path';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { CIRCUIT_NAMES, type CircuitName } from '../../circuits/artefacts.ts';
+import { buildCircuits, DEFAULT_PTAU } from '../../circuits/build.ts';
+import { contribute, finalizeCeremony, initCeremony, loadTranscript, verifyCeremony } from '../../circuits/ceremony/ceremony.ts';
+import { CeremonyError, circuitsOf, latestFile, transcriptHash } from '../../circuits/ceremony/transcript.ts';
+import { terminateZk } from '../../protocol/zk/proofs.ts';
+import { muteFileHandleGcWarnings } from '../quiet-warnings.ts';
+
+muteFileHandleGcWarnings();
+
+const HELP_AFTER = `
+A ceremony lives in one folder (--dir): ceremony.json (the transcript) and files/<sha256>.zkey.
+Pass the folder from contributor to contributor (copy it, or use the coordinator's /v1/ceremony
+routes); each one runs contribute, which needs no network. The keys are safe when at least one
+contributor's entropy was destroyed (this command never writes it anywhere).
+
+  fl-ceremony init --dir ./ceremony                      the operator, once
+  fl-ceremony contribute --dir ./ceremony --name alice   each contributor, in turn
+  fl-ceremony verify --dir ./ceremony                    anyone, at any time
+  fl-ceremony finalize --dir ./ceremony --beacon 0x<block hash> --beacon-source "hash of block N on chain C"
+
+Then FL_ZK_KEYS=./ceremony makes the coordinator, fl-client and fl-audit use the final keys, and
+npm run deploy -- --zk-keys ./ceremony deploys the ceremony's claim verifier.
+
+Exit codes: 0 done, 1 refused or the ceremony does not verify (the fault is named), 2 usage error.`;
+
+const circuitList = (v: string): CircuitName[] => {
+  const names = v.split(',').map((s) => s.trim());
+  for (const n of names) if (!(CIRCUIT_NAMES as readonly string[]).includes(n)) throw new InvalidArgumentError(`unknown circuit '${n}' (known: ${CIRCUIT_NAMES.join(', ')})`);
+  return names as CircuitName[];
+};
+const beaconValue = (v: string): string => {
+  if (!/^0x[0-9a-fA-F]{64}$/.test(v)) throw new InvalidArgumentError('must be 0x and 64 hex digits (for instance a block hash)');
+  return v.toLowerCase();
+};
+const iterations = (v: string): number => {
+  if (!/^\d+$/.test(v) || Number(v) < 10 || Number(v) > 63) throw new InvalidArgumentError('must be an integer from 10 to 63');
+  return Number(v);
+};
+
+interface Common {
+  dir: string;
+  ptau: string;
+  json?: boolean;
+}
+
+const say = (o: { json?: boolean }) => (line: string) => {
+  if (!o.json) console.error(line);
+};
+
+async function ensureBuilt(o: { json?: boolean }): Promise<void> {
+  await buildCircuits({ quiet: true, json: o.json === true });
+}
+
+const program = new Command('fl-ceremony')
+  .description('Run, join and verify the Groth16 setup ceremony of the private-task circuits.')
+  .addHelpText('after', HELP_AFTER)
+  .exitOverride()
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+const withCommon = (c: Command): Command =>
+  c
+    .requiredOption('--dir <folder>', 'the ceremony folder')
+    .option('--ptau <file>', 'phase-1 powers of tau (default: FL_PTAU or the repository\'s development file)', process.env.FL_PTAU ?? DEFAULT_PTAU)
+    .option('--json', 'print one JSON object on stdout instead of lines');
+
+withCommon(program.command('init').description('start a ceremony: the initial keys from the circuits and the ptau'))
+  .option('--circuits <list>', `comma-separated circuits (default: ${CIRCUIT_NAMES.join(',')})`, circuitList)
+  .action(async (o: Common & { circuits?: CircuitName[] }) => {
+    await ensureBuilt(o);
+    const t = await initCeremony({ dir: resolve(o.dir), ptau: resolve(o.ptau), ...(o.circuits ? { circuits: o.circuits } : {}), log: say(o) });
+    const out = { dir: resolve(o.dir), circuits: t.circuits, transcript: transcriptHash(t) };
+    if (o.json) console.log(JSON.stringify(out));
+    else console.log(`ceremony started in ${out.dir} for ${circuitsOf(t).join(', ')}: next, contributors run fl-ceremony contribute --dir ${o.dir} --name <name>`);
+  });
+
+withCommon(program.command('contribute').description('add your entropy to the latest keys (works offline)'))
+  .requiredOption('--name <name>', 'your name or handle, recorded in the keys (printable ASCII, up to 64)')
+  .option('--entropy <text>', 'extra text mixed into 64 fresh random bytes (never stored)')
+  .action(async (o: Common & { name: string; entropy?: string }) => {
+    await ensureBuilt(o);
+    const c = await contribute({ dir: resolve(o.dir), ptau: resolve(o.ptau), name: o.name, ...(o.entropy ? { entropy: o.entropy } : {}), log: say(o) });
+    const hashes = Object.fromEntries(Object.entries(c.circuits).map(([k, s]) => [k, s!.hash]));
+    if (o.json) console.log(JSON.stringify({ index: c.index, name: c.name, hashes }));
+    else {
+      console.log(`contribution ${c.index} by ${c.name} added. Publish these hashes so anyone can find yours in the transcript:`);
+      for (const [k, h] of Object.entries(hashes)) console.log(`  ${k}: ${h}`);
+    }
+  });
+
+withCommon(program.command('verify').description('check every contribution, the beacon and the final keys'))
+  .action(async (o: Common) => {
+    await ensureBuilt(o);
+    const r = await verifyCeremony({ dir: resolve(o.dir), ptau: resolve(o.ptau), log: say(o) });
+    if (o.json) console.log(JSON.stringify(r));
+    else {
+      for (const c of r.contributors) console.log(`contribution ${c.index} ${c.name}: ${Object.entries(c.hashes).map(([k, h]) => `${k} ${h!.slice(0, 16)}…`).join(', ')}`);
+      if (r.beacon) console.log(`beacon ${r.beacon.value} (${r.beacon.source})`);
+      console.log(r.ok ? `ceremony: pass contributions=${r.contributors.length} finalized=${r.final ? 'yes' : 'no'} transcript=${r.transcriptHash}` : `ceremony: FAIL at ${r.failure!.at}: ${r.failure!.reason}`);
+    }
+    process.exitCode = r.ok ? 0 : 1;
+  });
+
+withCommon(program.command('finalize').description('apply the public beacon, export verification keys and verifiers'))
+  .requiredOption('--beacon <hex>', 'the public random value: 0x + 64 hex digits, fixed after the last contribution (a future block hash)', beaconValue)
+  .requiredOption('--beacon-source <text>', 'where the value comes from, so anyone can check it (e.g. "hash of Ethereum block 21000000")')
+  .option('--iterations-exp <n>', 'the beacon is hashed 2^n times', iterations, 10)
+  .action(async (o: Common & { beacon: string; beaconSource: string; iterationsExp: number }) => {
+    await ensureBuilt(o);
+    const t = await finalizeCeremony({ dir: resolve(o.dir), ptau: resolve(o.ptau), beacon: o.beacon, source: o.beaconSource, iterationsExp: o.iterationsExp, log: say(o) });
+    const out = { transcript: transcriptHash(t), contributions: t.contributions.length, final: t.final };
+    if (o.json) console.log(JSON.stringify(out));
+    else console.log(`ceremony finalized after ${out.contributions} contributions; transcript ${out.transcript}. Use it with FL_ZK_KEYS=${o.dir}`);
+  });
+
+withCommon(program.command('status').description('the transcript so far'))
+  .action((o: Common) => {
+    const t = loadTranscript(resolve(o.dir));
+    const out = {
+      transcript: transcriptHash(t),
+      circuits: circuitsOf(t),
+      contributions: t.contributions.map((c) => ({ index: c.index, name: c.name })),
+      latest: Object.fromEntries(circuitsOf(t).map((n) => [n, latestFile(t, n)])),
+      finalized: t.final !== null,
+    };
+    if (o.json) console.log(JSON.stringify(out));
+    else console.log(`circuits ${out.circuits.join(', ')}; ${out.contributions.length} contribution(s)${out.contributions.length ? ` (${out.contributions.map((c) => c.name).join(', ')})` : ''}; ${out.finalized ? 'finalized' : 'open'}; transcript ${out.transcript}`);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) process.exitCode = e.exitCode === 0 ? 0 : 2;
+  else if (e instanceof CeremonyError) {
+    console.error(`fl-ceremony: ${e.code}: ${e.message}`);
+    process.exitCode = 1;
+  } else {
+    console.error(`fl-ceremony: ${e instanceof Error ? e.message : String(e)}`);
+    process.exitCode = 2;
+  }
+} finally {
+  await terminateZk();
+}
