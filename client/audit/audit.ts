@@ -39,6 +39,7 @@ import {
 } from '../../protocol/index.ts';
 import { MembersTree } from '../../protocol/zk/members-tree.ts';
 import { fileURLToPath } from 'node:url';
+import type { ZkKeySet } from '../../circuits/key-set.ts';
 import { aggregateStep, decodeValidationSet, earlierItems, scoreContributions, type ContributionBlock } from '../../protocol/scoring/index.ts';
 // The auditor re-runs the coordinator's own aggregation rules. coordinator/strategies is pure maths
 // (no Redis, no HTTP, no state): importing it is the point, since a re-implementation could differ
@@ -314,7 +315,7 @@ async function audit(opts: AuditOptions, chain: ChainHistory, startedAt: Date, t
     }
 
     // 3b. Participation: who was allowed to upload (private rounds), and the proofs they uploaded with.
-    const proofStats = await participation({ ev, m, task, domain, members, membersRoot, add, skip, optional });
+    const proofStats = await participation({ ev, m, task, domain, members, membersRoot, add, skip, optional, keys: opts.zkKeysDir });
 
     // 4. The distributor's record of the round, and every claim against it.
     const [dRoot, dReward, dClaimed] = await chain.distributorContract.roundRewards(taskN, ev.round, { blockTag: chain.toBlock });
@@ -509,6 +510,15 @@ interface ParticipationArgs {
   add: (check: CheckName, ok: boolean, detail: string) => void;
   skip: (check: CheckName, detail: string) => void;
   optional: (check: CheckName, detail: string) => void;
+  /** The ceremony folder whose keys the proofs are checked with (else the process's keys). */
+  keys?: string | undefined;
+}
+
+/** The key set proofs are verified with: the audit's --zk-keys folder, else the process's own. */
+async function proofKeys(dir: string | undefined): Promise<ZkKeySet | undefined> {
+  if (!dir) return undefined;
+  const { ceremonyKeySet } = await import('../../circuits/key-set.ts');
+  return ceremonyKeySet(dir);
 }
 
 /**
@@ -580,6 +590,7 @@ async function participation(a: ParticipationArgs): Promise<{ checked: number; v
   if (accepted.length > n) bad.push(`${accepted.length} accepted updates from a round of ${n} member(s)`);
   const seen = new Set<bigint>();
   // One at a time: a Groth16 check is a pairing on the main thread, so running several at once gains nothing.
+  const keys = accepted.length ? await proofKeys(a.keys) : undefined;
   const verifyMembership = accepted.length ? (await zk()).verifyMembership : null;
   const t0 = performance.now();
   /** null when the entry's proof verifies, else what is wrong with the entry. */
@@ -590,7 +601,7 @@ async function participation(a: ParticipationArgs): Promise<{ checked: number; v
     seen.add(nullifier);
     if (!e.proof || !verifyMembership) return `the entry of ${e.client} carries no proof`;
     const digest = hashToField(updateDigest(a.domain, { task, round: ev.round, baseHash: m.baseHash, updateHash: e.updateHash, numSamples: e.numSamples }));
-    const ok = await verifyMembership({ membersRoot: rootN, task, round: ev.round, updateDigest: digest, nullifier }, e.proof);
+    const ok = await verifyMembership({ membersRoot: rootN, task, round: ev.round, updateDigest: digest, nullifier }, e.proof, keys);
     return ok ? null : `the proof of ${e.client} (update ${e.updateHash}, ${e.numSamples} samples) does not verify against root ${root}, task ${task}, round ${ev.round}`;
   };
   const results: (string | null)[] = [];
@@ -886,8 +897,9 @@ async function reaggregateSecure(a: {
       // Private rounds: every advert proves that an admitted member speaks through its signer.
       if (a.m.private) {
         const { verifyMembership } = await zk();
+        const keys = await proofKeys(a.opts.zkKeysDir);
         for (const adv of transcript.adverts) {
-          if (!(await verifyMembership(advertProofStatement(a.domain, a.m.private.membersRoot, adv), adv.proof))) {
+          if (!(await verifyMembership(advertProofStatement(a.domain, a.m.private.membersRoot, adv), adv.proof, keys))) {
             throw new SecAggFault('BAD_PROOF', `the membership proof of the advert does not verify against members root ${a.m.private.membersRoot}`, `keys/${adv.client}`);
           }
         }

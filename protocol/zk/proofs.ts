@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import * as snarkjs from 'snarkjs';
 import type { CircuitName } from '../../circuits/artefacts.ts';
-import { activeKeySet } from '../../circuits/key-set.ts';
+import { activeKeySet, type ZkKeySet } from '../../circuits/key-set.ts';
 import { ProtocolError } from '../errors.ts';
 import { PackedProof } from './packed-proof.ts';
 import { claimInput, claimSignals, membershipInput, membershipSignals, packProof, unpackProof, type ClaimArgs, type ClaimStatement, type MembershipArgs, type MembershipStatement, type SnarkjsProof } from './statements.ts';
@@ -15,7 +15,7 @@ export { packProof, unpackProof, type ClaimStatement, type MembershipStatement }
  */
 
 /** The process's keys (development, or a ceremony's with FL_ZK_KEYS): circuits/key-set.ts. */
-const vkey = (name: CircuitName): unknown => activeKeySet().vkey(name);
+const vkey = (name: CircuitName, keys?: ZkKeySet): unknown => (keys ?? activeKeySet()).vkey(name);
 
 function artefacts(name: CircuitName): { wasm: string; zkey: string } {
   const k = activeKeySet();
@@ -48,12 +48,12 @@ async function prove(name: CircuitName, input: Record<string, unknown>): Promise
 }
 
 /** False for a proof that does not verify or is not even well-formed (never throws on bad input). */
-async function verify(name: CircuitName, publicSignals: bigint[], proof: unknown): Promise<boolean> {
+async function verify(name: CircuitName, publicSignals: bigint[], proof: unknown, keys?: ZkKeySet): Promise<boolean> {
   const packed = PackedProof.safeParse(proof);
   if (!packed.success) return false;
   await sharedCurve();
   try {
-    return (await snarkjs.groth16.verify(vkey(name), publicSignals.map(String), unpackProof(packed.data), silentLogger)) === true;
+    return (await snarkjs.groth16.verify(vkey(name, keys), publicSignals.map(String), unpackProof(packed.data), silentLogger)) === true;
   } catch {
     // snarkjs throws on points off the curve; that is a bad proof, not an internal error.
     return false;
@@ -69,8 +69,9 @@ export async function proveMembership(args: MembershipArgs): Promise<{ proof: Pa
   return { proof, nullifier };
 }
 
-export function verifyMembership(statement: MembershipStatement, proof: unknown): Promise<boolean> {
-  return verify('membership', membershipSignals(statement), proof);
+/** `keys`: verify with these keys instead of the process's (the auditor passes a task's pinned ones). */
+export function verifyMembership(statement: MembershipStatement, proof: unknown, keys?: ZkKeySet): Promise<boolean> {
+  return verify('membership', membershipSignals(statement), proof, keys);
 }
 
 /** Proves knowledge of the secret behind this round's nullifier and binds the payout address. */

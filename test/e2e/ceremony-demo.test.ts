@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, test } from 'node:test';
+
+// `npm run demo -- --private --ceremony N` as a user runs it (shortened: 2 contributors, 1 round,
+// 3 members): a real setup ceremony over both circuits in separate fl-ceremony processes, the
+// contracts deployed with its claim verifier, members proving with its keys, private claims checked
+// on chain by that verifier, and the auditor re-verifying the ceremony. With --hold the demo stays
+// up, so an outsider's audit can then be run against a ceremony folder with one contribution altered.
+const ROOT = join(import.meta.dirname, '..', '..');
+const work = mkdtempSync(join(tmpdir(), 'fl-ceremony-e2e-'));
+let demo: ReturnType<typeof spawn> | undefined;
+after(async () => {
+  if (demo && demo.exitCode === null) demo.kill('SIGKILL');
+  rmSync(work, { recursive: true, force: true });
+});
+
+test('demo --private --ceremony 2: ceremony keys prove, verify and pay on chain; an altered contribution fails the audit by name', async () => {
+  demo = spawn(process.execPath, ['--import', 'tsx', 'scripts/demo.ts', '--private', '--ceremony', '2', '--rounds', '1', '--clients', '3', '--seed', '3', '--train-digits', '6000', '--hold'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LOG_LEVEL: 'warn' },
+  });
+  const out: string[] = [];
+  let err = '';
+  demo.stderr!.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((r) => demo!.once('exit', (c) => r(c)));
+  // Read stdout until the machine-readable line; the demo then holds until SIGINT.
+  const last = await new Promise<string>((resolve, reject) => {
+    const rl = createInterface({ input: demo!.stdout! });
+    rl.on('line', (l) => {
+      out.push(l);
+      if (/^demo: rounds=/.test(l)) resolve(l);
+    });
+    void exited.then((c) => reject(new Error(`demo exited (${c}) before its last line:\n${out.join('\n')}\n${err.slice(-3000)}`)));
+  });
+  const text = out.join('\n');
+  assert.match(last, /^demo: rounds=1 clients=3 accuracy=\d\.\d{4} committed=1 private_claims=3 ceremony=2 audit=pass$/, text);
+  assert.equal(out.filter((l) => /^demo: ceremony contribution \d \(separate process, own entropy\)/.test(l)).length, 2, text);
+  const dir = /FL_ZK_KEYS=(\S+)/.exec(text)?.[1];
+  const rpc = /^demo: chain (\S+) /m.exec(text)?.[1];
+  const registry = /registry (0x[0-9a-fA-F]{40})/.exec(text)?.[1];
+  const coordinator = /coordinator (http:\/\/\S+?),/.exec(text)?.[1];
+  const task = /^demo: task (\d+) /m.exec(text)?.[1];
+  assert.ok(dir && rpc && registry && coordinator && task, text);
+
+  const audit = (keys: string) =>
+    spawnSync(process.execPath, ['bin/fl-audit.js', '--rpc', rpc, '--registry', registry, '--task', task, '--coordinator', coordinator, '--zk-keys', keys], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
+  // The intact folder: the pinned transcript, every contribution and the beacon verify.
+  const good = audit(dir);
+  assert.equal(good.status, 0, `${good.stdout}\n${good.stderr.slice(-2000)}`);
+  // Contribution 2's membership key with one byte changed.
+  const bad = join(work, 'altered');
+  cpSync(dir, bad, { recursive: true });
+  const t = JSON.parse(readFileSync(join(bad, 'ceremony.json'), 'utf8')) as { contributions: { circuits: { membership: { zkey: string } } }[] };
+  const file = join(bad, 'files', `${t.contributions[1]!.circuits.membership.zkey}.zkey`);
+  const bytes = readFileSync(file);
+  bytes[Math.floor(bytes.length / 2)]! ^= 0x40;
+  writeFileSync(file, bytes);
+  const r = audit(bad);
+  assert.equal(r.status, 1, `${r.stdout}\n${r.stderr.slice(-2000)}`);
+  assert.match(r.stdout, /round 0 \(initial checkpoint\) \[genesis\.zk-keys\]: ceremony 0x[0-9a-f]{8}…: membership contribution 2 \(contributor-2\): the stored file is not [0-9a-f]{64}: it was altered/);
+  assert.match(r.stdout, /audit: task=\d+ rounds=1 FAIL findings=\d+/);
+
+  demo.kill('SIGINT');
+  assert.equal(await exited, 0, err.slice(-2000));
+});
