@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { DEFAULT_DOMAIN } from '../protocol/index.ts';
@@ -8,6 +9,7 @@ import { chainInfo } from './chain/chain-info.ts';
 import type { ChainClient } from './chain/chain-client.ts';
 import { startChainWriter, type ChainWriter } from './chain/chain-writer.ts';
 import { createApp } from './http/app.ts';
+import { ceremonyHost } from './use-cases/ceremony-host.ts';
 import { createBlobChecker } from './infra/blob-checker.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createUpdateQueue } from './queue/update-queue.ts';
@@ -91,6 +93,7 @@ export async function startCoordinator(config: CoordinatorConfig, opts: StartOpt
       protection: { corsOrigins: config.corsOrigins, perIpPerMinute: config.rateLimitPerIpPerMin, perClientPerMinute: config.rateLimitPerClientPerMin },
       ...(config.trustProxy ? { trustProxy: config.trustProxy } : {}),
       ...(config.challengeTtlSeconds ? { challengeTtlSeconds: config.challengeTtlSeconds } : {}),
+      ceremony: ceremonyHost({ dir: join(config.dataDir, 'ceremony'), log }),
     });
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(config.port, config.host, () => resolve(s));

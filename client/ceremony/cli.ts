@@ -5,13 +5,15 @@
  * named), 2 usage error.
  */
 import { resolve } from 'node:path';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { CIRCUIT_NAMES, type CircuitName } from '../../circuits/artefacts.ts';
 import { buildCircuits, DEFAULT_PTAU } from '../../circuits/build.ts';
 import { contribute, finalizeCeremony, initCeremony, loadTranscript, verifyCeremony } from '../../circuits/ceremony/ceremony.ts';
 import { CeremonyError, circuitsOf, latestFile, transcriptHash } from '../../circuits/ceremony/transcript.ts';
 import { terminateZk } from '../../protocol/zk/proofs.ts';
+import { CoordinatorError } from '../coordinator-api.ts';
 import { muteFileHandleGcWarnings } from '../quiet-warnings.ts';
+import { contributeRemote, fetchCeremony } from './remote.ts';
 
 muteFileHandleGcWarnings();
 
@@ -24,6 +26,8 @@ contributor's entropy was destroyed (this command never writes it anywhere).
   fl-ceremony init --dir ./ceremony                      the operator, once
   fl-ceremony contribute --dir ./ceremony --name alice   each contributor, in turn
   fl-ceremony verify --dir ./ceremony                    anyone, at any time
+  fl-ceremony contribute --coordinator URL --name alice  through a coordinator that hosts the ceremony
+  fl-ceremony fetch --coordinator URL --dir ./ceremony   a hosted ceremony into a folder, to verify offline
   fl-ceremony finalize --dir ./ceremony --beacon 0x<block hash> --beacon-source "hash of block N on chain C"
 
 Then FL_ZK_KEYS=./ceremony makes the coordinator, fl-client and fl-audit use the final keys, and
@@ -39,6 +43,16 @@ const circuitList = (v: string): CircuitName[] => {
 const beaconValue = (v: string): string => {
   if (!/^0x[0-9a-fA-F]{64}$/.test(v)) throw new InvalidArgumentError('must be 0x and 64 hex digits (for instance a block hash)');
   return v.toLowerCase();
+};
+const coordinatorUrl = (v: string): string => {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new InvalidArgumentError('must be a URL such as http://127.0.0.1:8080');
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidArgumentError('must be an http:// or https:// URL');
+  return v;
 };
 const iterations = (v: string): number => {
   if (!/^\d+$/.test(v) || Number(v) < 10 || Number(v) > 63) throw new InvalidArgumentError('must be an integer from 10 to 63');
@@ -65,9 +79,8 @@ const program = new Command('fl-ceremony')
   .exitOverride()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
-const withCommon = (c: Command): Command =>
-  c
-    .requiredOption('--dir <folder>', 'the ceremony folder')
+const withCommon = (c: Command, dirRequired = true): Command =>
+  (dirRequired ? c.requiredOption('--dir <folder>', 'the ceremony folder') : c.option('--dir <folder>', 'the ceremony folder'))
     .option('--ptau <file>', 'phase-1 powers of tau (default: FL_PTAU or the repository\'s development file)', process.env.FL_PTAU ?? DEFAULT_PTAU)
     .option('--json', 'print one JSON object on stdout instead of lines');
 
@@ -81,12 +94,16 @@ withCommon(program.command('init').description('start a ceremony: the initial ke
     else console.log(`ceremony started in ${out.dir} for ${circuitsOf(t).join(', ')}: next, contributors run fl-ceremony contribute --dir ${o.dir} --name <name>`);
   });
 
-withCommon(program.command('contribute').description('add your entropy to the latest keys (works offline)'))
+withCommon(program.command('contribute').description('add your entropy to the latest keys (works offline on --dir, or through --coordinator)'), false)
   .requiredOption('--name <name>', 'your name or handle, recorded in the keys (printable ASCII, up to 64)')
   .option('--entropy <text>', 'extra text mixed into 64 fresh random bytes (never stored)')
-  .action(async (o: Common & { name: string; entropy?: string }) => {
-    await ensureBuilt(o);
-    const c = await contribute({ dir: resolve(o.dir), ptau: resolve(o.ptau), name: o.name, ...(o.entropy ? { entropy: o.entropy } : {}), log: say(o) });
+  .addOption(new Option('--coordinator <url>', 'contribute to the ceremony this coordinator hosts instead of a folder').argParser(coordinatorUrl).conflicts('dir'))
+  .action(async (o: Common & { name: string; entropy?: string; coordinator?: string }, cmd: Command) => {
+    if (!o.dir && !o.coordinator) cmd.error("error: required option '--dir <folder>' or '--coordinator <url>' not specified", { exitCode: 2 });
+    const entropy = o.entropy ? { entropy: o.entropy } : {};
+    const c = o.coordinator
+      ? await contributeRemote({ coordinator: o.coordinator, name: o.name, ...entropy, log: say(o) })
+      : (await ensureBuilt(o), await contribute({ dir: resolve(o.dir), ptau: resolve(o.ptau), name: o.name, ...entropy, log: say(o) }));
     const hashes = Object.fromEntries(Object.entries(c.circuits).map(([k, s]) => [k, s!.hash]));
     if (o.json) console.log(JSON.stringify({ index: c.index, name: c.name, hashes }));
     else {
@@ -120,6 +137,16 @@ withCommon(program.command('finalize').description('apply the public beacon, exp
     else console.log(`ceremony finalized after ${out.contributions} contributions; transcript ${out.transcript}. Use it with FL_ZK_KEYS=${o.dir}`);
   });
 
+program.command('fetch').description("download a hosted ceremony (transcript and every file) into a folder, for verify --dir")
+  .requiredOption('--coordinator <url>', 'the coordinator that hosts the ceremony', coordinatorUrl)
+  .requiredOption('--dir <folder>', 'the folder to write (ceremony.json, files/, and keys/ once finalized)')
+  .option('--json', 'print one JSON object on stdout instead of lines')
+  .action(async (o: { coordinator: string; dir: string; json?: boolean }) => {
+    const r = await fetchCeremony({ coordinator: o.coordinator, dir: resolve(o.dir), log: say(o) });
+    if (o.json) console.log(JSON.stringify(r));
+    else console.log(`fetched ${r.contributions} contribution(s), ${r.files} files (${r.downloaded} downloaded), ${r.finalized ? 'finalized' : 'open'}; transcript ${r.transcriptHash}. Check it with fl-ceremony verify --dir ${o.dir}`);
+  });
+
 withCommon(program.command('status').description('the transcript so far'))
   .action((o: Common) => {
     const t = loadTranscript(resolve(o.dir));
@@ -134,11 +161,16 @@ withCommon(program.command('status').description('the transcript so far'))
     else console.log(`circuits ${out.circuits.join(', ')}; ${out.contributions.length} contribution(s)${out.contributions.length ? ` (${out.contributions.map((c) => c.name).join(', ')})` : ''}; ${out.finalized ? 'finalized' : 'open'}; transcript ${out.transcript}`);
   });
 
+for (const c of program.commands) c.addHelpText('after', '\nExit codes: 0 done, 1 refused or the ceremony does not verify (the fault is named), 2 usage error.');
+
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
   if (e instanceof CommanderError) process.exitCode = e.exitCode === 0 ? 0 : 2;
   else if (e instanceof CeremonyError) {
+    console.error(`fl-ceremony: ${e.code}: ${e.message}`);
+    process.exitCode = 1;
+  } else if (e instanceof CoordinatorError) {
     console.error(`fl-ceremony: ${e.code}: ${e.message}`);
     process.exitCode = 1;
   } else {

@@ -17,6 +17,8 @@ import { requireAdmin } from './admin-auth.ts';
 import { MAX_VALIDATION_BYTES, putValidationSet } from '../use-cases/validation-sets.ts';
 import { errorMiddleware } from './error-middleware.ts';
 import { renderMetrics } from '../metrics.ts';
+import type { CeremonyHost } from '../use-cases/ceremony-host.ts';
+import { mountCeremony } from './ceremony-routes.ts';
 import { mountDashboard } from './dashboard.ts';
 import { mountJoinPage } from './join-page.ts';
 import { corsFor, rateLimits, securityHeaders, type ProtectionOptions } from './protection.ts';
@@ -34,6 +36,8 @@ export interface AppOptions {
   trustProxy?: string;
   /** Lifetime of a registration challenge in seconds (default 300). */
   challengeTtlSeconds?: number;
+  /** The setup ceremony this coordinator hosts (<DATA_DIR>/ceremony); absent: the /v1/ceremony routes answer 404. */
+  ceremony?: CeremonyHost;
 }
 
 type Handler = (req: Request, res: Response) => Promise<void>;
@@ -170,6 +174,8 @@ export function createApp(ctx: CoordinatorContext, opts: AppOptions): express.Ex
   // The dashboard page and its read models (round timeline, reported evaluations and audits, events).
   mountDashboard(app, ctx, { admin, json });
   mountJoinPage(app, ctx, { rpcUrl: opts.chain?.rpcUrl });
+  // The Groth16 setup ceremony the coordinator hosts: contributions pass through it, verified on arrival.
+  mountCeremony(app, { host: opts.ceremony ?? null, admin, json, perClient: limits.perClient });
 
   app.use((req, _res, next) => next(new AppError('NOT_FOUND', 404, `no route ${req.method} ${req.path}`)));
   app.use(errorMiddleware(ctx.log));

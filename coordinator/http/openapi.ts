@@ -18,6 +18,7 @@ import {
   Task,
 } from '../../protocol/index.ts';
 import { KeyAdvert, Reveal, ShareBundle } from '../../protocol/secagg/messages.ts';
+import { AcceptedContribution, CeremonyState, ContributionBody, FinalizeCeremonyBody, StartCeremonyBody, UploadedZkey } from '../../protocol/ceremony-api.ts';
 
 /**
  * The OpenAPI 3.1 document, generated from the same zod schemas the routes parse with. OpenAPI 3.1
@@ -28,6 +29,7 @@ const components = {
   Task, Round, Error: ErrorBody, CreateTaskBody, OpenRoundBody, RegisterClientBody, RegistrationChallengeBody, RegistrationChallenge, AdmitMembersBody, MembersList,
   RoundEvaluationBody: RoundEvaluation, StoredEvaluation, AuditSummaryBody: AuditSummary, StoredAudit,
   KeyAdvertBody: KeyAdvert, ShareBundleBody: ShareBundle, RevealBody: Reveal,
+  CeremonyState, StartCeremonyBody, ContributionBody, FinalizeCeremonyBody, AcceptedContribution, UploadedZkey,
 } as const;
 
 function schema(s: z.ZodType, io: 'input' | 'output') {
@@ -44,6 +46,7 @@ const pathParam = (name: string, description: string) => ({ name, in: 'path', re
 const taskParam = pathParam('task', 'task id');
 const roundParam = pathParam('round', 'round number');
 const admin = [{ adminToken: [] }];
+const sha256Param = (description: string) => ({ name: 'sha256', in: 'path', required: true, description, schema: { type: 'string', pattern: '^[0-9a-f]{64}$' } });
 
 export function buildOpenApi(): object {
   const schemas: Record<string, object> = {};
@@ -202,6 +205,65 @@ export function buildOpenApi(): object {
           },
         ]),
       ),
+      '/v1/ceremony': {
+        post: {
+          summary: 'Start hosting a Groth16 phase-2 setup ceremony (fl-ceremony init, in the folder DATA_DIR/ceremony): the initial keys from the built circuits and the ptau (FL_PTAU)',
+          security: admin,
+          requestBody: { content: { 'application/json': { schema: ref('StartCeremonyBody') } } },
+          responses: {
+            201: json(ref('CeremonyState'), 'started'), 400: err('invalid body'), 401: err('missing or wrong admin token'), 409: err('a ceremony is hosted already (CEREMONY_EXISTS)'),
+            503: err('the coordinator has no circuit build or no ptau file (CEREMONY_UNAVAILABLE)'),
+          },
+        },
+        get: {
+          summary: "The hosted ceremony: its transcript (ceremony.json), the transcript's keccak256, each circuit's latest file and whether it is finalized",
+          responses: { 200: json(ref('CeremonyState'), 'the ceremony'), 404: err('no ceremony hosted (NO_CEREMONY)') },
+        },
+      },
+      '/v1/ceremony/files/{sha256}': {
+        get: {
+          summary: 'A zkey of the ceremony by its SHA-256: only files the transcript names (initial keys, accepted contributions, beacon outputs)',
+          parameters: [sha256Param('SHA-256 of the file, 64 lowercase hex digits')],
+          responses: { 200: { description: 'the zkey bytes', content: { 'application/octet-stream': { schema: binary } } }, 400: err('malformed hash'), 404: err('no ceremony, or a file the transcript does not name') },
+        },
+      },
+      '/v1/ceremony/contributions/{circuit}/{sha256}': {
+        put: {
+          summary: 'Upload the new zkey of a contribution, before submitting it; stored under its SHA-256 only when the body hashes to the one in the path',
+          description: 'No account needed. The file is not verified here but when a contribution names it (POST /v1/ceremony/contributions). Files never accepted stay stored but are never served.',
+          parameters: [{ name: 'circuit', in: 'path', required: true, description: 'the circuit the key is for', schema: { type: 'string', enum: ['membership', 'claim'] } }, sha256Param('SHA-256 of the body')],
+          requestBody: { required: true, content: { 'application/octet-stream': { schema: binary } } },
+          responses: {
+            201: json(ref('UploadedZkey'), 'stored'), 200: json(ref('UploadedZkey'), 'already stored'),
+            400: err('the body does not hash to the path (FILE_MISMATCH), is no zkey (NOT_A_ZKEY), or a malformed path'), 404: err('no ceremony, or a circuit it does not cover'),
+            409: err('the ceremony is finalized (FINALIZED)'), 413: err('over 64 MiB'), 415: err('not application/octet-stream'), 429: err('over the per-client or per-IP rate limit (Retry-After)'),
+          },
+        },
+      },
+      '/v1/ceremony/contributions': {
+        post: {
+          summary: "Submit a contribution: per circuit the file it was made on (the latest), the uploaded new file and snarkjs's contribution hash",
+          description: 'No account needed. Verified on arrival (snarkjs checks the new key against the initial key and every earlier contribution) and accepted only in turn: one at a time, and only on the latest files.',
+          requestBody: { required: true, content: { 'application/json': { schema: ref('ContributionBody') } } },
+          responses: {
+            201: json(ref('AcceptedContribution'), 'appended to the transcript'), 400: err('invalid body'), 404: err('no ceremony hosted'),
+            409: err('made on a file that is no longer the latest (STALE_CONTRIBUTION: fetch and contribute again), or the ceremony is finalized (FINALIZED)'),
+            422: err('a named file was not uploaded (MISSING_FILE), or the key does not verify, covers other circuits, or names another contributor or hash (BAD_CONTRIBUTION)'),
+            429: err('over the per-client or per-IP rate limit (Retry-After)'),
+          },
+        },
+      },
+      '/v1/ceremony/finalize': {
+        post: {
+          summary: 'Finalize the hosted ceremony with a public beacon fixed after the last contribution: the final keys, verification keys and verifiers (fl-ceremony finalize)',
+          security: admin,
+          requestBody: { required: true, content: { 'application/json': { schema: ref('FinalizeCeremonyBody') } } },
+          responses: {
+            200: json(ref('CeremonyState'), 'finalized'), 400: err('invalid body'), 401: err('missing or wrong admin token'), 404: err('no ceremony hosted'),
+            409: err('finalized already (FINALIZED), or no contributions yet (NO_CONTRIBUTIONS)'),
+          },
+        },
+      },
       '/v1/transcripts/{hash}': {
         get: {
           summary: "A secure round's public protocol transcript by its keccak256 (protocol/secagg/transcript.ts): with the masked uploads, enough to unmask the sum again",

@@ -37,6 +37,8 @@ const COMMANDS: { name: string; script: string; sub?: string[]; takesFlags: bool
   ...['join', 'task', 'round', 'rewards', 'claim'].map((c) => ({ name: `fl-client ${c}`, script: 'client/cli.ts', sub: [c], takesFlags: true })),
   { name: 'fl-client identity new', script: 'client/cli.ts', sub: ['identity', 'new'], takesFlags: true },
   { name: 'fl-audit', script: 'client/audit/cli.ts', takesFlags: true },
+  { name: 'fl-ceremony', script: 'client/ceremony/cli.ts', takesFlags: true },
+  ...['init', 'contribute', 'verify', 'finalize', 'fetch', 'status'].map((c) => ({ name: `fl-ceremony ${c}`, script: 'client/ceremony/cli.ts', sub: [c], takesFlags: true })),
   { name: 'demo', script: 'scripts/demo.ts', takesFlags: true },
   { name: 'attacks', script: 'scripts/attacks.ts', takesFlags: true },
   { name: 'bench', script: 'bench/run.ts', takesFlags: true },
@@ -83,8 +85,8 @@ describe('command-line conventions (docs/cli.md)', () => {
     const results = await limited(flagged, 3, (c) => run(c.script, [...(c.sub ?? []), '--no-such-option']));
     flagged.forEach((c, i) => {
       const r = results[i]!;
-      // fl-audit keeps 2 for usage errors (0/1 are the audit's verdict); see docs/cli.md.
-      const expected = c.name === 'fl-audit' ? 2 : 1;
+      // fl-audit and fl-ceremony keep 2 for usage errors (0/1 are a verification's verdict); see docs/cli.md.
+      const expected = c.name === 'fl-audit' || c.name.startsWith('fl-ceremony') ? 2 : 1;
       assert.equal(r.code, expected, `${c.name} --no-such-option exited ${r.code}: ${r.stderr}`);
       assert.match(r.stderr, /unknown option|required option/i, `${c.name}: ${r.stderr}`);
     });
