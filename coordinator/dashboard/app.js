@@ -112,6 +112,8 @@ function renderSummary() {
     card('task', `#${t.id} ${t.name}`),
     card('model', `${t.params.toLocaleString()} parameters`),
     card('mode', t.privacy === 'private' ? 'private (zk proofs)' : t.secure ? `secure aggregation (${t.secure.bits}-bit, masked updates${t.secure.dp ? ', client DP' : ''})` : 'public (signed)', '', 'mode'),
+    // Private tasks: which zero-knowledge keys their proofs rest on (pinned in the genesis checkpoint).
+    ...(t.zk ? [card('zk keys', t.zk.kind === 'ceremony' ? `ceremony ${short(t.zk.transcript)}, ${t.zk.contributors} contributor(s)` : 'development keys (public beacon: not for value)', t.zk.kind === 'ceremony' ? 'ok' : 'bad', 'zk-keys')] : []),
     card('strategy', t.strategy.name),
     card('rounds', `${state.rounds.length} (${committed} committed)`, '', 'rounds-count'),
     card('latest accuracy', lastEval ? `${(lastEval.accuracy * 100).toFixed(2)} % (round ${lastEval.round})` : '—'),

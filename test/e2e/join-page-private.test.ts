@@ -150,6 +150,17 @@ describe('the /join page in a private task', () => {
   test('fl-audit re-aggregates the private round the pages took part in', async () => {
     const r = await runNode(['bin/fl-audit.js', '--rpc', chain.anvil.rpcUrl, '--registry', chain.d.addresses.registry, '--task', String(task.id), '--coordinator', env.c.url, '--reaggregate']);
     assert.equal(r.code, 0, `fl-audit failed:\n${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /^audit: task=\d+ rounds=\d+ pass/m);
     assert.deepEqual(problems, [], 'no uncaught errors in the pages');
+  });
+
+  test('the dashboard names the keys the private task pinned: the development keys, marked as not for value', async () => {
+    const ctx = await browser.newContext();
+    cleanups.push(() => ctx.close());
+    const page = await ctx.newPage();
+    await page.goto(`${env.c.url}/dashboard/?task=${task.id}`);
+    const card = page.locator('[data-testid="zk-keys"]');
+    await card.waitFor({ timeout: 30_000 });
+    assert.match((await card.textContent()) ?? '', /development keys \(public beacon: not for value\)/);
   });
 });
