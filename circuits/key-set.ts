@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { BUILD_DIR, CIRCUIT_NAMES, vkeyPath, type CircuitName } from './artefacts.ts';
 import { keysDir, loadTranscript } from './ceremony/ceremony.ts';
 import { CeremonyError, transcriptHash, vkeyHash, type Transcript } from './ceremony/transcript.ts';
+import type { ZkKeysPin } from '../protocol/checkpoint-format.ts';
 
 /**
  * Which Groth16 keys this process proves and verifies with.
@@ -83,14 +84,6 @@ export function activeKeySet(): ZkKeySet {
 }
 
 /** What a private task pins (in its genesis checkpoint, so on chain from its creation). */
-export interface ZkKeysPin {
-  kind: 'development' | 'ceremony';
-  membershipVkey: `0x${string}`;
-  claimVkey: `0x${string}`;
-  transcript: `0x${string}` | null;
-  contributors: number;
-}
-
 export const keysPin = (k: ZkKeySet): ZkKeysPin => ({
   kind: k.kind,
   membershipVkey: k.vkeyHash('membership'),

@@ -23,20 +23,6 @@ export const ServerState = z.object({
 export type ServerState = z.infer<typeof ServerState>;
 export const emptyServerState = (): ServerState => ({ scalars: {}, tensors: {} });
 
-const Header = z.object({
-  format: z.literal(1),
-  task: z.number().int().nonnegative(),
-  round: z.number().int().nonnegative(),
-  parentHash: z.string().nullable(),
-  strategy: z.string(),
-  modelSpec: ModelSpec,
-  params: z.number().int().positive(),
-  stateScalars: z.record(z.string(), z.number()),
-  stateTensors: z.array(z.object({ name: z.string(), size: z.number().int().nonnegative() })),
-  validationHash: z.string().regex(/^0x[0-9a-f]{64}$/).optional(),
-  zkKeys: z.lazy(() => ZkKeysPin).optional(),
-});
-
 /**
  * Private tasks: the Groth16 keys their proofs are checked with, pinned in the genesis checkpoint
  * (so on chain from the task's creation): the verification keys' hashes and, for keys from a setup
@@ -51,6 +37,21 @@ export const ZkKeysPin = z.strictObject({
   contributors: z.number().int().nonnegative(),
 });
 export type ZkKeysPin = z.infer<typeof ZkKeysPin>;
+
+const Header = z.object({
+  format: z.literal(1),
+  task: z.number().int().nonnegative(),
+  round: z.number().int().nonnegative(),
+  parentHash: z.string().nullable(),
+  strategy: z.string(),
+  modelSpec: ModelSpec,
+  params: z.number().int().positive(),
+  stateScalars: z.record(z.string(), z.number()),
+  stateTensors: z.array(z.object({ name: z.string(), size: z.number().int().nonnegative() })),
+  validationHash: z.string().regex(/^0x[0-9a-f]{64}$/).optional(),
+  zkKeys: ZkKeysPin.optional(),
+});
+
 
 export interface Checkpoint {
   task: number;
