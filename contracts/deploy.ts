@@ -8,14 +8,12 @@
  * builds the contracts when needed, deploys, and prints the addresses as one JSON object on stdout.
  */
 import { Command, CommanderError } from 'commander';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { ContractFactory, getAddress, parseUnits, type InterfaceAbi, type Signer } from 'ethers';
-import { keysDir } from '../circuits/ceremony/ceremony.ts';
+import { ContractFactory, getAddress, parseUnits, type Signer } from 'ethers';
 import { ceremonyKeySet } from '../circuits/key-set.ts';
 import { z } from 'zod';
 import { attach, deploy, type CheckpointRegistry, type ClaimVerifier, type RewardDistributor, type RewardToken } from './artifacts.ts';
 import { buildContracts } from './build.ts';
+import { claimVerifierArtifact } from './claim-verifier.ts';
 import { isEntryPoint } from './entry.ts';
 import { managedSigner, rpcProvider } from './provider.ts';
 
@@ -54,10 +52,9 @@ export interface Deployment {
 /** The development claim verifier from the build, or a ceremony's (compiled by fl-ceremony finalize). */
 async function deployClaimVerifier(signer: Signer, zkKeysDir: string | undefined): Promise<ClaimVerifier> {
   if (!zkKeysDir) return (await deploy('ClaimVerifier', signer)).waitForDeployment();
-  ceremonyKeySet(zkKeysDir); // refuses a folder that is not a finalized ceremony with both keys
-  const file = join(keysDir(zkKeysDir), 'ClaimVerifier.json');
-  const a = z.object({ abi: z.array(z.record(z.string(), z.unknown())), bytecode: z.string().regex(/^0x([0-9a-f]{2})+$/) }).parse(JSON.parse(readFileSync(file, 'utf8')));
-  const c = await new ContractFactory(a.abi as InterfaceAbi, a.bytecode, signer).deploy();
+  // ceremonyKeySet refuses a folder that is not a finalized ceremony with both keys.
+  const a = claimVerifierArtifact(ceremonyKeySet(zkKeysDir));
+  const c = await new ContractFactory(a.abi, a.bytecode, signer).deploy();
   await c.waitForDeployment();
   return attach('ClaimVerifier', await c.getAddress(), signer);
 }

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { FailpointsEnv, type FailpointName } from './failpoints.ts';
 import { defaultCheckThreads } from './infra/blob-checker.ts';
@@ -73,6 +74,8 @@ export interface CoordinatorConfig {
   challengeTtlSeconds?: number;
   /** NODE_ENV=production: private tasks need ceremony keys (FL_ZK_KEYS). */
   production?: boolean;
+  /** FL_ZK_KEYS: the finalized ceremony folder the keys come from; published read-only at /v1/ceremony unless one is hosted. */
+  zkKeysDir?: string;
 }
 
 /** Parses env into config; throws a readable message listing every bad variable. */
@@ -103,6 +106,7 @@ export function parseEnv(env: NodeJS.ProcessEnv, redisUrl?: string): Coordinator
     challengeTtlSeconds: e.REGISTRATION_CHALLENGE_TTL_S,
     ...(e.TRUST_PROXY ? { trustProxy: e.TRUST_PROXY } : {}),
     production: e.NODE_ENV === 'production',
+    ...(e.FL_ZK_KEYS ? { zkKeysDir: resolve(e.FL_ZK_KEYS) } : {}),
   };
 }
 

@@ -1,5 +1,4 @@
 import type { Server } from 'node:http';
-import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { DEFAULT_DOMAIN } from '../protocol/index.ts';
@@ -9,7 +8,8 @@ import { chainInfo } from './chain/chain-info.ts';
 import type { ChainClient } from './chain/chain-client.ts';
 import { startChainWriter, type ChainWriter } from './chain/chain-writer.ts';
 import { createApp } from './http/app.ts';
-import { ceremonyHost } from './use-cases/ceremony-host.ts';
+import { publishedCeremony } from './use-cases/ceremony-host.ts';
+import { checkZkKeysAtStart } from './use-cases/zk-keys-at-start.ts';
 import { createBlobChecker } from './infra/blob-checker.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createUpdateQueue } from './queue/update-queue.ts';
@@ -78,6 +78,7 @@ export function createContext(config: CoordinatorConfig, log: Logger, now: () =>
 /** Starts the coordinator: HTTP API, scheduler and (unless disabled) an in-process update worker. */
 export async function startCoordinator(config: CoordinatorConfig, opts: StartOptions = {}): Promise<RunningCoordinator> {
   const log = opts.log ?? createLogger(config.logLevel);
+  await checkZkKeysAtStart(config, opts.chain, log);
   const ctx = createContext(config, log, opts.now);
   await ctx.redis.ping();
   const worker = config.inProcessWorker ? startUpdateWorker(ctx, config.redisUrl, config.workerConcurrency, config.workerLockMs) : null;
@@ -93,7 +94,7 @@ export async function startCoordinator(config: CoordinatorConfig, opts: StartOpt
       protection: { corsOrigins: config.corsOrigins, perIpPerMinute: config.rateLimitPerIpPerMin, perClientPerMinute: config.rateLimitPerClientPerMin },
       ...(config.trustProxy ? { trustProxy: config.trustProxy } : {}),
       ...(config.challengeTtlSeconds ? { challengeTtlSeconds: config.challengeTtlSeconds } : {}),
-      ceremony: ceremonyHost({ dir: join(config.dataDir, 'ceremony'), log }),
+      ceremony: publishedCeremony(config.dataDir, config.zkKeysDir, log),
     });
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(config.port, config.host, () => resolve(s));

@@ -10,6 +10,7 @@ import { armFailpoints } from './failpoints.ts';
 import { createLogger } from './logger.ts';
 import { startUpdateWorker } from './queue/update-worker.ts';
 import { createContext } from './server.ts';
+import { checkZkKeysAtStart } from './use-cases/zk-keys-at-start.ts';
 
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
   process.stdout.write(envHelp('worker'));
@@ -20,6 +21,8 @@ try {
   const config = parseEnv(process.env);
   armFailpoints(config.failpoints ?? []);
   if (config.failpoints?.length) log.warn({ failpoints: config.failpoints }, 'FAILPOINTS armed: this process freezes when it reaches them (fault tests only)');
+  // A worker verifies membership proofs: a broken FL_ZK_KEYS folder stops it here (no chain to compare with).
+  await checkZkKeysAtStart(config, undefined, log);
   const ctx = createContext(config, log);
   await ctx.redis.ping();
   const worker = startUpdateWorker(ctx, config.redisUrl, config.workerConcurrency, config.workerLockMs);

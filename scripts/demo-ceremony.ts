@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { keccak256, toUtf8Bytes } from 'ethers';
+import { JsonRpcProvider, keccak256, toUtf8Bytes } from 'ethers';
 
 export interface DemoCeremony {
   dir: string;
@@ -29,7 +29,7 @@ function ceremony(args: string[]): Promise<string> {
   });
 }
 
-export async function runDemoCeremony(n: number, say: (line: string) => void): Promise<DemoCeremony> {
+export async function runDemoCeremony(n: number, say: (line: string) => void, beaconChain?: { rpcUrl: string; mine: boolean }): Promise<DemoCeremony> {
   const t0 = Date.now();
   const dir = mkdtempSync(join(tmpdir(), 'fl-ceremony-'));
   await ceremony(['init', '--dir', dir]);
@@ -41,12 +41,22 @@ export async function runDemoCeremony(n: number, say: (line: string) => void): P
     contributionSeconds.push((Date.now() - s) / 1000);
     say(`demo: ceremony contribution ${r.index} (separate process, own entropy): membership ${r.hashes['membership']!.slice(0, 16)}…, claim ${r.hashes['claim']!.slice(0, 16)}…`);
   }
-  // A real ceremony names a public value fixed only after the last contribution (a future block
-  // hash); the demo has no such chain yet (its contracts deploy the ceremony's verifier), so it
-  // takes a hash of the time after the last contribution, and says so in the transcript.
-  const now = new Date().toISOString();
-  const beacon = keccak256(toUtf8Bytes(`verifiable-fl demo beacon ${now}`));
-  await ceremony(['finalize', '--dir', dir, '--beacon', beacon, '--beacon-source', `demo only: keccak256("verifiable-fl demo beacon ${now}")`]);
-  say(`demo: ceremony finalized with beacon ${beacon.slice(0, 18)}…`);
+  let finalized: string;
+  if (beaconChain) {
+    // As in a real ceremony: the block is announced before it exists, and its hash is the beacon.
+    const provider = new JsonRpcProvider(beaconChain.rpcUrl, undefined, { staticNetwork: true });
+    const block = (await provider.getBlockNumber()) + 1;
+    say(`demo: beacon = hash of block ${block} of the demo chain, announced now, before it is mined`);
+    if (beaconChain.mine) await provider.send('evm_mine', []);
+    provider.destroy();
+    finalized = await ceremony(['finalize', '--dir', dir, '--beacon-block', String(block), '--rpc', beaconChain.rpcUrl, '--wait', '600']);
+  } else {
+    // No chain (CHAIN=off): a hash of the time after the last contribution, named as demo only.
+    const now = new Date().toISOString();
+    const beacon = keccak256(toUtf8Bytes(`verifiable-fl demo beacon ${now}`));
+    finalized = await ceremony(['finalize', '--dir', dir, '--beacon', beacon, '--beacon-source', `demo only: keccak256("verifiable-fl demo beacon ${now}")`]);
+  }
+  const { beacon } = JSON.parse(finalized) as { beacon: { value: string; source: string } };
+  say(`demo: ceremony finalized with beacon ${beacon.value.slice(0, 18)}… (${beacon.source})`);
   return { dir, contributors: n, seconds: (Date.now() - t0) / 1000, contributionSeconds };
 }

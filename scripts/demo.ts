@@ -36,6 +36,7 @@ import { createLogger } from '../coordinator/logger.ts';
 import { startCoordinator } from '../coordinator/server.ts';
 import { deletePrefixKeys } from './redis-cleanup.ts';
 import { runDemoCeremony } from './demo-ceremony.ts';
+import { startAnvil } from '../contracts/anvil.ts';
 
 const posInt = (name: string) => (v: string) => {
   const n = Number(v);
@@ -124,14 +125,23 @@ async function main() {
   // The chain: RPC_URL + PRIVATE_KEY + REGISTRY_ADDRESS when given, else a private anvil with fresh contracts.
   // Private tasks prove with the circuits' proving keys (built once, then reused).
   if (opts.private) await buildCircuits({ quiet: true });
+  // With a ceremony and no RPC_URL the private anvil starts first: the ceremony's beacon is the hash of
+  // one of its blocks, mined after the last contribution; the contracts are deployed after finalize.
+  const anvil = opts.ceremony !== undefined && opts.chain && !process.env.RPC_URL && process.env.CHAIN !== 'off' ? await startAnvil() : undefined;
+  let anvilHandedOver = false;
+  if (anvil) cleanups.push(async () => void (anvilHandedOver || (await anvil.stop())));
   if (opts.ceremony !== undefined) {
     // Everything after this (contracts, coordinator, clients, auditor) uses the ceremony's keys.
-    const c = await runDemoCeremony(opts.ceremony, (l) => !opts.json && process.stdout.write(`${l}\n`));
+    const beaconChain = anvil ? { rpcUrl: anvil.rpcUrl, mine: true } : process.env.RPC_URL && opts.chain ? { rpcUrl: process.env.RPC_URL, mine: false } : undefined;
+    const c = await runDemoCeremony(opts.ceremony, (l) => !opts.json && process.stdout.write(`${l}\n`), beaconChain);
     cleanups.push(async () => rmSync(c.dir, { recursive: true, force: true }));
     process.env.FL_ZK_KEYS = c.dir;
+    // ...and the coordinator publishes it at /v1/ceremony, where the auditor fetches it from.
+    config.zkKeysDir = c.dir;
     if (!opts.json) process.stdout.write(`demo: ceremony of ${c.contributors} in ${c.seconds.toFixed(0)} s (contributions ${c.contributionSeconds.map((x) => x.toFixed(1)).join('/')} s); FL_ZK_KEYS=${c.dir}\n`);
   }
-  const chain = opts.chain ? await setupChain(process.env, log.child({}, { level: "error" })) : null;
+  const chain = opts.chain ? await setupChain(process.env, log.child({}, { level: "error" }), anvil ? { anvil } : undefined) : null;
+  anvilHandedOver = chain !== null && anvil !== undefined;
   if (chain) cleanups.push(() => chain.stop());
   const coordinator = await startCoordinator(config, { log, ...(chain ? { chain: chain.client, chainIntervalMs: 200 } : {}) });
   cleanups.push(() => coordinator.stop());

@@ -15,6 +15,7 @@ import { copyFileSync, createReadStream, existsSync, mkdirSync, readFileSync, re
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as snarkjs from 'snarkjs';
+import type { Provider } from 'ethers';
 import { compileStandalone } from '../../contracts/compile.ts';
 import { withDirLock } from '../../scripts/dir-lock.ts';
 import { CIRCUIT_NAMES, r1csPath, type CircuitName } from '../artefacts.ts';
@@ -35,6 +36,7 @@ import {
   type Transcript,
 } from './transcript.ts';
 import { readChain, type ChainEntry } from './zkey-chain.ts';
+import { checkBeaconBlock } from './beacon-block.ts';
 
 /** Solidity contract name of each circuit's verifier (as circuits/build.ts names them). */
 export const VERIFIER_CONTRACT: Record<CircuitName, string> = { membership: 'MembershipVerifier', claim: 'ClaimVerifier' };
@@ -206,6 +208,8 @@ export interface FinalizeOptions {
   /** The public random value, 0x + 64 hex digits. */
   beacon: string;
   source: string;
+  /** The block whose hash `beacon` is (blockBeacon), recorded so that anyone can re-check it. */
+  block?: { chainId: number; number: number };
   iterationsExp?: number;
   log?: (line: string) => void;
 }
@@ -227,7 +231,7 @@ export async function finalizeCeremony(o: FinalizeOptions): Promise<Transcript> 
       steps[name] = { prev, zkey: await store(o.dir, file), hash };
       o.log?.(`${name}: beacon applied`);
     }
-    const beacon: Beacon = { source: o.source, value: o.beacon, iterationsExp, circuits: steps };
+    const beacon: Beacon = { source: o.source, value: o.beacon, iterationsExp, ...(o.block ? { block: o.block } : {}), circuits: steps };
     const final: NonNullable<Transcript['final']> = {};
     mkdirSync(keysDir(o.dir), { recursive: true });
     for (const name of circuitsOf(t)) {
@@ -270,7 +274,7 @@ export interface VerifyReport {
   ok: boolean;
   transcriptHash: `0x${string}`;
   contributors: Contributor[];
-  beacon: { source: string; value: string } | null;
+  beacon: { source: string; value: string; block?: { chainId: number; number: number }; check?: string } | null;
   final: Transcript['final'];
   /** The first fault, named: which step of which circuit, and why. */
   failure?: { code: CeremonyError['code']; at: string; reason: string };
@@ -283,6 +287,8 @@ export interface VerifyOptions {
   log?: (line: string) => void;
   /** Verify a transcript other than the folder's own (the auditor passes the pinned one). */
   transcript?: Transcript;
+  /** An RPC node: a beacon that names a block of its chain must be that block's hash. */
+  provider?: Provider;
 }
 
 /**
@@ -298,7 +304,7 @@ export async function verifyCeremony(o: VerifyOptions): Promise<VerifyReport> {
     ok: false,
     transcriptHash: transcriptHash(t),
     contributors: t.contributions.map((c) => ({ index: c.index, name: c.name, hashes: Object.fromEntries(Object.entries(c.circuits).map(([k, s]) => [k, s!.hash])) })),
-    beacon: t.beacon ? { source: t.beacon.source, value: t.beacon.value } : null,
+    beacon: t.beacon ? { source: t.beacon.source, value: t.beacon.value, ...(t.beacon.block ? { block: t.beacon.block } : {}) } : null,
     final: t.final,
     checked: [],
   };
@@ -307,6 +313,13 @@ export async function verifyCeremony(o: VerifyOptions): Promise<VerifyReport> {
     report.checked.push(line);
     o.log?.(line);
   };
+  if (t.beacon && o.provider) {
+    // First, as it is cheap: a beacon that is not the block it names was chosen, not drawn.
+    const b = await checkBeaconBlock(t.beacon, o.provider);
+    if (b.checked && !b.ok) return fail('BAD_BEACON', 'beacon', b.detail);
+    report.beacon!.check = b.detail;
+    if (b.checked) ok(b.detail);
+  }
   if ((await sha256File(o.ptau)) !== t.ptau.sha256) return fail('WRONG_PTAU', 'ptau', `the powers of tau file is not the one the ceremony used (${t.ptau.sha256.slice(0, 12)}…)`);
   for (const name of circuitsOf(t)) {
     const rec = t.circuits[name]!;

@@ -45,6 +45,11 @@ export const Beacon = z.strictObject({
   value: Hex32,
   /** snarkjs hashes the value 2^iterationsExp times. */
   iterationsExp: z.number().int().min(10).max(63),
+  /**
+   * When the value is a block hash (fl-ceremony finalize --beacon-block): which block of which chain,
+   * so that anyone with an RPC node of that chain re-checks the value (verify --rpc, fl-audit).
+   */
+  block: z.strictObject({ chainId: z.number().int().positive(), number: z.number().int().nonnegative() }).optional(),
   circuits: perCircuit(Step),
 });
 export type Beacon = z.infer<typeof Beacon>;

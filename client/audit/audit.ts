@@ -199,8 +199,18 @@ async function audit(opts: AuditOptions, chain: ChainHistory, startedAt: Date, t
       const claimVerifier = String(await chain.distributorContract.claimVerifier({ blockTag: chain.toBlock }));
       // Loaded only for private tasks: it brings snarkjs and solc.
       const { checkZkKeys } = await import('./zk-keys-check.ts');
+      // A ceremony pin with no folder given: the content source publishes the ceremony (a coordinator's
+      // GET /v1/ceremony, or <DATA_DIR>/ceremony); it is fetched, and re-verified like a given one.
+      let fetched: string | null = null;
+      if (cp.zkKeys.kind === 'ceremony' && cp.zkKeys.transcript && !opts.zkKeysDir && source.ceremony) {
+        const c = await source.ceremony(cp.zkKeys.transcript as Hex32);
+        if ('dir' in c) {
+          opts = { ...opts, zkKeysDir: c.dir };
+          fetched = `; fetched from ${source.description}`;
+        } else fetched = ` (the ceremony is not available from ${source.description}: ${c.missing})`;
+      }
       const z = await checkZkKeys({ pin: cp.zkKeys, ...(opts.zkKeysDir ? { keysDir: opts.zkKeysDir } : {}), ptau: opts.ptau ?? DEFAULT_PTAU, provider: chain.provider, claimVerifier, blockTag: chain.toBlock });
-      record(genesis, 0, CHECKS.genesisZkKeys, z.keys.ok, z.keys.detail);
+      record(genesis, 0, CHECKS.genesisZkKeys, z.keys.ok, `${z.keys.detail}${fetched ?? ''}`);
       record(genesis, 0, CHECKS.genesisClaimVerifier, z.verifier.ok, z.verifier.detail);
     }
   }

@@ -29,7 +29,9 @@ check is reported as not run (it does not fail the audit).
 
 Private tasks pin their zero-knowledge keys in the initial checkpoint: the audit checks that the
 keys it verifies proofs with are the pinned ones, re-verifies a ceremony's every contribution and
-beacon (--zk-keys DIR), and compares the claim verifier's bytecode on chain with the pinned key's.
+beacon, and compares the claim verifier's bytecode on chain with the pinned key's. The ceremony
+comes from --zk-keys DIR when given, else from the content source (the coordinator's
+GET /v1/ceremony, copied to the system's temporary folder, or the directory's ceremony/).
 
 Output: a table (round, checkpoint, parent, manifest, [participation, proofs,] rewards, claims,
 reaggregated), the findings, and always as the last line: audit: task=N rounds=R pass|FAIL findings=K
@@ -142,7 +144,7 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--from-block <n>', "first block to read events from (the registry's deployment block is enough)").env('REGISTRY_FROM_BLOCK').argParser(nonNegativeInt('--from-block')))
     .addOption(new Option('--to-block <n>', 'audit the history as of this block (default: latest)').argParser(nonNegativeInt('--to-block')))
     .addOption(new Option('--block-range <n>', 'at most this many blocks per eth_getLogs call (for RPC providers that limit it)').argParser(positiveInt('--block-range')))
-    .addOption(new Option('--zk-keys <dir>', "private tasks with ceremony keys: the finalized ceremony folder (fl-ceremony fetch makes one); its transcript is re-verified").env('FL_ZK_KEYS'))
+    .addOption(new Option('--zk-keys <dir>', "private tasks with ceremony keys: the finalized ceremony folder (default: fetched from the content source); its transcript is re-verified").env('FL_ZK_KEYS'))
     .option('--ptau <file>', 'the phase-1 powers of tau a ceremony is re-verified against (default: the repository\'s)')
     .addHelpText('after', HELP_AFTER)
     .showHelpAfterError('(fl-audit --help lists every option and the exit codes)')

@@ -1,4 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { contentHash, HEX32_RE, MembersList, type Hex32 } from '../../protocol/index.ts';
 
@@ -29,6 +30,13 @@ export interface ContentSource {
    * root from the list and compares it with the chain's participationRoot.
    */
   members?(task: number): Promise<string[] | null>;
+  /**
+   * A local folder holding the setup ceremony whose transcript hashes to `transcript` (what a private
+   * task pins), copied from this source when it publishes that ceremony. Unverified, like fetch(): the
+   * auditor re-verifies every contribution, the beacon and the final keys from the r1cs and the ptau.
+   * `missing` says why there is none (none published, or another ceremony than the pinned one).
+   */
+  ceremony?(transcript: Hex32): Promise<{ dir: string } | { missing: string }>;
 }
 
 /** The source answered the members query, but with no usable list (a finding of the audit, not an error). */
@@ -81,6 +89,19 @@ export function directorySource(dir: string): ContentSource {
     description: `directory ${root}`,
     async members() {
       return null;
+    },
+    async ceremony(transcript) {
+      // A coordinator that hosted its ceremony keeps it in <DATA_DIR>/ceremony.
+      const dir = join(root, 'ceremony');
+      const { loadTranscript } = await import('../../circuits/ceremony/ceremony.ts');
+      const { transcriptHash } = await import('../../circuits/ceremony/transcript.ts');
+      let hash: string;
+      try {
+        hash = transcriptHash(loadTranscript(dir));
+      } catch (e) {
+        return { missing: `${dir}: ${(e as Error).message}` };
+      }
+      return hash === transcript ? { dir } : { missing: `${dir} holds ceremony ${hash}, not the pinned ${transcript}` };
     },
     async probe() {
       let s;
@@ -166,6 +187,28 @@ export function coordinatorSource(baseUrl: string, opts: CoordinatorSourceOption
       }
       if (!res.ok) return { found: false, detail: `HTTP ${res.status}${errorText(body)}` };
       return { found: true, bytes: new Uint8Array(body) };
+    },
+    async ceremony(transcript) {
+      const { fetchCeremony, fetchTranscript } = await import('../ceremony/remote.ts');
+      const { transcriptHash } = await import('../../circuits/ceremony/transcript.ts');
+      const remote = { coordinator: base.href };
+      let published: string;
+      try {
+        published = transcriptHash(await fetchTranscript(remote));
+      } catch (e) {
+        if ((e as { code?: string }).code === 'UNREACHABLE') throw new SourceUnavailableError((e as Error).message);
+        return { missing: `GET /v1/ceremony: ${(e as Error).message}` };
+      }
+      if (published !== transcript) return { missing: `it publishes ceremony ${published}, not the pinned ${transcript}` };
+      // One folder per transcript: a second audit of the same federation downloads nothing again.
+      const dir = join(tmpdir(), 'fl-audit-ceremonies', transcript);
+      try {
+        await fetchCeremony({ ...remote, dir });
+      } catch (e) {
+        if ((e as { code?: string }).code === 'UNREACHABLE') throw new SourceUnavailableError((e as Error).message);
+        return { missing: `copying it failed: ${(e as Error).message}` };
+      }
+      return { dir };
     },
     async members(task) {
       const path = `v1/tasks/${task}/members`;

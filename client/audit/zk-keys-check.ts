@@ -62,7 +62,7 @@ export async function checkZkKeys(o: ZkKeysCheckOptions): Promise<ZkKeysCheck> {
     };
   }
 
-  const report = await verifyCeremony({ dir: keys.dir!, ptau: o.ptau, transcript: keys.transcript! });
+  const report = await verifyCeremony({ dir: keys.dir!, ptau: o.ptau, transcript: keys.transcript!, provider: o.provider });
   if (!report.ok) return { keys: { ok: false, detail: `ceremony ${short(report.transcriptHash)}: ${report.failure!.at}: ${report.failure!.reason}` }, verifier: { ok: false, detail: 'not checked: the ceremony does not verify' } };
   const names = report.contributors.map((c) => c.name).join(', ');
   const finalClaim = keys.transcript!.final!.claim!.zkey;
@@ -75,7 +75,7 @@ export async function checkZkKeys(o: ZkKeysCheckOptions): Promise<ZkKeysCheck> {
     verifier = { ok, detail: ok ? `claim verifier ${o.claimVerifier} is the ceremony's claim key, compiled here` : `claim verifier ${o.claimVerifier} does not run the ceremony's claim key (its bytecode differs from the verifier regenerated from the final key)` };
   }
   return {
-    keys: { ok: true, detail: `ceremony ${short(report.transcriptHash)}: ${report.contributors.length} contributions (${names}) and the beacon (${report.beacon!.source}) verify from the r1cs and ptau; final keys are the pinned ones` },
+    keys: { ok: true, detail: `ceremony ${short(report.transcriptHash)}: ${report.contributors.length} contributions (${names}) and the beacon (${report.beacon!.source}) verify from the r1cs and ptau; final keys are the pinned ones; ${report.beacon!.check ?? 'the beacon names no block'}` },
     verifier,
   };
 }

@@ -14,6 +14,8 @@ import { terminateZk } from '../../protocol/zk/proofs.ts';
 import { CoordinatorError } from '../coordinator-api.ts';
 import { muteFileHandleGcWarnings } from '../quiet-warnings.ts';
 import { contributeRemote, fetchCeremony } from './remote.ts';
+import { blockBeacon } from '../../circuits/ceremony/beacon-block.ts';
+import { JsonRpcProvider } from 'ethers';
 
 muteFileHandleGcWarnings();
 
@@ -28,7 +30,10 @@ contributor's entropy was destroyed (this command never writes it anywhere).
   fl-ceremony verify --dir ./ceremony                    anyone, at any time
   fl-ceremony contribute --coordinator URL --name alice  through a coordinator that hosts the ceremony
   fl-ceremony fetch --coordinator URL --dir ./ceremony   a hosted ceremony into a folder, to verify offline
-  fl-ceremony finalize --dir ./ceremony --beacon 0x<block hash> --beacon-source "hash of block N on chain C"
+  fl-ceremony finalize --dir ./ceremony --beacon-block N --rpc URL --wait 600
+                                                         the operator, with the hash of block N (announced
+                                                         before the last contribution) as the beacon
+  fl-ceremony verify --dir ./ceremony --rpc URL          also checks the beacon is block N's hash
 
 Then FL_ZK_KEYS=./ceremony makes the coordinator, fl-client and fl-audit use the final keys, and
 npm run deploy -- --zk-keys ./ceremony deploys the ceremony's claim verifier.
@@ -44,15 +49,24 @@ const beaconValue = (v: string): string => {
   if (!/^0x[0-9a-fA-F]{64}$/.test(v)) throw new InvalidArgumentError('must be 0x and 64 hex digits (for instance a block hash)');
   return v.toLowerCase();
 };
-const coordinatorUrl = (v: string): string => {
+const httpUrl = (example: string) => (v: string): string => {
   let u: URL;
   try {
     u = new URL(v);
   } catch {
-    throw new InvalidArgumentError('must be a URL such as http://127.0.0.1:8080');
+    throw new InvalidArgumentError(`must be a URL such as ${example}`);
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidArgumentError('must be an http:// or https:// URL');
   return v;
+};
+const coordinatorUrl = httpUrl('http://127.0.0.1:8080');
+const blockNumber = (v: string): number => {
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw new InvalidArgumentError('must be a block number');
+  return Number(v);
+};
+const seconds = (v: string): number => {
+  if (!/^\d+$/.test(v) || Number(v) > 86_400) throw new InvalidArgumentError('must be a whole number of seconds, at most 86400');
+  return Number(v);
 };
 const iterations = (v: string): number => {
   if (!/^\d+$/.test(v) || Number(v) < 10 || Number(v) > 63) throw new InvalidArgumentError('must be an integer from 10 to 63');
@@ -113,28 +127,44 @@ withCommon(program.command('contribute').description('add your entropy to the la
   });
 
 withCommon(program.command('verify').description('check every contribution, the beacon and the final keys'))
-  .action(async (o: Common) => {
+  .option('--rpc <url>', "an RPC node of the beacon block's chain: the beacon must be that block's hash", httpUrl('http://127.0.0.1:8545'))
+  .action(async (o: Common & { rpc?: string }) => {
     await ensureBuilt(o);
-    const r = await verifyCeremony({ dir: resolve(o.dir), ptau: resolve(o.ptau), log: say(o) });
-    if (o.json) console.log(JSON.stringify(r));
-    else {
-      for (const c of r.contributors) console.log(`contribution ${c.index} ${c.name}: ${Object.entries(c.hashes).map(([k, h]) => `${k} ${h!.slice(0, 16)}…`).join(', ')}`);
-      if (r.beacon) console.log(`beacon ${r.beacon.value} (${r.beacon.source})`);
-      console.log(r.ok ? `ceremony: pass contributions=${r.contributors.length} finalized=${r.final ? 'yes' : 'no'} transcript=${r.transcriptHash}` : `ceremony: FAIL at ${r.failure!.at}: ${r.failure!.reason}`);
+    const provider = o.rpc ? new JsonRpcProvider(o.rpc, undefined, { staticNetwork: true }) : undefined;
+    try {
+      const r = await verifyCeremony({ dir: resolve(o.dir), ptau: resolve(o.ptau), log: say(o), ...(provider ? { provider } : {}) });
+      if (o.json) console.log(JSON.stringify(r));
+      else {
+        for (const c of r.contributors) console.log(`contribution ${c.index} ${c.name}: ${Object.entries(c.hashes).map(([k, h]) => `${k} ${h!.slice(0, 16)}…`).join(', ')}`);
+        if (r.beacon) console.log(`beacon ${r.beacon.value} (${r.beacon.source})${r.beacon.check ? `: ${r.beacon.check}` : r.beacon.block ? ' (give --rpc to check it is that block\'s hash)' : ''}`);
+        console.log(r.ok ? `ceremony: pass contributions=${r.contributors.length} finalized=${r.final ? 'yes' : 'no'} transcript=${r.transcriptHash}` : `ceremony: FAIL at ${r.failure!.at}: ${r.failure!.reason}`);
+      }
+      process.exitCode = r.ok ? 0 : 1;
+    } finally {
+      provider?.destroy();
     }
-    process.exitCode = r.ok ? 0 : 1;
   });
 
 withCommon(program.command('finalize').description('apply the public beacon, export verification keys and verifiers'))
-  .requiredOption('--beacon <hex>', 'the public random value: 0x + 64 hex digits, fixed after the last contribution (a future block hash)', beaconValue)
-  .requiredOption('--beacon-source <text>', 'where the value comes from, so anyone can check it (e.g. "hash of Ethereum block 21000000")')
+  .addOption(new Option('--beacon-block <n>', 'take the beacon from the hash of this block (announce the number before the last contribution); needs --rpc').argParser(blockNumber).conflicts('beacon'))
+  .option('--rpc <url>', 'with --beacon-block: an RPC node of the chain the block is on', httpUrl('http://127.0.0.1:8545'))
+  .option('--wait <seconds>', 'with --beacon-block: wait up to this long for the block to be mined', seconds, 0)
+  .addOption(new Option('--beacon <hex>', 'or give the public random value itself: 0x + 64 hex digits, fixed after the last contribution').argParser(beaconValue))
+  .option('--beacon-source <text>', 'with --beacon: where the value comes from, so anyone can check it (e.g. "hash of Ethereum block 21000000")')
   .option('--iterations-exp <n>', 'the beacon is hashed 2^n times', iterations, 10)
-  .action(async (o: Common & { beacon: string; beaconSource: string; iterationsExp: number }) => {
+  .action(async (o: Common & { beacon?: string; beaconSource?: string; beaconBlock?: number; rpc?: string; wait: number; iterationsExp: number }, cmd: Command) => {
+    if (o.beaconBlock === undefined && o.beacon === undefined) cmd.error("error: give --beacon-block <n> with --rpc <url>, or --beacon <hex> with --beacon-source <text>", { exitCode: 2 });
+    if (o.beaconBlock !== undefined && !o.rpc) cmd.error('error: --beacon-block needs --rpc <url>', { exitCode: 2 });
+    if (o.beacon !== undefined && !o.beaconSource) cmd.error('error: --beacon needs --beacon-source <text>', { exitCode: 2 });
     await ensureBuilt(o);
-    const t = await finalizeCeremony({ dir: resolve(o.dir), ptau: resolve(o.ptau), beacon: o.beacon, source: o.beaconSource, iterationsExp: o.iterationsExp, log: say(o) });
-    const out = { transcript: transcriptHash(t), contributions: t.contributions.length, final: t.final };
+    const b = o.beaconBlock !== undefined
+      ? await blockBeacon(o.rpc!, o.beaconBlock, { waitMs: o.wait * 1000, log: say(o) })
+      : { value: o.beacon!, source: o.beaconSource! };
+    say(o)(`beacon ${b.value} (${b.source})`);
+    const t = await finalizeCeremony({ dir: resolve(o.dir), ptau: resolve(o.ptau), beacon: b.value, source: b.source, ...('block' in b ? { block: b.block } : {}), iterationsExp: o.iterationsExp, log: say(o) });
+    const out = { transcript: transcriptHash(t), contributions: t.contributions.length, beacon: t.beacon, final: t.final };
     if (o.json) console.log(JSON.stringify(out));
-    else console.log(`ceremony finalized after ${out.contributions} contributions; transcript ${out.transcript}. Use it with FL_ZK_KEYS=${o.dir}`);
+    else console.log(`ceremony finalized after ${out.contributions} contributions with the ${b.source}; transcript ${out.transcript}. Use it with FL_ZK_KEYS=${o.dir}`);
   });
 
 program.command('fetch').description("download a hosted ceremony (transcript and every file) into a folder, for verify --dir")

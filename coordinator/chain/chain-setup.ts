@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { startAnvil } from '../../contracts/anvil.ts';
+import { startAnvil, type Anvil } from '../../contracts/anvil.ts';
 import { buildContracts } from '../../contracts/build.ts';
 import { deployContracts } from '../../contracts/deploy.ts';
 import { managedSigner, rpcProvider } from '../../contracts/provider.ts';
@@ -25,10 +25,11 @@ export interface ChainHandle {
 
 /**
  * The chain the coordinator commits to: RPC_URL + PRIVATE_KEY + REGISTRY_ADDRESS when given (any EVM
- * chain), else a private anvil with freshly built and deployed contracts, stopped by stop().
+ * chain), else a private anvil (`given`, or one it starts) with freshly built and deployed contracts,
+ * stopped by stop().
  * Returns null with CHAIN=off.
  */
-export async function setupChain(env: NodeJS.ProcessEnv, log: Logger): Promise<ChainHandle | null> {
+export async function setupChain(env: NodeJS.ProcessEnv, log: Logger, given?: { anvil: Anvil }): Promise<ChainHandle | null> {
   const r = ChainEnv.safeParse(env);
   if (!r.success) throw new Error(`invalid environment: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const e = r.data;
@@ -39,7 +40,8 @@ export async function setupChain(env: NodeJS.ProcessEnv, log: Logger): Promise<C
     return { client, private: false, stop: async () => client.close() };
   }
   await buildContracts({ quiet: true });
-  const anvil = await startAnvil();
+  // A private anvil the caller started already (the demo's ceremony takes its beacon from it), or a new one.
+  const anvil = given?.anvil ?? (await startAnvil());
   try {
     const key = anvil.privateKeys[0]!;
     const provider = rpcProvider(anvil.rpcUrl);

@@ -37,13 +37,31 @@ export interface CeremonyHost {
   dir: string;
   /** The phase-1 powers of tau every key is checked against. */
   ptau: string;
+  /**
+   * True when the folder is the finalized ceremony the coordinator's keys come from (FL_ZK_KEYS) and
+   * not one it hosts: it is only published (state and files, for fl-audit and fl-ceremony fetch).
+   */
+  readOnly?: boolean;
   log?: Logger;
 }
 
 /** The hosted ceremony's settings; the ptau defaults as fl-ceremony's does (FL_PTAU, else the repository's file). */
-export function ceremonyHost(o: { dir: string; ptau?: string; log?: Logger }): CeremonyHost {
-  return { dir: o.dir, ptau: o.ptau ?? process.env.FL_PTAU ?? DEFAULT_PTAU, ...(o.log ? { log: o.log } : {}) };
+export function ceremonyHost(o: { dir: string; ptau?: string; readOnly?: boolean; log?: Logger }): CeremonyHost {
+  return { dir: o.dir, ptau: o.ptau ?? process.env.FL_PTAU ?? DEFAULT_PTAU, ...(o.readOnly ? { readOnly: true } : {}), ...(o.log ? { log: o.log } : {}) };
 }
+
+/**
+ * The ceremony a coordinator publishes at /v1/ceremony: the one it hosts in <DATA_DIR>/ceremony once
+ * started there; otherwise, with FL_ZK_KEYS set, the finalized ceremony its keys come from, read-only,
+ * so that an auditor can fetch the ceremony a private task pins from the coordinator that runs it.
+ */
+export function publishedCeremony(dataDir: string, zkKeysDir: string | undefined, log?: Logger): CeremonyHost {
+  const hosted = join(dataDir, 'ceremony');
+  if (zkKeysDir && !existsSync(transcriptPath(hosted))) return ceremonyHost({ dir: zkKeysDir, readOnly: true, ...(log ? { log } : {}) });
+  return ceremonyHost({ dir: hosted, ...(log ? { log } : {}) });
+}
+
+const READ_ONLY = 'this coordinator publishes the finalized ceremony its keys come from (FL_ZK_KEYS) and hosts none of its own';
 
 /** HTTP status of each refusal the ceremony library names; the other codes mean the hosted folder itself is broken (500, logged). */
 const STATUS: Partial<Record<CeremonyError['code'], number>> = {
@@ -96,6 +114,7 @@ export function ceremonyState(h: CeremonyHost): CeremonyState {
 /** POST /v1/ceremony (admin): the initial keys from the built circuits and the ptau. */
 export async function startCeremony(h: CeremonyHost, body: unknown): Promise<CeremonyState> {
   const b = parseOr400(StartCeremonyBody, body ?? {}, 'body');
+  if (h.readOnly) throw new AppError('CEREMONY_EXISTS', 409, `${READ_ONLY}: unset FL_ZK_KEYS to host a new one`);
   const circuits: readonly CircuitName[] = b.circuits ? CIRCUIT_NAMES.filter((n) => b.circuits!.includes(n)) : CIRCUIT_NAMES;
   for (const n of circuits) {
     if (!existsSync(r1csPath(n))) throw new AppError('CEREMONY_UNAVAILABLE', 503, `the coordinator has no build of the ${n} circuit: run npm run build:circuits on it`);
@@ -142,7 +161,7 @@ export function ceremonyFile(h: CeremonyHost, sha: string): string {
  */
 export async function receiveZkey(h: CeremonyHost, circuit: CircuitName, sha: string, body: Readable, declaredLength?: number): Promise<UploadedZkey> {
   const t = current(h);
-  if (t.beacon) {
+  if (t.beacon || h.readOnly) {
     body.resume();
     throw new AppError('FINALIZED', 409, 'the ceremony is finalized: no more contributions');
   }
@@ -195,9 +214,10 @@ export async function receiveZkey(h: CeremonyHost, circuit: CircuitName, sha: st
  * verifies every new file from the initial key) and appends it; one at a time, in turn.
  */
 export async function acceptContribution(h: CeremonyHost, body: unknown): Promise<AcceptedContribution> {
+  if (h.readOnly) throw new AppError('FINALIZED', 409, `${READ_ONLY}: it is finalized, no more contributions`);
   const c = parseOr400(ContributionBody, body, 'body');
   const t = current(h);
-  if (t.beacon) throw new AppError('FINALIZED', 409, 'the ceremony is finalized: no more contributions');
+  if (t.beacon || h.readOnly) throw new AppError('FINALIZED', 409, 'the ceremony is finalized: no more contributions');
   for (const name of circuitsOf(t)) {
     const step = c.circuits[name];
     if (step && !existsSync(filePath(h.dir, step.zkey))) {
@@ -217,7 +237,7 @@ export async function acceptContribution(h: CeremonyHost, body: unknown): Promis
 export async function finalizeHostedCeremony(h: CeremonyHost, body: unknown): Promise<CeremonyState> {
   const b = parseOr400(FinalizeCeremonyBody, body, 'body');
   const t = current(h);
-  if (t.beacon) throw new AppError('FINALIZED', 409, 'the ceremony is finalized already');
+  if (t.beacon || h.readOnly) throw new AppError('FINALIZED', 409, 'the ceremony is finalized already');
   if (t.contributions.length === 0) throw new AppError('NO_CONTRIBUTIONS', 409, 'no contributions yet: a beacon alone is what the development keys are');
   const done = await mapped(h, () =>
     finalizeCeremony({ dir: h.dir, ptau: h.ptau, beacon: b.beacon, source: b.source, ...(b.iterationsExp !== undefined ? { iterationsExp: b.iterationsExp } : {}), log: (line) => h.log?.info({ ceremony: true }, line) }),

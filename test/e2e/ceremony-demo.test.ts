@@ -48,9 +48,23 @@ test('demo --private --ceremony 2: ceremony keys prove, verify and pay on chain;
   const task = /^demo: task (\d+) /m.exec(text)?.[1];
   assert.ok(dir && rpc && registry && coordinator && task, text);
 
-  const audit = (keys: string) =>
-    spawnSync(process.execPath, ['bin/fl-audit.js', '--rpc', rpc, '--registry', registry, '--task', task, '--coordinator', coordinator, '--zk-keys', keys], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
-  // The intact folder: the pinned transcript, every contribution and the beacon verify.
+  assert.match(text, /^demo: beacon = hash of block \d+ of the demo chain, announced now, before it is mined$/m);
+  const audit = (keys: string | null) => {
+    const env = { ...process.env };
+    delete env.FL_ZK_KEYS;
+    return spawnSync(process.execPath, ['bin/fl-audit.js', '--rpc', rpc, '--registry', registry, '--task', task, '--coordinator', coordinator, '--json', ...(keys ? ['--zk-keys', keys] : [])], { cwd: ROOT, encoding: 'utf8', timeout: 300_000, env });
+  };
+  const keysCheck = (stdout: string) => (JSON.parse(stdout.split('\n')[0]!) as { checks: { check: string; ok: boolean; detail: string }[] }).checks.find((c) => c.check === 'genesis.zk-keys');
+  // An outsider with nothing but the chain and the coordinator's URL: the pinned ceremony is
+  // fetched from GET /v1/ceremony and re-verified, its beacon checked against the block it names.
+  const fetched = audit(null);
+  assert.equal(fetched.status, 0, `${fetched.stdout}\n${fetched.stderr.slice(-2000)}`);
+  const k = keysCheck(fetched.stdout);
+  assert.ok(k?.ok, fetched.stdout);
+  assert.match(k!.detail, /2 contributions \(contributor-1, contributor-2\)/);
+  assert.match(k!.detail, /the beacon is the hash of block \d+ on chain 31337/);
+  assert.match(k!.detail, /fetched from coordinator http/);
+  // The intact folder given by hand: the same.
   const good = audit(dir);
   assert.equal(good.status, 0, `${good.stdout}\n${good.stderr.slice(-2000)}`);
   // Contribution 2's membership key with one byte changed.
@@ -63,7 +77,7 @@ test('demo --private --ceremony 2: ceremony keys prove, verify and pay on chain;
   writeFileSync(file, bytes);
   const r = audit(bad);
   assert.equal(r.status, 1, `${r.stdout}\n${r.stderr.slice(-2000)}`);
-  assert.match(r.stdout, /round 0 \(initial checkpoint\) \[genesis\.zk-keys\]: ceremony 0x[0-9a-f]{8}…: membership contribution 2 \(contributor-2\): the stored file is not [0-9a-f]{64}: it was altered/);
+  assert.match(keysCheck(r.stdout)!.detail, /^ceremony 0x[0-9a-f]{8}…: membership contribution 2 \(contributor-2\): the stored file is not [0-9a-f]{64}: it was altered/);
   assert.match(r.stdout, /audit: task=\d+ rounds=1 FAIL findings=\d+/);
 
   demo.kill('SIGINT');
