@@ -24,6 +24,8 @@ declare module 'snarkjs' {
       numIterationsExp: number,
       logger?: SnarkjsLogger,
     ): Promise<Uint8Array | false>;
+    /** Returns the contribution's response hash (64 bytes). */
+    contribute(oldPtauFilename: string, newPTauFilename: string, name: string, entropy: string, logger?: SnarkjsLogger): Promise<Uint8Array>;
     preparePhase2(oldPtauFilename: string, newPTauFilename: string, logger?: SnarkjsLogger): Promise<void>;
     verify(tauFilename: string, logger?: SnarkjsLogger): Promise<boolean>;
   };

@@ -15,6 +15,8 @@ import { CoordinatorError } from '../coordinator-api.ts';
 import { muteFileHandleGcWarnings } from '../quiet-warnings.ts';
 import { contributeRemote, fetchCeremony } from './remote.ts';
 import { blockBeacon } from '../../circuits/ceremony/beacon-block.ts';
+import { contributePhase1, finalizePhase1, finalPtauPath, initPhase1, loadPtauTranscript, verifyPhase1 } from '../../circuits/ceremony/phase1.ts';
+import { ptauTranscriptHash } from '../../circuits/ceremony/ptau-transcript.ts';
 import { JsonRpcProvider } from 'ethers';
 
 muteFileHandleGcWarnings();
@@ -34,6 +36,15 @@ contributor's entropy was destroyed (this command never writes it anywhere).
                                                          the operator, with the hash of block N (announced
                                                          before the last contribution) as the beacon
   fl-ceremony verify --dir ./ceremony --rpc URL          also checks the beacon is block N's hash
+
+Phase 1 (the powers of tau every circuit shares) runs the same way, in its own folder; its
+final.ptau is what phase 2 starts from (the repository's development ptau is a beacon only):
+
+  fl-ceremony ptau init --dir ./ptau --power 14          the operator, once
+  fl-ceremony ptau contribute --dir ./ptau --name alice  each contributor, in turn
+  fl-ceremony ptau finalize --dir ./ptau --beacon-block N --rpc URL --wait 600
+  fl-ceremony ptau verify --dir ./ptau --rpc URL         anyone
+  fl-ceremony init --dir ./ceremony --ptau ./ptau/final.ptau
 
 Then FL_ZK_KEYS=./ceremony makes the coordinator, fl-client and fl-audit use the final keys, and
 npm run deploy -- --zk-keys ./ceremony deploys the ceremony's claim verifier.
@@ -191,6 +202,75 @@ withCommon(program.command('status').description('the transcript so far'))
     else console.log(`circuits ${out.circuits.join(', ')}; ${out.contributions.length} contribution(s)${out.contributions.length ? ` (${out.contributions.map((c) => c.name).join(', ')})` : ''}; ${out.finalized ? 'finalized' : 'open'}; transcript ${out.transcript}`);
   });
 
+const ptau = program.command('ptau').description('phase 1: a powers-of-tau ceremony, whose final.ptau a phase-2 ceremony starts from (init --ptau)');
+const ptauCommon = (c: Command): Command => c.requiredOption('--dir <folder>', 'the phase-1 folder (ptau.json, files/, final.ptau)').option('--json', 'print one JSON object on stdout instead of lines');
+const power = (v: string): number => {
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 28) throw new InvalidArgumentError('must be an integer from 1 to 28 (2^power constraints; the repository\'s circuits need 14)');
+  return Number(v);
+};
+
+ptauCommon(ptau.command('init').description('start a phase-1 ceremony: the empty accumulator of 2^power powers'))
+  .requiredOption('--power <n>', 'circuits of up to 2^n constraints', power)
+  .action(async (o: { dir: string; power: number; json?: boolean }) => {
+    const t = await initPhase1({ dir: resolve(o.dir), power: o.power, log: say(o) });
+    if (o.json) console.log(JSON.stringify({ dir: resolve(o.dir), power: t.power, init: t.init, transcript: ptauTranscriptHash(t) }));
+    else console.log(`phase-1 ceremony of power ${t.power} started in ${resolve(o.dir)}: next, contributors run fl-ceremony ptau contribute --dir ${o.dir} --name <name>`);
+  });
+
+ptauCommon(ptau.command('contribute').description('add your entropy to the latest powers of tau (offline, on the folder)'))
+  .requiredOption('--name <name>', 'your name or handle, recorded in the file (printable ASCII, up to 64)')
+  .option('--entropy <text>', 'extra text mixed into 64 fresh random bytes (never stored)')
+  .action(async (o: { dir: string; name: string; entropy?: string; json?: boolean }) => {
+    const c = await contributePhase1({ dir: resolve(o.dir), name: o.name, ...(o.entropy ? { entropy: o.entropy } : {}), log: say(o) });
+    if (o.json) console.log(JSON.stringify(c));
+    else console.log(`phase-1 contribution ${c.index} by ${c.name} added. Publish its response hash:\n  ${c.hash}`);
+  });
+
+ptauCommon(ptau.command('verify').description('check the empty accumulator, every contribution, the beacon and final.ptau'))
+  .option('--rpc <url>', "an RPC node of the beacon block's chain: the beacon must be that block's hash", httpUrl('http://127.0.0.1:8545'))
+  .action(async (o: { dir: string; rpc?: string; json?: boolean }) => {
+    const provider = o.rpc ? new JsonRpcProvider(o.rpc, undefined, { staticNetwork: true }) : undefined;
+    try {
+      const r = await verifyPhase1({ dir: resolve(o.dir), log: say(o), ...(provider ? { provider } : {}) });
+      if (o.json) console.log(JSON.stringify(r));
+      else {
+        for (const c of r.contributors) console.log(`contribution ${c.index} ${c.name}: ${c.hash.slice(0, 16)}…`);
+        if (r.beacon) console.log(`beacon ${r.beacon.value} (${r.beacon.source})${r.beacon.check ? `: ${r.beacon.check}` : ''}`);
+        console.log(r.ok ? `ptau: pass power=${r.power} contributions=${r.contributors.length} final=${r.final ?? 'none'} transcript=${r.transcriptHash}` : `ptau: FAIL at ${r.failure!.at}: ${r.failure!.reason}`);
+      }
+      process.exitCode = r.ok ? 0 : 1;
+    } finally {
+      provider?.destroy();
+    }
+  });
+
+ptauCommon(ptau.command('finalize').description('apply the public beacon and prepare final.ptau for phase 2 (slow: minutes at power 14)'))
+  .addOption(new Option('--beacon-block <n>', 'take the beacon from the hash of this block (announced before the last contribution); needs --rpc').argParser(blockNumber).conflicts('beacon'))
+  .option('--rpc <url>', 'with --beacon-block: an RPC node of the chain the block is on', httpUrl('http://127.0.0.1:8545'))
+  .option('--wait <seconds>', 'with --beacon-block: wait up to this long for the block to be mined', seconds, 0)
+  .addOption(new Option('--beacon <hex>', 'or the public random value itself: 0x + 64 hex digits').argParser(beaconValue))
+  .option('--beacon-source <text>', 'with --beacon: where the value comes from, so anyone can check it')
+  .option('--iterations-exp <n>', 'the beacon is hashed 2^n times', iterations, 10)
+  .action(async (o: { dir: string; json?: boolean; beacon?: string; beaconSource?: string; beaconBlock?: number; rpc?: string; wait: number; iterationsExp: number }, cmd: Command) => {
+    if (o.beaconBlock === undefined && o.beacon === undefined) cmd.error('error: give --beacon-block <n> with --rpc <url>, or --beacon <hex> with --beacon-source <text>', { exitCode: 2 });
+    if (o.beaconBlock !== undefined && !o.rpc) cmd.error('error: --beacon-block needs --rpc <url>', { exitCode: 2 });
+    if (o.beacon !== undefined && !o.beaconSource) cmd.error('error: --beacon needs --beacon-source <text>', { exitCode: 2 });
+    const b = o.beaconBlock !== undefined ? await blockBeacon(o.rpc!, o.beaconBlock, { waitMs: o.wait * 1000, log: say(o) }) : { value: o.beacon!, source: o.beaconSource! };
+    const t = await finalizePhase1({ dir: resolve(o.dir), beacon: b.value, source: b.source, ...('block' in b ? { block: b.block } : {}), iterationsExp: o.iterationsExp, log: say(o) });
+    const out = { transcript: ptauTranscriptHash(t), contributions: t.contributions.length, beacon: t.beacon, final: t.final, ptau: finalPtauPath(resolve(o.dir)) };
+    if (o.json) console.log(JSON.stringify(out));
+    else console.log(`phase 1 finalized after ${out.contributions} contributions; ${out.ptau} (sha256 ${t.final!.sha256}). Start phase 2 with fl-ceremony init --dir <folder> --ptau ${out.ptau}`);
+  });
+
+ptauCommon(ptau.command('status').description('the phase-1 transcript so far'))
+  .action((o: { dir: string; json?: boolean }) => {
+    const t = loadPtauTranscript(resolve(o.dir));
+    const out = { transcript: ptauTranscriptHash(t), power: t.power, contributions: t.contributions.map((c) => ({ index: c.index, name: c.name })), finalized: t.final !== null };
+    if (o.json) console.log(JSON.stringify(out));
+    else console.log(`power ${out.power}; ${out.contributions.length} contribution(s)${out.contributions.length ? ` (${out.contributions.map((c) => c.name).join(', ')})` : ''}; ${out.finalized ? 'finalized' : 'open'}; transcript ${out.transcript}`);
+  });
+
+for (const c of ptau.commands) c.addHelpText('after', '\nExit codes: 0 done, 1 refused or the ceremony does not verify (the fault is named), 2 usage error.');
 for (const c of program.commands) c.addHelpText('after', '\nExit codes: 0 done, 1 refused or the ceremony does not verify (the fault is named), 2 usage error.');
 
 try {

@@ -211,12 +211,13 @@ export function buildOpenApi(): object {
           security: admin,
           requestBody: { content: { 'application/json': { schema: ref('StartCeremonyBody') } } },
           responses: {
-            201: json(ref('CeremonyState'), 'started'), 400: err('invalid body'), 401: err('missing or wrong admin token'), 409: err('a ceremony is hosted already (CEREMONY_EXISTS)'),
+            201: json(ref('CeremonyState'), 'started'), 400: err('invalid body'), 401: err('missing or wrong admin token'), 409: err('a ceremony is hosted already, or the coordinator publishes its FL_ZK_KEYS ceremony (CEREMONY_EXISTS)'),
             503: err('the coordinator has no circuit build or no ptau file (CEREMONY_UNAVAILABLE)'),
           },
         },
         get: {
           summary: "The hosted ceremony: its transcript (ceremony.json), the transcript's keccak256, each circuit's latest file and whether it is finalized",
+          description: 'A coordinator that hosts no ceremony but runs on ceremony keys (FL_ZK_KEYS) publishes that finalized ceremony here, read-only, so that fl-audit can fetch the ceremony a private task pins; POST routes then answer 409.',
           responses: { 200: json(ref('CeremonyState'), 'the ceremony'), 404: err('no ceremony hosted (NO_CEREMONY)') },
         },
       },
