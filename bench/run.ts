@@ -23,6 +23,7 @@ import { benchSecureAgg } from './secure-agg.ts';
 import { benchScoring } from './scoring.ts';
 import { benchBrowserTrain } from './browser-train.ts';
 import { benchWire } from './wire.ts';
+import { benchCeremony } from './ceremony.ts';
 
 /** Sizes, chosen to keep the whole run well under 3 minutes on a 2-core machine. */
 const SETTINGS = {
@@ -36,6 +37,7 @@ const SETTINGS = {
   scoring: { clients: Number(process.env.BENCH_SCORING_CLIENTS ?? 50), validation: 100 },
   browserTrain: { samples: 1024, runs: 3 },
   wire: { params: 1_000_000, runs: 5 },
+  ceremony: { runs: 3, phase1Power: 12 },
 };
 
 const cli = new Command('bench')
@@ -169,6 +171,17 @@ try {
 } catch (e) {
   failed = true;
   console.error(`bench zk failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
+}
+
+// A setup-ceremony contribution (fl-ceremony contribute / ptau contribute): no Redis, no chain.
+try {
+  const c = await benchCeremony(SETTINGS.ceremony);
+  for (const [name, r] of Object.entries(c.circuits)) out(`bench: ceremony circuit=${name} contribution_s=${(r.contributionMs / 1000).toFixed(2)} key_MB=${(r.bytes / 1e6).toFixed(2)} ratio=${r.ratio.toFixed(2)} vs prove ${r.proveMs.toFixed(0)} ms`);
+  out(`bench: ceremony phase1 power=${c.phase1.power} contribution_s=${(c.phase1.contributionMs / 1000).toFixed(2)} file_MB=${(c.phase1.bytes / 1e6).toFixed(2)}`);
+  (diagnostics as Record<string, unknown>).ceremony = c;
+} catch (e) {
+  failed = true;
+  console.error(`bench ceremony failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
 }
 
 for (const f of figures) {
