@@ -94,7 +94,7 @@ export async function startCoordinator(config: CoordinatorConfig, opts: StartOpt
       protection: { corsOrigins: config.corsOrigins, perIpPerMinute: config.rateLimitPerIpPerMin, perClientPerMinute: config.rateLimitPerClientPerMin },
       ...(config.trustProxy ? { trustProxy: config.trustProxy } : {}),
       ...(config.challengeTtlSeconds ? { challengeTtlSeconds: config.challengeTtlSeconds } : {}),
-      ceremony: publishedCeremony(config.dataDir, config.zkKeysDir, log),
+      ceremony: publishedCeremony(config.dataDir, config.zkKeysDir, { log, ...(opts.chain ? { rpcUrl: opts.chain.settings.rpcUrl } : {}) }),
     });
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(config.port, config.host, () => resolve(s));

@@ -34,11 +34,22 @@ export const ContributionBody = z.strictObject({
 export type ContributionBody = z.infer<typeof ContributionBody>;
 
 /** POST /v1/ceremony/finalize: the public beacon, fixed after the last contribution. */
-export const FinalizeCeremonyBody = z.strictObject({
-  beacon: z.string().regex(/^0x[0-9a-fA-F]{64}$/, '0x and 64 hex digits (a block hash)').transform((v) => v.toLowerCase()),
-  source: z.string().min(1).max(200),
-  iterationsExp: z.number().int().min(10).max(63).optional(),
-});
+/**
+ * POST /v1/ceremony/finalize: either the hash of a block of the coordinator's own chain, announced in
+ * advance (`beaconBlock`; the coordinator reads it from its RPC node and records the block), or a
+ * value from elsewhere with the words that say where it comes from (`beacon` and `source`).
+ */
+export const FinalizeCeremonyBody = z.union([
+  z.strictObject({
+    beaconBlock: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+    iterationsExp: z.number().int().min(10).max(63).optional(),
+  }),
+  z.strictObject({
+    beacon: z.string().regex(/^0x[0-9a-fA-F]{64}$/, '0x and 64 hex digits (a block hash)').transform((v) => v.toLowerCase()),
+    source: z.string().min(1).max(200),
+    iterationsExp: z.number().int().min(10).max(63).optional(),
+  }),
+]);
 export type FinalizeCeremonyBody = z.infer<typeof FinalizeCeremonyBody>;
 
 /** GET /v1/ceremony: the transcript as stored, its hash, each circuit's latest file, and whether it is finalized. */

@@ -257,11 +257,12 @@ export function buildOpenApi(): object {
       '/v1/ceremony/finalize': {
         post: {
           summary: 'Finalize the hosted ceremony with a public beacon fixed after the last contribution: the final keys, verification keys and verifiers (fl-ceremony finalize)',
+          description: '{"beaconBlock": N} takes the hash of block N of the coordinator\'s chain (announced before the last contribution; 400 BAD_BEACON while it is not mined, 409 NO_CHAIN without a chain) and records the block; {"beacon", "source"} takes a value from elsewhere.',
           security: admin,
           requestBody: { required: true, content: { 'application/json': { schema: ref('FinalizeCeremonyBody') } } },
           responses: {
-            200: json(ref('CeremonyState'), 'finalized'), 400: err('invalid body'), 401: err('missing or wrong admin token'), 404: err('no ceremony hosted'),
-            409: err('finalized already (FINALIZED), or no contributions yet (NO_CONTRIBUTIONS)'),
+            200: json(ref('CeremonyState'), 'finalized'), 400: err('invalid body, or the beacon block is not mined yet (BAD_BEACON)'), 401: err('missing or wrong admin token'), 404: err('no ceremony hosted'),
+            409: err('finalized already (FINALIZED), or no contributions yet (NO_CONTRIBUTIONS), or beaconBlock without a chain (NO_CHAIN)'),
           },
         },
       },

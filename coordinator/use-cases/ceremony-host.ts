@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CIRCUIT_NAMES, r1csPath, type CircuitName } from '../../circuits/artefacts.ts';
 import { DEFAULT_PTAU } from '../../circuits/build.ts';
+import { blockBeacon } from '../../circuits/ceremony/beacon-block.ts';
 import { filePath, finalizeCeremony, initCeremony, loadTranscript, submitContribution, transcriptPath } from '../../circuits/ceremony/ceremony.ts';
 import { CeremonyError, circuitsOf, latestFile, transcriptHash, type Contribution, type Transcript } from '../../circuits/ceremony/transcript.ts';
 import {
@@ -42,12 +43,14 @@ export interface CeremonyHost {
    * not one it hosts: it is only published (state and files, for fl-audit and fl-ceremony fetch).
    */
   readOnly?: boolean;
+  /** The coordinator's chain, for a beacon taken from one of its blocks (POST /v1/ceremony/finalize {beaconBlock}). */
+  rpcUrl?: string;
   log?: Logger;
 }
 
 /** The hosted ceremony's settings; the ptau defaults as fl-ceremony's does (FL_PTAU, else the repository's file). */
-export function ceremonyHost(o: { dir: string; ptau?: string; readOnly?: boolean; log?: Logger }): CeremonyHost {
-  return { dir: o.dir, ptau: o.ptau ?? process.env.FL_PTAU ?? DEFAULT_PTAU, ...(o.readOnly ? { readOnly: true } : {}), ...(o.log ? { log: o.log } : {}) };
+export function ceremonyHost(o: { dir: string; ptau?: string; readOnly?: boolean; rpcUrl?: string; log?: Logger }): CeremonyHost {
+  return { dir: o.dir, ptau: o.ptau ?? process.env.FL_PTAU ?? DEFAULT_PTAU, ...(o.readOnly ? { readOnly: true } : {}), ...(o.rpcUrl ? { rpcUrl: o.rpcUrl } : {}), ...(o.log ? { log: o.log } : {}) };
 }
 
 /**
@@ -55,10 +58,10 @@ export function ceremonyHost(o: { dir: string; ptau?: string; readOnly?: boolean
  * started there; otherwise, with FL_ZK_KEYS set, the finalized ceremony its keys come from, read-only,
  * so that an auditor can fetch the ceremony a private task pins from the coordinator that runs it.
  */
-export function publishedCeremony(dataDir: string, zkKeysDir: string | undefined, log?: Logger): CeremonyHost {
+export function publishedCeremony(dataDir: string, zkKeysDir: string | undefined, o: { rpcUrl?: string; log?: Logger } = {}): CeremonyHost {
   const hosted = join(dataDir, 'ceremony');
-  if (zkKeysDir && !existsSync(transcriptPath(hosted))) return ceremonyHost({ dir: zkKeysDir, readOnly: true, ...(log ? { log } : {}) });
-  return ceremonyHost({ dir: hosted, ...(log ? { log } : {}) });
+  if (zkKeysDir && !existsSync(transcriptPath(hosted))) return ceremonyHost({ dir: zkKeysDir, readOnly: true, ...o });
+  return ceremonyHost({ dir: hosted, ...o });
 }
 
 const READ_ONLY = 'this coordinator publishes the finalized ceremony its keys come from (FL_ZK_KEYS) and hosts none of its own';
@@ -239,8 +242,17 @@ export async function finalizeHostedCeremony(h: CeremonyHost, body: unknown): Pr
   const t = current(h);
   if (t.beacon || h.readOnly) throw new AppError('FINALIZED', 409, 'the ceremony is finalized already');
   if (t.contributions.length === 0) throw new AppError('NO_CONTRIBUTIONS', 409, 'no contributions yet: a beacon alone is what the development keys are');
+  let beacon: { value: string; source: string; block?: { chainId: number; number: number } };
+  if ('beaconBlock' in b) {
+    if (!h.rpcUrl) throw new AppError('NO_CHAIN', 409, 'this coordinator runs without a chain: give {"beacon", "source"} instead of beaconBlock');
+    // Not waited for: the operator finalizes once the announced block is mined.
+    beacon = await mapped(h, () => blockBeacon(h.rpcUrl!, b.beaconBlock));
+  } else beacon = { value: b.beacon, source: b.source };
   const done = await mapped(h, () =>
-    finalizeCeremony({ dir: h.dir, ptau: h.ptau, beacon: b.beacon, source: b.source, ...(b.iterationsExp !== undefined ? { iterationsExp: b.iterationsExp } : {}), log: (line) => h.log?.info({ ceremony: true }, line) }),
+    finalizeCeremony({
+      dir: h.dir, ptau: h.ptau, beacon: beacon.value, source: beacon.source, ...(beacon.block ? { block: beacon.block } : {}),
+      ...(b.iterationsExp !== undefined ? { iterationsExp: b.iterationsExp } : {}), log: (line) => h.log?.info({ ceremony: true }, line),
+    }),
   );
   h.log?.info({ contributions: done.contributions.length, transcript: transcriptHash(done) }, 'ceremony finalized');
   return stateOf(done);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -13,6 +13,8 @@ import { contributeRemote, fetchCeremony } from '../../client/ceremony/remote.ts
 import { CeremonyState } from '../../protocol/ceremony-api.ts';
 import { terminateZk } from '../../protocol/zk/proofs.ts';
 import { ADMIN, startTestCoordinator } from '../helpers/env.ts';
+import { startChain, type Chain } from '../contracts/chain.ts';
+import { connectChain, type ChainClient } from '../../coordinator/chain/chain-client.ts';
 
 // A setup ceremony hosted by a real coordinator (Redis, HTTP): contributions travel through
 // /v1/ceremony, are verified on arrival by real snarkjs and accepted only in turn. The claim
@@ -35,6 +37,8 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
 
 describe('hosted setup ceremony (/v1/ceremony)', () => {
   let env: Awaited<ReturnType<typeof startTestCoordinator>>;
+  let chain: Chain | undefined;
+  let client: ChainClient | undefined;
   let url: string;
   const api = (path: string, init: RequestInit = {}) => fetch(`${url}${path}`, init);
   const postJson = (path: string, body: unknown, headers: Record<string, string> = {}) =>
@@ -61,11 +65,16 @@ describe('hosted setup ceremony (/v1/ceremony)', () => {
 
   before(async () => {
     await buildCircuits({ quiet: true });
-    env = await startTestCoordinator();
+    // A chain too: the hosted ceremony's beacon is one of its blocks.
+    chain = await startChain();
+    client = await connectChain({ rpcUrl: chain.anvil.rpcUrl, privateKey: chain.anvil.privateKeys[0]!, registry: chain.d.addresses.registry, fromBlock: chain.d.blockNumber });
+    env = await startTestCoordinator({}, { chain: client });
     url = env.c.url;
   });
   after(async () => {
     await env?.cleanup();
+    client?.close();
+    await chain?.stop();
     rmSync(work, { recursive: true, force: true });
     await terminateZk();
   });
@@ -177,11 +186,19 @@ describe('hosted setup ceremony (/v1/ceremony)', () => {
     await expectError(await postJson('/v1/ceremony/finalize', beacon), 401, 'UNAUTHORIZED');
     await expectError(await postJson('/v1/ceremony/finalize', beacon, { authorization: 'Bearer not-the-token' }), 401, 'UNAUTHORIZED');
     await expectError(await postJson('/v1/ceremony/finalize', { ...beacon, beacon: '0x1234' }, auth), 400, 'VALIDATION_FAILED');
-    const res = await postJson('/v1/ceremony/finalize', beacon, auth);
+    // The announced block is not mined yet: refused, nothing changes.
+    const next = (await chain!.provider.getBlockNumber()) + 1;
+    await expectError(await postJson('/v1/ceremony/finalize', { beaconBlock: next }, auth), 400, 'BAD_BEACON');
+    assert.equal(CeremonyState.parse(await (await api('/v1/ceremony')).json()).finalized, false);
+    await chain!.provider.send('evm_mine', []);
+    const res = await postJson('/v1/ceremony/finalize', { beaconBlock: next }, auth);
     assert.equal(res.status, 200, await res.clone().text());
     const s = CeremonyState.parse(await res.json());
     assert.equal(s.finalized, true);
-    assert.equal(s.transcript.beacon!.value, beacon.beacon);
+    const block = await chain!.provider.getBlock(next);
+    assert.equal(s.transcript.beacon!.value, block!.hash!.toLowerCase(), 'the beacon is the block hash, read by the coordinator');
+    assert.deepEqual(s.transcript.beacon!.block, { chainId: 31337, number: next });
+    assert.equal(s.transcript.beacon!.source, `hash of block ${next} on chain 31337`);
     assert.equal(s.latest.claim, s.transcript.final!.claim!.zkey);
     await expectError(await postJson('/v1/ceremony/finalize', beacon, auth), 409, 'FINALIZED');
     await assert.rejects(contributeRemote({ coordinator: url, name: 'late' }), (e: unknown) => e instanceof CeremonyError && e.code === 'FINALIZED');
@@ -199,11 +216,20 @@ describe('hosted setup ceremony (/v1/ceremony)', () => {
     assert.equal(out.files, 6, 'the initial key, four contributions and the beacon output');
     const s = await state();
     assert.equal(out.transcriptHash, s.transcriptHash);
-    const v = await verifyCeremony({ dir, ptau: DEFAULT_PTAU });
+    const v = await verifyCeremony({ dir, ptau: DEFAULT_PTAU, provider: chain!.provider });
     assert.equal(v.ok, true, JSON.stringify(v.failure));
     assert.deepEqual(v.contributors.map((c) => c.name), ['alice', 'bob', winner, 'erin']);
     assert.equal(v.transcriptHash, s.transcriptHash);
-    assert.equal(v.beacon?.value, `0x${'5a'.repeat(32)}`);
+    assert.match(v.beacon?.check ?? '', /^the beacon is the hash of block \d+ on chain 31337$/);
+    // A transcript whose beacon names another block than the one its value came from fails verify.
+    const moved = join(work, 'moved-beacon');
+    cpSync(dir, moved, { recursive: true });
+    const t = JSON.parse(readFileSync(join(moved, 'ceremony.json'), 'utf8')) as { beacon: { block: { number: number } } };
+    t.beacon.block.number -= 1;
+    writeFileSync(join(moved, 'ceremony.json'), JSON.stringify(t));
+    const w = await verifyCeremony({ dir: moved, ptau: DEFAULT_PTAU, provider: chain!.provider });
+    assert.equal(w.failure?.code, 'BAD_BEACON');
+    assert.match(w.failure!.reason, /is not the hash of block/);
     // The final keys are laid out as finalize leaves them, so FL_ZK_KEYS can name the folder.
     assert.equal(vkeyHash(JSON.parse(readFileSync(join(dir, 'keys', 'claim.vkey.json'), 'utf8'))), s.transcript.final!.claim!.vkeyHash);
     assert.ok(existsSync(join(dir, 'keys', 'ClaimVerifier.sol')) && existsSync(join(dir, 'keys', 'ClaimVerifier.json')) && existsSync(join(dir, 'keys', 'claim.zkey')));
