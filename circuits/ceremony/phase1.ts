@@ -230,3 +230,20 @@ export async function verifyPhase1(o: { dir: string; provider?: Provider; log?: 
   }
   return { ...report, ok: true };
 }
+
+/**
+ * A phase-2 ceremony's phase 1, checked: the folder verifies (verifyPhase1) and its final.ptau is the
+ * file the phase-2 transcript records (`ptauSha256`). Returns the final.ptau to re-verify phase 2 with.
+ */
+export async function checkPhase1For(dir: string, ptauSha256: string, provider?: Provider): Promise<{ ok: true; ptau: string; detail: string } | { ok: false; detail: string }> {
+  let r: Phase1Report;
+  try {
+    r = await verifyPhase1({ dir, ...(provider ? { provider } : {}) });
+  } catch (e) {
+    return { ok: false, detail: `the phase-1 ceremony in ${dir} cannot be read: ${(e as Error).message}` };
+  }
+  const short = `${r.transcriptHash.slice(0, 10)}…`;
+  if (!r.ok) return { ok: false, detail: `phase-1 ceremony ${short}: ${r.failure!.at}: ${r.failure!.reason}` };
+  if (r.final !== ptauSha256) return { ok: false, detail: `the phase-2 ceremony started from ptau ${ptauSha256.slice(0, 12)}…, not from this phase-1 ceremony's final.ptau (${(r.final ?? 'none').slice(0, 12)}…)` };
+  return { ok: true, ptau: finalPtauPath(dir), detail: `phase 1 ${short}: ${r.contributors.length} contributions (${r.contributors.map((c) => c.name).join(', ')}) and its beacon verify from the empty accumulator of power ${r.power}` };
+}

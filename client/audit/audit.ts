@@ -87,6 +87,8 @@ export interface AuditOptions {
   zkKeysDir?: string;
   /** The phase-1 powers of tau the ceremony is re-verified against (default: the repository's). */
   ptau?: string;
+  /** A phase-1 ceremony folder (fl-ceremony ptau): re-verified too, and its final.ptau used as `ptau`. */
+  ptauCeremony?: string;
 }
 
 const MAX_PROBLEMS_SHOWN = 5;
@@ -209,7 +211,7 @@ async function audit(opts: AuditOptions, chain: ChainHistory, startedAt: Date, t
           fetched = `; fetched from ${source.description}`;
         } else fetched = ` (the ceremony is not available from ${source.description}: ${c.missing})`;
       }
-      const z = await checkZkKeys({ pin: cp.zkKeys, ...(opts.zkKeysDir ? { keysDir: opts.zkKeysDir } : {}), ptau: opts.ptau ?? DEFAULT_PTAU, provider: chain.provider, claimVerifier, blockTag: chain.toBlock });
+      const z = await checkZkKeys({ pin: cp.zkKeys, ...(opts.zkKeysDir ? { keysDir: opts.zkKeysDir } : {}), ptau: opts.ptau ?? DEFAULT_PTAU, ...(opts.ptauCeremony ? { ptauCeremony: opts.ptauCeremony } : {}), provider: chain.provider, claimVerifier, blockTag: chain.toBlock });
       record(genesis, 0, CHECKS.genesisZkKeys, z.keys.ok, `${z.keys.detail}${fetched ?? ''}`);
       record(genesis, 0, CHECKS.genesisClaimVerifier, z.verifier.ok, z.verifier.detail);
     }

@@ -79,6 +79,7 @@ interface CliOptions {
   blockRange?: number;
   zkKeys?: string;
   ptau?: string;
+  ptauCeremony?: string;
 }
 
 /** The contract ABIs come from the build's artefacts; build them (a no-op when current) if missing. */
@@ -109,6 +110,7 @@ async function run(o: CliOptions): Promise<number> {
     blockRange: o.blockRange,
     ...(o.zkKeys ? { zkKeysDir: o.zkKeys } : {}),
     ...(o.ptau ? { ptau: o.ptau } : {}),
+    ...(o.ptauCeremony ? { ptauCeremony: o.ptauCeremony } : {}),
   });
   if (o.report) writeFileSync(o.report, `${JSON.stringify(report, null, 2)}\n`);
   const out: string[] = [];
@@ -145,7 +147,8 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--to-block <n>', 'audit the history as of this block (default: latest)').argParser(nonNegativeInt('--to-block')))
     .addOption(new Option('--block-range <n>', 'at most this many blocks per eth_getLogs call (for RPC providers that limit it)').argParser(positiveInt('--block-range')))
     .addOption(new Option('--zk-keys <dir>', "private tasks with ceremony keys: the finalized ceremony folder (default: fetched from the content source); its transcript is re-verified").env('FL_ZK_KEYS'))
-    .option('--ptau <file>', 'the phase-1 powers of tau a ceremony is re-verified against (default: the repository\'s)')
+    .addOption(new Option('--ptau <file>', 'the phase-1 powers of tau a ceremony is re-verified against (default: the repository\'s)').conflicts('ptauCeremony'))
+    .option('--ptau-ceremony <dir>', 'the phase-1 ceremony folder (fl-ceremony ptau): re-verified as well, and its final.ptau used')
     .addHelpText('after', HELP_AFTER)
     .showHelpAfterError('(fl-audit --help lists every option and the exit codes)')
     .exitOverride();

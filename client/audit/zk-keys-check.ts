@@ -23,6 +23,8 @@ export interface ZkKeysCheckOptions {
   /** A finalized ceremony folder (fl-ceremony fetch makes one from a coordinator); else FL_ZK_KEYS or the development keys. */
   keysDir?: string;
   ptau: string;
+  /** A phase-1 ceremony folder (fl-ceremony ptau): re-verified, and its final.ptau must be the one the phase-2 ceremony used. */
+  ptauCeremony?: string;
   provider: Provider;
   claimVerifier: string;
   blockTag: number;
@@ -62,7 +64,16 @@ export async function checkZkKeys(o: ZkKeysCheckOptions): Promise<ZkKeysCheck> {
     };
   }
 
-  const report = await verifyCeremony({ dir: keys.dir!, ptau: o.ptau, transcript: keys.transcript!, provider: o.provider });
+  let ptau = o.ptau;
+  let phase1 = '';
+  if (o.ptauCeremony) {
+    const { checkPhase1For } = await import('../../circuits/ceremony/phase1.ts');
+    const p1 = await checkPhase1For(o.ptauCeremony, keys.transcript!.ptau.sha256, o.provider);
+    if (!p1.ok) return { keys: { ok: false, detail: p1.detail }, verifier: { ok: false, detail: 'not checked: phase 1 does not hold' } };
+    ptau = p1.ptau;
+    phase1 = `; ${p1.detail}`;
+  }
+  const report = await verifyCeremony({ dir: keys.dir!, ptau, transcript: keys.transcript!, provider: o.provider });
   if (!report.ok) return { keys: { ok: false, detail: `ceremony ${short(report.transcriptHash)}: ${report.failure!.at}: ${report.failure!.reason}` }, verifier: { ok: false, detail: 'not checked: the ceremony does not verify' } };
   const names = report.contributors.map((c) => c.name).join(', ');
   const finalClaim = keys.transcript!.final!.claim!.zkey;
@@ -75,7 +86,7 @@ export async function checkZkKeys(o: ZkKeysCheckOptions): Promise<ZkKeysCheck> {
     verifier = { ok, detail: ok ? `claim verifier ${o.claimVerifier} is the ceremony's claim key, compiled here` : `claim verifier ${o.claimVerifier} does not run the ceremony's claim key (its bytecode differs from the verifier regenerated from the final key)` };
   }
   return {
-    keys: { ok: true, detail: `ceremony ${short(report.transcriptHash)}: ${report.contributors.length} contributions (${names}) and the beacon (${report.beacon!.source}) verify from the r1cs and ptau; final keys are the pinned ones; ${report.beacon!.check ?? 'the beacon names no block'}` },
+    keys: { ok: true, detail: `ceremony ${short(report.transcriptHash)}: ${report.contributors.length} contributions (${names}) and the beacon (${report.beacon!.source}) verify from the r1cs and ptau; final keys are the pinned ones; ${report.beacon!.check ?? 'the beacon names no block'}${phase1}` },
     verifier,
   };
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildCircuits } from '../../circuits/build.ts';
 import { contribute, finalizeCeremony, initCeremony, verifyCeremony } from '../../circuits/ceremony/ceremony.ts';
-import { contributePhase1, finalizePhase1, finalPtauPath, initPhase1, loadPtauTranscript, ptauFilePath, ptauTranscriptPath, verifyPhase1 } from '../../circuits/ceremony/phase1.ts';
+import { checkPhase1For, contributePhase1, finalizePhase1, finalPtauPath, initPhase1, loadPtauTranscript, ptauFilePath, ptauTranscriptPath, verifyPhase1 } from '../../circuits/ceremony/phase1.ts';
 import { CeremonyError } from '../../circuits/ceremony/transcript.ts';
 import { terminateZk } from '../../protocol/zk/proofs.ts';
 
@@ -96,5 +96,12 @@ describe('phase-1 ceremony (fl-ceremony ptau)', () => {
     await finalizeCeremony({ dir: p2, ptau, beacon: `0x${'3d'.repeat(32)}`, source: 'test beacon' });
     const v = await verifyCeremony({ dir: p2, ptau });
     assert.equal(v.ok, true, JSON.stringify(v.failure));
+    // What fl-audit --ptau-ceremony checks: phase 1 holds and is the one phase 2 started from.
+    const linked = await checkPhase1For(dir, p2t.ptau.sha256);
+    assert.ok(linked.ok, linked.detail);
+    assert.match(linked.detail, /2 contributions \(alice, bob\)/);
+    const other = await checkPhase1For(dir, 'ab'.repeat(32));
+    assert.equal(other.ok, false);
+    assert.match(other.detail, /not from this phase-1 ceremony's final\.ptau/);
   });
 });
