@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { FailpointsEnv, type FailpointName } from './failpoints.ts';
 import { defaultCheckThreads } from './infra/blob-checker.ts';
+import { DEFAULT_S3_REGION, normalizePrefix, S3_BUCKET_RE } from './store/s3-bucket.ts';
 
 /** Coordinator settings, parsed from the environment (a trust boundary like any other). */
 export const CoordinatorEnv = z.object({
@@ -43,8 +44,37 @@ export const CoordinatorEnv = z.object({
   NODE_ENV: z.string().optional(),
   /** A finalized setup-ceremony folder (fl-ceremony): its keys replace the development keys. */
   FL_ZK_KEYS: z.string().optional(),
-});
+  /** Where checkpoints, archived updates and manifests go: fs (DATA_DIR) or s3 (S3_BUCKET). */
+  STORE: z.enum(['fs', 's3']).default('fs'),
+  /** STORE=s3: the bucket (credentials: the AWS SDK's default chain, e.g. AWS_ACCESS_KEY_ID or AWS_PROFILE). */
+  S3_BUCKET: z.string().regex(S3_BUCKET_RE, 'S3_BUCKET must be an S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens').optional(),
+  /** STORE=s3: key prefix; objects are <prefix>/<kind>/<hh>/<hash>, DATA_DIR's layout. */
+  S3_PREFIX: z
+    .string()
+    .default('fl')
+    .transform((v, c) => {
+      const p = normalizePrefix(v);
+      if (p === null) c.addIssue({ code: 'custom', message: "S3_PREFIX must be slash-separated segments of letters, digits, '.', '_' and '-'" });
+      return p ?? v;
+    }),
+  /** STORE=s3: an S3-compatible server instead of AWS (e.g. http://minio:9000). */
+  S3_ENDPOINT: z.string().url('S3_ENDPOINT must be a URL such as http://minio:9000').refine((u) => /^https?:/.test(u), 'S3_ENDPOINT must be http(s)').optional(),
+  S3_REGION: z.string().min(1).default(DEFAULT_S3_REGION),
+  /** 1: path-style URLs (endpoint/bucket/key), which most self-hosted S3-compatible servers need. */
+  S3_FORCE_PATH_STYLE: z.enum(['0', '1']).default('0'),
+}).superRefine(
+  (e, c) => {
+    if (e.STORE === 's3' && !e.S3_BUCKET) c.addIssue({ code: 'custom', path: ['S3_BUCKET'], message: 'STORE=s3 needs S3_BUCKET (the bucket to keep checkpoints, updates and manifests in)' });
+  },
+  // Also when another variable is bad, so that one message names every problem.
+  { when: () => true },
+);
 export type CoordinatorEnv = z.infer<typeof CoordinatorEnv>;
+
+/** The content store's backend: a directory (the default), or a bucket of S3-compatible storage. */
+export type ContentStoreConfig =
+  | { kind: 'fs' }
+  | { kind: 's3'; bucket: string; prefix: string; endpoint?: string; region: string; forcePathStyle: boolean };
 
 export interface CoordinatorConfig {
   port: number;
@@ -76,6 +106,8 @@ export interface CoordinatorConfig {
   production?: boolean;
   /** FL_ZK_KEYS: the finalized ceremony folder the keys come from; published read-only at /v1/ceremony unless one is hosted. */
   zkKeysDir?: string;
+  /** Where content goes (absent: the file store under dataDir). */
+  store?: ContentStoreConfig;
 }
 
 /** Parses env into config; throws a readable message listing every bad variable. */
@@ -107,6 +139,9 @@ export function parseEnv(env: NodeJS.ProcessEnv, redisUrl?: string): Coordinator
     ...(e.TRUST_PROXY ? { trustProxy: e.TRUST_PROXY } : {}),
     production: e.NODE_ENV === 'production',
     ...(e.FL_ZK_KEYS ? { zkKeysDir: resolve(e.FL_ZK_KEYS) } : {}),
+    store: e.STORE === 's3'
+      ? { kind: 's3', bucket: e.S3_BUCKET!, prefix: e.S3_PREFIX, region: e.S3_REGION, forcePathStyle: e.S3_FORCE_PATH_STYLE === '1', ...(e.S3_ENDPOINT ? { endpoint: e.S3_ENDPOINT } : {}) }
+      : { kind: 'fs' },
   };
 }
 

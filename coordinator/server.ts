@@ -15,7 +15,7 @@ import { createLogger, type Logger } from './logger.ts';
 import { createUpdateQueue } from './queue/update-queue.ts';
 import { startUpdateWorker, type UpdateWorker } from './queue/update-worker.ts';
 import { startScheduler, type Scheduler } from './scheduler.ts';
-import { fsContentStore } from './store/fs-content-store.ts';
+import { openContentStore } from './store/open-content-store.ts';
 import { scriptRunner } from './store/lua-scripts.ts';
 import { redisKeys } from './store/redis-keys.ts';
 import { secureRepo } from './store/secure-repo.ts';
@@ -65,7 +65,7 @@ export function createContext(config: CoordinatorConfig, log: Logger, now: () =>
     secure: secureRepo(redis, keys, scripts),
     members,
     membersTrees: new MembersTrees(members),
-    store: fsContentStore(config.dataDir),
+    store: openContentStore(config.store, config.dataDir),
     queue: createUpdateQueue(redis, config.prefix),
     domain: { ...DEFAULT_DOMAIN, chainId: config.chainId },
     checker: createBlobChecker(config.checkThreads),
@@ -80,7 +80,16 @@ export async function startCoordinator(config: CoordinatorConfig, opts: StartOpt
   const log = opts.log ?? createLogger(config.logLevel);
   await checkZkKeysAtStart(config, opts.chain, log);
   const ctx = createContext(config, log, opts.now);
-  await ctx.redis.ping();
+  try {
+    await ctx.redis.ping();
+    // A bucket that cannot be reached stops the start here, not the first round close.
+    await ctx.store.probe?.();
+  } catch (e) {
+    await ctx.queue.close();
+    await ctx.checker.close();
+    ctx.redis.disconnect();
+    throw e;
+  }
   const worker = config.inProcessWorker ? startUpdateWorker(ctx, config.redisUrl, config.workerConcurrency, config.workerLockMs) : null;
   if (worker) await worker.ready();
   const scheduler = opts.scheduler === false ? startScheduler(ctx, null, null) : startScheduler(ctx, new Redis(config.redisUrl), config.schedulerIntervalMs);

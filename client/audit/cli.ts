@@ -10,6 +10,7 @@ import { buildContracts } from '../../contracts/build.ts';
 import { auditTask, releaseAuditResources } from './audit.ts';
 import { AuditSetupError } from './chain-history.ts';
 import { coordinatorSource, directorySource, SourceUnavailableError, type ContentSource } from './content-source.ts';
+import { bucketSource, BucketUrl } from './s3-source.ts';
 import { formatFinding, formatTable, summaryLine } from './report.ts';
 import { muteFileHandleGcWarnings } from '../quiet-warnings.ts';
 
@@ -18,14 +19,18 @@ muteFileHandleGcWarnings();
 const EXIT = { pass: 0, findings: 1, error: 2 } as const;
 
 const HELP_AFTER = `
-Content: give exactly one of --store (the coordinator's DATA_DIR: <dir>/<kind>/<hh>/<hash>) or
---coordinator (its GET /v1/{checkpoints,manifests,updates}/:hash routes). Every byte string is
-re-hashed; missing or mismatching content is a finding.
+Content: give exactly one of --store or --coordinator. --store DIR reads the coordinator's
+DATA_DIR (<dir>/<kind>/<hh>/<hash>) or a copy of it; --store s3://BUCKET/PREFIX reads the bucket
+of a coordinator with STORE=s3 (S3_BUCKET, S3_PREFIX: the same layout under the prefix) with the
+AWS SDK's default credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE), from
+AWS or from the S3-compatible server at --s3-endpoint (path-style URLs then); --coordinator reads
+its GET /v1/{checkpoints,manifests,updates}/:hash routes. Every byte string is re-hashed; missing
+or mismatching content is a finding.
 
 Private tasks: every accepted update's membership proof is verified against the round's
 participation root. With --coordinator the root is also rebuilt from the task's publicly admitted
-members (GET /v1/tasks/:task/members); a directory holds no members list, so with --store that
-check is reported as not run (it does not fail the audit).
+members (GET /v1/tasks/:task/members); a directory or bucket holds no members list, so with
+--store that check is reported as not run (it does not fail the audit).
 
 Private tasks pin their zero-knowledge keys in the initial checkpoint: the audit checks that the
 keys it verifies proofs with are the pinned ones, re-verifies a ceremony's every contribution and
@@ -54,6 +59,13 @@ const address = (v: string) => {
   if (!/^0x[0-9a-fA-F]{40}$/.test(v)) throw new InvalidArgumentError('must be a 0x-prefixed 20-byte hex address');
   return v;
 };
+/** A directory, or a bucket URL (checked here, so that a malformed one is a usage error). */
+const storeArg = (v: string) => {
+  if (!v.startsWith('s3://')) return v;
+  const r = BucketUrl.safeParse(v);
+  if (!r.success) throw new InvalidArgumentError(r.error.issues.map((i) => i.message).join('; '));
+  return v;
+};
 const httpUrl = (what: string) => (v: string) => {
   let u: URL;
   try {
@@ -71,6 +83,8 @@ interface CliOptions {
   task: number;
   store?: string;
   coordinator?: string;
+  s3Endpoint?: string;
+  s3Region?: string;
   reaggregate: boolean;
   json: boolean;
   report?: string;
@@ -92,12 +106,22 @@ async function ensureArtifacts(): Promise<void> {
   }
 }
 
-async function run(o: CliOptions): Promise<number> {
+async function run(o: CliOptions, s3EndpointFromFlag: boolean): Promise<number> {
   if ((o.store === undefined) === (o.coordinator === undefined)) {
     process.stderr.write('fl-audit: give exactly one of --store DIR or --coordinator URL\n');
     return EXIT.error;
   }
-  const source: ContentSource = o.store !== undefined ? directorySource(o.store) : coordinatorSource(o.coordinator as string);
+  const bucket = o.store?.startsWith('s3://') === true;
+  // From the environment S3_ENDPOINT may be meant for something else; given as a flag it must apply.
+  if (s3EndpointFromFlag && !bucket) {
+    process.stderr.write('fl-audit: --s3-endpoint applies only to --store s3://BUCKET/PREFIX\n');
+    return EXIT.error;
+  }
+  const source: ContentSource = bucket
+    ? bucketSource(o.store as string, { ...(o.s3Endpoint ? { endpoint: o.s3Endpoint } : {}), ...(o.s3Region ? { region: o.s3Region } : {}) })
+    : o.store !== undefined
+      ? directorySource(o.store)
+      : coordinatorSource(o.coordinator as string);
   await ensureArtifacts();
   const report = await auditTask({
     rpcUrl: o.rpc,
@@ -138,8 +162,10 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--rpc <url>', 'JSON-RPC URL of the chain').env('RPC_URL').argParser(httpUrl('--rpc')).makeOptionMandatory())
     .addOption(new Option('--registry <address>', 'CheckpointRegistry address').env('REGISTRY_ADDRESS').argParser(address).makeOptionMandatory())
     .requiredOption('--task <n>', 'task id', positiveInt('--task'))
-    .addOption(new Option('--store <dir>', "read content from a coordinator's DATA_DIR").conflicts('coordinator'))
+    .addOption(new Option('--store <dir|s3-url>', "read content from a coordinator's DATA_DIR (or a copy), or from its bucket: s3://BUCKET/PREFIX").argParser(storeArg).conflicts('coordinator'))
     .addOption(new Option('--coordinator <url>', 'read content from a coordinator over HTTP').argParser(httpUrl('--coordinator')).conflicts('store'))
+    .addOption(new Option('--s3-endpoint <url>', 'with --store s3://…: an S3-compatible server instead of AWS (path-style URLs)').env('S3_ENDPOINT').argParser(httpUrl('--s3-endpoint')))
+    .addOption(new Option('--s3-region <name>', 'with --store s3://…: the bucket\'s region').env('S3_REGION').default('us-east-1'))
     .option('--reaggregate', 'fetch every accepted update and re-run the aggregation; the checkpoint hash must match bit for bit', false)
     .option('--json', 'print the report as one JSON line (before the summary line) instead of the table', false)
     .option('--report <file>', 'write the full JSON report to this file')
@@ -153,7 +179,7 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError('(fl-audit --help lists every option and the exit codes)')
     .exitOverride();
   program.action(async () => {
-    process.exitCode = await run(program.opts<CliOptions>());
+    process.exitCode = await run(program.opts<CliOptions>(), program.getOptionValueSource('s3Endpoint') === 'cli');
   });
   try {
     await program.parseAsync(argv);

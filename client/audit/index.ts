@@ -23,6 +23,7 @@ export {
   type FetchResult,
   type VerifiedFetch,
 } from './content-source.ts';
+export { bucketSource, BucketUrl, type BucketSourceOptions } from './s3-source.ts';
 export {
   CHECKS,
   columnsOf,

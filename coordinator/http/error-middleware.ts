@@ -5,6 +5,13 @@ import { AppError } from '../errors.ts';
 /** Maps every error to a JSON body with a code; internals stay in the log, never in the response. */
 export function errorMiddleware(log: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof AppError && err.code === 'STORE_UNAVAILABLE') {
+      // Its message names the bucket and the storage endpoint, which may be internal: the operator
+      // reads it in the log; a caller learns only to try again later.
+      log.error({ err: err.message, path: req.path, method: req.method }, 'content store unavailable');
+      res.status(err.status).json({ error: { code: err.code, message: 'the content store cannot be reached; try again later' } });
+      return;
+    }
     if (err instanceof AppError) {
       res.status(err.status).json({ error: { code: err.code, message: err.message, ...(err.details !== undefined ? { details: err.details } : {}) } });
       return;

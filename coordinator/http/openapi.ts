@@ -270,7 +270,7 @@ export function buildOpenApi(): object {
         get: {
           summary: "A secure round's public protocol transcript by its keccak256 (protocol/secagg/transcript.ts): with the masked uploads, enough to unmask the sum again",
           parameters: [{ name: 'hash', in: 'path', required: true, schema: { type: 'string', pattern: '^0x[0-9a-f]{64}$' } }],
-          responses: { 200: { description: 'canonical JSON', content: { 'application/json': { schema: { type: 'object' } } } }, 400: err('malformed hash'), 404: err('unknown hash') },
+          responses: { 200: { description: 'canonical JSON', content: { 'application/json': { schema: { type: 'object' } } } }, 400: err('malformed hash'), 404: err('unknown hash'), 503: err('the content store (an S3 bucket with STORE=s3) cannot be reached (STORE_UNAVAILABLE)') },
         },
       },
       '/v1/validation-sets': {
@@ -288,28 +288,28 @@ export function buildOpenApi(): object {
         get: {
           summary: "A validation set by its keccak256: what a validation-gain task's scores are measured on, public so that auditors re-score",
           parameters: [{ name: 'hash', in: 'path', required: true, schema: { type: 'string', pattern: '^0x[0-9a-f]{64}$' } }],
-          responses: { 200: { description: 'the FLVS bytes', content: { 'application/octet-stream': { schema: binary } } }, 400: err('malformed hash'), 404: err('unknown hash') },
+          responses: { 200: { description: 'the FLVS bytes', content: { 'application/octet-stream': { schema: binary } } }, 400: err('malformed hash'), 404: err('unknown hash'), 503: err('the content store (an S3 bucket with STORE=s3) cannot be reached (STORE_UNAVAILABLE)') },
         },
       },
       '/v1/updates/{hash}': {
         get: {
           summary: 'An accepted delta, archived by its keccak256 when its round was aggregated (for re-aggregation by auditors)',
           parameters: [{ name: 'hash', in: 'path', required: true, schema: { type: 'string', pattern: '^0x[0-9a-f]{64}$' } }],
-          responses: { 200: { description: 'the delta bytes (little-endian float32)', content: { 'application/octet-stream': { schema: binary } } }, 400: err('malformed hash'), 404: err('unknown hash') },
+          responses: { 200: { description: 'the delta bytes (little-endian float32)', content: { 'application/octet-stream': { schema: binary } } }, 400: err('malformed hash'), 404: err('unknown hash'), 503: err('the content store (an S3 bucket with STORE=s3) cannot be reached (STORE_UNAVAILABLE)') },
         },
       },
       '/v1/manifests/{hash}': {
         get: {
           summary: "A round's contributions manifest by its keccak256: every update, its score and reward, and the rewards root",
           parameters: [{ name: 'hash', in: 'path', required: true, schema: { type: 'string', pattern: '^0x[0-9a-f]{64}$' } }],
-          responses: { 200: { description: 'the manifest bytes (canonical JSON, see protocol/manifest.ts)', content: { 'application/json': { schema: { type: 'object' } } } }, 400: err('malformed hash'), 404: err('unknown hash') },
+          responses: { 200: { description: 'the manifest bytes (canonical JSON, see protocol/manifest.ts)', content: { 'application/json': { schema: { type: 'object' } } } }, 400: err('malformed hash'), 404: err('unknown hash'), 503: err('the content store (an S3 bucket with STORE=s3) cannot be reached (STORE_UNAVAILABLE)') },
         },
       },
       '/v1/checkpoints/{hash}': {
         get: {
           summary: 'Download a checkpoint by its keccak256',
           parameters: [{ name: 'hash', in: 'path', required: true, schema: { type: 'string', pattern: '^0x[0-9a-f]{64}$' } }],
-          responses: { 200: { description: 'checkpoint bytes (see protocol/checkpoint-format.ts)', content: { 'application/octet-stream': { schema: binary } } }, 400: err('malformed hash'), 404: err('unknown hash') },
+          responses: { 200: { description: 'checkpoint bytes (see protocol/checkpoint-format.ts)', content: { 'application/octet-stream': { schema: binary } } }, 400: err('malformed hash'), 404: err('unknown hash'), 503: err('the content store (an S3 bucket with STORE=s3) cannot be reached (STORE_UNAVAILABLE)') },
         },
       },
     },

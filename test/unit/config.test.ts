@@ -17,4 +17,20 @@ describe('coordinator environment', () => {
   test('every bad variable is named in one message', () => {
     assert.throws(() => parseEnv({ PORT: 'eighty', WORKER_LOCK_MS: '5', ADMIN_TOKEN: 'short' }), (e: Error) => ['PORT', 'WORKER_LOCK_MS', 'ADMIN_TOKEN'].every((v) => e.message.includes(v)));
   });
+
+  test('the content store: fs by default; STORE=s3 takes a bucket and refuses to start without one', () => {
+    assert.deepEqual(parseEnv({}).store, { kind: 'fs' });
+    assert.deepEqual(parseEnv({ STORE: 's3', S3_BUCKET: 'fl-checkpoints' }).store, { kind: 's3', bucket: 'fl-checkpoints', prefix: 'fl', region: 'us-east-1', forcePathStyle: false });
+    assert.deepEqual(
+      parseEnv({ STORE: 's3', S3_BUCKET: 'fl-checkpoints', S3_PREFIX: '/prod/fl/', S3_ENDPOINT: 'http://minio:9000', S3_REGION: 'eu-west-1', S3_FORCE_PATH_STYLE: '1' }).store,
+      { kind: 's3', bucket: 'fl-checkpoints', prefix: 'prod/fl', endpoint: 'http://minio:9000', region: 'eu-west-1', forcePathStyle: true },
+    );
+    assert.throws(() => parseEnv({ STORE: 's3' }), /invalid environment: S3_BUCKET: STORE=s3 needs S3_BUCKET/);
+    // Named together with the other bad variables, not after they are fixed.
+    assert.throws(() => parseEnv({ STORE: 's3', PORT: 'eighty' }), (e: Error) => /PORT/.test(e.message) && /STORE=s3 needs S3_BUCKET/.test(e.message));
+    assert.throws(
+      () => parseEnv({ STORE: 's3', S3_BUCKET: 'Not_A_Bucket', S3_PREFIX: 'a/../b', S3_ENDPOINT: 'minio:9000' }),
+      (e: Error) => ['S3_BUCKET', 'S3_PREFIX', 'S3_ENDPOINT'].every((v) => e.message.includes(`${v}:`)),
+    );
+  });
 });
