@@ -36,6 +36,7 @@ import { createLogger } from '../coordinator/logger.ts';
 import { startCoordinator } from '../coordinator/server.ts';
 import { deletePrefixKeys } from './redis-cleanup.ts';
 import { runDemoCeremony } from './demo-ceremony.ts';
+import { startDemoBucket, startDemoProcesses } from './demo-topology.ts';
 import { startAnvil } from '../contracts/anvil.ts';
 
 const posInt = (name: string) => (v: string) => {
@@ -70,17 +71,20 @@ const opts = new Command('demo')
   .option('--hold', 'keep the coordinator and its dashboard running after the demo, until Ctrl-C', false)
   .option('--async', 'asynchronous buffered rounds (FedBuff, docs/async-rounds.md): runs the sync rounds first, then an async task until it reaches their accuracy, and compares wall times', false)
   .option('--slow-client <x>', 'make the last client x times slower (it waits (x - 1) times its training time before each upload)', parseFloat, 1)
+  .option('--replicas <n>', 'coordinator replicas: the demo\'s own plus n - 1 `npm start` processes, each with its own DATA_DIR; clients spread over them', posInt('replicas'), 1)
+  .option('--workers <n>', 'standalone `npm run worker` processes (each with its own DATA_DIR) instead of the in-process worker', (v) => (v === '0' ? 0 : posInt('workers')(v)), 0)
+  .option('--store <kind>', 'where content lives: fs (each process\'s DATA_DIR) or s3 (one bucket of an S3 server the demo starts; the audit reads the bucket)', (v) => (v === 'fs' || v === 's3' ? v : (() => { throw new InvalidArgumentError('fs or s3'); })()), 'fs')
   .option('--buffer <K>', 'async: updates per buffer (default: clients - 1, so the slow client never holds one up)', posInt('buffer'))
   .addHelpText('after', `
 Output: progress on stderr (a bar on a terminal); the last stdout line is
-  demo: rounds=R clients=K accuracy=A committed=C [private_claims=P] audit=pass|fail|skipped
-or with --async
+  demo: rounds=R clients=K accuracy=A committed=C [private_claims=P] [ceremony=N] audit=pass|fail|skipped [replicas=N workers=M store=fs|s3]
+(the topology part when --replicas, --workers or --store is given), or with --async
   demo: mode=async accuracy=A async_s=S1 sync_s=S2 buffers=B committed=C audit=pass|fail|skipped
 or, with --json, one JSON object per round and a final {"event":"done", ...}.
 Exit codes: 0 done and the audit passed (or was skipped with --no-chain); 1 usage error or a failure
 (a client, the coordinator, the chain); 2 the closing fl-audit failed.`)
   .parse()
-  .opts<{ rounds: number; clients: number; seed: number; alpha: number; trainDigits: number; localEpochs: number; batchSize: number; lr: number; strategy: string; clip?: number; dp?: number; json: boolean; chain: boolean; private: boolean; ceremony?: number; secure: boolean; secureBits: 16 | 8; secureRange: number; secureClip: number; scoring: 'accepted-samples' | 'validation-gain'; wire: 'int8' | 'float32' | 'topk'; port: number; hold: boolean; async: boolean; slowClient: number; buffer?: number }>();
+  .opts<{ rounds: number; clients: number; seed: number; alpha: number; trainDigits: number; localEpochs: number; batchSize: number; lr: number; strategy: string; clip?: number; dp?: number; json: boolean; chain: boolean; private: boolean; ceremony?: number; secure: boolean; secureBits: 16 | 8; secureRange: number; secureClip: number; scoring: 'accepted-samples' | 'validation-gain'; wire: 'int8' | 'float32' | 'topk'; port: number; hold: boolean; async: boolean; slowClient: number; buffer?: number; replicas: number; workers: number; store: 'fs' | 's3' }>();
 if (opts.async && (opts.secure || opts.private || opts.scoring === 'validation-gain')) {
   console.error('demo: --async runs open tasks paid by accepted samples (async tasks are not secure, private or validation-gain scored yet)');
   process.exit(1);
@@ -91,6 +95,12 @@ if (!(opts.slowClient >= 1)) {
 }
 if (opts.secure && opts.scoring === 'validation-gain') {
   console.error('demo: --scoring validation-gain needs the individual updates, which --secure never reveals');
+  process.exit(1);
+}
+if (opts.replicas > 1 && opts.store !== 's3') {
+  // Each replica serves content from its own store: on separate DATA_DIRs only the one that closed a
+  // round would have its checkpoint, so replicas share content through the bucket.
+  console.error('demo: --replicas above 1 needs --store s3 (replicas share checkpoints through one bucket)');
   process.exit(1);
 }
 if (opts.ceremony !== undefined && !opts.private) {
@@ -122,6 +132,13 @@ async function main() {
   cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
   const adminToken = randomBytes(16).toString('hex');
   const config = parseEnv({ ...process.env, PORT: String(opts.port), DATA_DIR: dataDir, ADMIN_TOKEN: adminToken, REDIS_PREFIX: prefix, LOG_LEVEL: 'warn' }, redis.url);
+  // --store s3: one bucket for every process (started before anything writes content).
+  const bucket = opts.store === 's3' ? await startDemoBucket() : null;
+  if (bucket) {
+    cleanups.push(() => bucket.stop());
+    config.store = bucket.config;
+  }
+  if (opts.workers > 0) config.inProcessWorker = false;
   // The chain: RPC_URL + PRIVATE_KEY + REGISTRY_ADDRESS when given, else a private anvil with fresh contracts.
   // Private tasks prove with the circuits' proving keys (built once, then reused).
   if (opts.private) await buildCircuits({ quiet: true });
@@ -146,6 +163,20 @@ async function main() {
   const coordinator = await startCoordinator(config, { log, ...(chain ? { chain: chain.client, chainIntervalMs: 200 } : {}) });
   cleanups.push(() => coordinator.stop());
   const api = new CoordinatorApi(coordinator.url, adminToken);
+  // The other replicas and the workers, as processes on their own DATA_DIRs (scripts/demo-topology.ts).
+  const topology = opts.replicas > 1 || opts.workers > 0
+    ? await startDemoProcesses({
+        replicas: opts.replicas - 1,
+        workers: opts.workers,
+        env: {
+          REDIS_URL: redis.url, REDIS_PREFIX: prefix, ADMIN_TOKEN: adminToken, IN_PROCESS_WORKER: opts.workers > 0 ? '0' : '1',
+          ...(bucket?.env ?? {}),
+          ...(chain ? { RPC_URL: chain.client.settings.rpcUrl, PRIVATE_KEY: chain.client.settings.privateKey, REGISTRY_ADDRESS: chain.client.settings.registry, REGISTRY_FROM_BLOCK: String(chain.client.settings.fromBlock) } : { CHAIN: 'off' }),
+        },
+      })
+    : null;
+  if (topology) cleanups.push(() => topology.stop());
+  const replicaUrls = [coordinator.url, ...(topology?.urls ?? [])];
 
   const backend = await initBackend();
   // Accuracy is measured on MNIST's own 10,000 test images, which no client ever trains on.
@@ -160,6 +191,7 @@ async function main() {
   const strategyName = opts.dp && !opts.secure && opts.strategy === 'fedavgm' ? 'fedavg' : opts.strategy;
   const say = (s: string) => !opts.json && process.stdout.write(`${s}\n`);
   say(`demo: redis ${redis.url}${redis.private ? ' (private)' : ''}, coordinator ${coordinator.url}, tfjs backend ${backend.name}`);
+  if (topology || bucket) say(`demo: ${replicaUrls.length} coordinator replica(s) ${replicaUrls.join(' ')}, ${opts.workers || 'no'} standalone worker(s)${opts.workers ? '' : ' (in-process workers)'}, each process with its own DATA_DIR; content in ${bucket ? `bucket s3://${bucket.config.kind === 's3' ? bucket.config.bucket : ''}/fl at ${bucket.env.S3_ENDPOINT}` : 'each DATA_DIR'}`);
   if (chain) say(`demo: chain ${chain.client.settings.rpcUrl}${chain.private ? ' (private anvil)' : ''}, chain id ${chain.client.chainId}, registry ${chain.client.addresses.registry}`);
   // Async: buffers of K; the run stops at the first buffer that reaches the sync run's accuracy, or after this many.
   const bufferSize = opts.buffer ?? Math.max(1, opts.clients - 1);
@@ -207,7 +239,7 @@ async function main() {
     const key = clientKey(i);
     const idFile = join(dataDir, `member-${i}.identity.json`);
     if (opts.private) writeIdentityFile(idFile, members[i]!);
-    const args = ['--import', 'tsx', 'client/cli.ts', 'join', '--coordinator', coordinator.url, '--task', String(task.id), ...(opts.private ? ['--identity', idFile] : ['--key-file', keyFile]),
+    const args = ['--import', 'tsx', 'client/cli.ts', 'join', '--coordinator', replicaUrls[i % replicaUrls.length]!, '--task', String(task.id), ...(opts.private ? ['--identity', idFile] : ['--key-file', keyFile]),
       '--mnist-shard', `${i}/${opts.clients}`, '--alpha', String(opts.alpha), '--split-seed', String(opts.seed), '--train-digits', String(opts.trainDigits), '--rounds', String(mode === 'async' ? maxBuffers : opts.rounds),
       ...(i === opts.clients - 1 && opts.slowClient > 1 ? ['--slowdown', String(opts.slowClient)] : []),
       '--upload', i % 2 === 0 ? 'queue' : 'http', '--redis-url', redis.url, '--redis-prefix', prefix, '--json'];
@@ -298,6 +330,7 @@ async function main() {
     if (opts.private) {
       // Every member claims every round to its own fresh address; the coordinator's account relays
       // the transactions (any account may), so neither the payer of gas nor the payee names a member.
+      chain.client.signer.reset(); // other replicas send with this key too: ask the chain for the nonce
       for (const [i, identity] of members.entries()) {
         const recipient = Wallet.createRandom().address;
         const claims = await claimPrivateRewards({ api, task: task.id, identity, recipient, signer: chain.client.signer });
@@ -307,12 +340,13 @@ async function main() {
       }
     } else {
       const owner = new Wallet(clientKey(0), chain.client.provider);
+      chain.client.signer.reset(); // other replicas send with this key too: ask the chain for the nonce
       await (await chain.client.signer.sendTransaction({ to: owner.address, value: 10n ** 17n })).wait(); // gas money
       const claims = await claimRewards({ api, task: task.id, signer: owner });
       const paid = claims.reduce((s, c) => s + c.amount, 0n);
       say(`demo: client 0 (${owner.address}) claimed ${formatUnits(paid, 18)} tokens over ${claims.length} rounds`);
     }
-    const report = await runAuditor(chain.client.settings.rpcUrl, chain.client.addresses.registry, chain.client.settings.fromBlock, task.id, coordinator.url);
+    const report = await runAuditor(chain.client.settings.rpcUrl, chain.client.addresses.registry, chain.client.settings.fromBlock, task.id, bucket ? bucket.auditArgs : ['--coordinator', coordinator.url]);
     audit = report.pass ? 'pass' : 'fail';
     await api.reportAudit(task.id, { pass: report.pass, rounds: report.rounds, findings: report.findings, reaggregated: true });
   }
@@ -321,12 +355,15 @@ async function main() {
   const epsilon = opts.secure && opts.dp ? await lastEpsilon(api, task.id, opts.rounds) : null;
   const modePart = opts.secure ? 'mode=secure ' : '';
   const epsilonPart = epsilon !== null ? ` epsilon=${epsilon}` : '';
+  const shaped = opts.replicas > 1 || opts.workers > 0 || opts.store !== 'fs';
+  const topologyPart = shaped ? ` replicas=${opts.replicas} workers=${opts.workers} store=${opts.store}` : '';
+  const topologyJson = shaped ? { replicas: opts.replicas, workers: opts.workers, store: opts.store } : {};
   if (asyncRun) {
     const line = { mode: 'async', accuracy, async_s: asyncRun.seconds, sync_s: sync.seconds, buffers: asyncRun.done, committed, audit };
     if (opts.json) process.stdout.write(`${JSON.stringify({ event: 'done', ...line })}\n`);
-    else process.stdout.write(`demo: mode=async accuracy=${accuracy.toFixed(4)} async_s=${asyncRun.seconds.toFixed(1)} sync_s=${sync.seconds.toFixed(1)} buffers=${asyncRun.done} committed=${committed} audit=${audit}\n`);
-  } else if (opts.json) process.stdout.write(`${JSON.stringify({ event: 'done', ...(opts.secure ? { mode: 'secure' } : {}), rounds: opts.rounds, clients: opts.clients, accuracy, committed, ...(opts.private ? { privateClaims } : {}), ...(opts.ceremony !== undefined ? { ceremony: opts.ceremony } : {}), ...(epsilon !== null ? { epsilon } : {}), audit })}\n`);
-  else process.stdout.write(`demo: ${modePart}rounds=${opts.rounds} clients=${opts.clients} accuracy=${accuracy.toFixed(4)} committed=${committed}${privatePart}${epsilonPart} audit=${audit}\n`);
+    else process.stdout.write(`demo: mode=async accuracy=${accuracy.toFixed(4)} async_s=${asyncRun.seconds.toFixed(1)} sync_s=${sync.seconds.toFixed(1)} buffers=${asyncRun.done} committed=${committed} audit=${audit}${topologyPart}\n`);
+  } else if (opts.json) process.stdout.write(`${JSON.stringify({ event: 'done', ...(opts.secure ? { mode: 'secure' } : {}), rounds: opts.rounds, clients: opts.clients, accuracy, committed, ...(opts.private ? { privateClaims } : {}), ...(opts.ceremony !== undefined ? { ceremony: opts.ceremony } : {}), ...(epsilon !== null ? { epsilon } : {}), audit, ...topologyJson })}\n`);
+  else process.stdout.write(`demo: ${modePart}rounds=${opts.rounds} clients=${opts.clients} accuracy=${accuracy.toFixed(4)} committed=${committed}${privatePart}${epsilonPart} audit=${audit}${topologyPart}\n`);
   if (audit === 'fail') auditFailed = true;
   if (opts.hold) {
     // What a browser data owner needs to try the /join page against this demo: another round to take
@@ -385,8 +422,8 @@ async function waitCommitted(api: CoordinatorApi, task: number, rounds: number) 
 
 /** Runs fl-audit as an outsider would (its own process, only the RPC and the coordinator's public routes). */
 /** Runs fl-audit --reaggregate as an outsider would; its last line is `audit: task=N rounds=R pass|FAIL findings=K`. */
-async function runAuditor(rpcUrl: string, registry: string, fromBlock: number, task: number, coordinatorUrl: string): Promise<{ pass: boolean; rounds: number; findings: number }> {
-  const args = ['--import', 'tsx', 'client/audit/cli.ts', '--rpc', rpcUrl, '--registry', registry, '--from-block', String(fromBlock), '--task', String(task), '--coordinator', coordinatorUrl, '--reaggregate'];
+async function runAuditor(rpcUrl: string, registry: string, fromBlock: number, task: number, source: string[]): Promise<{ pass: boolean; rounds: number; findings: number }> {
+  const args = ['--import', 'tsx', 'client/audit/cli.ts', '--rpc', rpcUrl, '--registry', registry, '--from-block', String(fromBlock), '--task', String(task), ...source, '--reaggregate'];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));

@@ -140,6 +140,9 @@ export function startChainWriter(ctx: CoordinatorContext, chain: ChainClient, op
     // within LOCK_MS if we die.
     const lock = await takeRenewedLock(ctx.redis, ctx.keys.chainLock, LOCK_MS);
     if (!lock) return;
+    // Replicas share the coordinator's key: since our last pass another one may have sent with it, so
+    // the nonce this process cached is stale. Ask the chain again (one eth_getTransactionCount).
+    chain.signer.reset();
     let current: { task: number; round: number } | null = null;
     try {
       const pending = await ctx.rounds.toCommit();

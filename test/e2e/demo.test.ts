@@ -40,6 +40,18 @@ test('the same seed reproduces the same checkpoint hashes bit for bit', () => {
   assert.deepEqual(hashes(runDemo().stdout), first);
 });
 
+// The multi-host layout on one machine: two coordinator replicas and two standalone workers, each
+// with its own DATA_DIR, one bucket of an S3 server, clients spread over the replicas, the audit read
+// from the bucket. Which process took which upload changes nothing: the same seed, the same hashes.
+test('npm run demo -- --replicas 2 --workers 2 --store s3 ends with its topology and the same checkpoints', () => {
+  const r = runDemo('--replicas', '2', '--workers', '2', '--store', 's3');
+  const lines = r.stdout.trim().split('\n');
+  assert.match(lines.at(-1)!, /^demo: rounds=2 clients=3 accuracy=\d\.\d{4} committed=2 audit=pass replicas=2 workers=2 store=s3$/);
+  assert.match(r.stdout, /^demo: 2 coordinator replica\(s\) http:\S+ http:\S+, 2 standalone worker\(s\)/m);
+  assert.match(r.stdout, /content from bucket s3:\/\/fl-demo\/fl at http/);
+  assert.deepEqual(hashes(r.stdout), first);
+});
+
 // The private mode of the same run: members admitted by commitment upload with Groth16 membership
 // proofs (no address, no signature), every member claims with a claim proof to a fresh address,
 // and the auditor re-verifies every proof against the committed participation roots.
