@@ -46,7 +46,8 @@ function findCompose(): Compose {
 /** `config` on file, with nothing but PATH and the given variables (the caller's ADMIN_TOKEN must not leak in). */
 function composeConfig(compose: Compose, file: string, env: Record<string, string>) {
   const [cmd, ...pre] = compose.argv;
-  const args = [...pre, '-f', file, 'config', ...(compose.json ? ['--format', 'json'] : [])];
+  // With the replicas profile (v2 resolves only the services of the profiles asked for; v1 all of them).
+  const args = [...pre, '-f', file, '--profile', 'replicas', 'config', ...(compose.json ? ['--format', 'json'] : [])];
   return spawnSync(cmd!, args, { cwd: dirname(file), encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env } });
 }
 
@@ -113,6 +114,24 @@ function deploymentProblems(cfg: Config): string[] {
     if (!coord.environment?.ADMIN_TOKEN) problems.push('coordinator has no ADMIN_TOKEN');
   }
   if (!services.anvil) problems.push('no anvil service');
+  // The replicas profile: every coordinator replica after the first shares one bucket, each on its own
+  // data volume, and waits for the bucket to exist; MinIO keeps its objects on a named volume.
+  const replicas = Object.entries(services).filter(([, s]) => words(s.command).join(' ').includes('coordinator/main.ts'));
+  if (replicas.length < 2) problems.push(`${replicas.length} coordinator replica(s), not 2`);
+  const volumesOf = new Map<string, string>();
+  for (const [name, s] of replicas) {
+    const v = namedMounts(s, cfg).get(s.environment?.DATA_DIR ?? '');
+    if (v && volumesOf.has(v)) problems.push(`replicas ${volumesOf.get(v)} and ${name} share the data volume ${v}`);
+    if (v) volumesOf.set(v, name);
+    if (name !== 'coordinator') {
+      if (s.environment?.STORE !== 's3') problems.push(`replica ${name} does not use the bucket (STORE=${s.environment?.STORE})`);
+      if (conditionOn(s, 'bucket') !== 'service_completed_successfully') problems.push(`replica ${name} does not wait for the bucket`);
+    }
+  }
+  const minio = services.minio;
+  if (!minio) problems.push('no minio service');
+  else if (!namedMounts(minio, cfg).has('/data')) problems.push('minio keeps its objects (/data) outside a named volume');
+  if (Object.values(services).filter((s) => words(s.command).join(' ').includes('coordinator/worker-main.ts')).length < 2) problems.push('fewer than 2 worker services');
   const clients = Object.entries(services).filter(([, s]) => words(s.command).join(' ').includes('fl-client.js join'));
   if (clients.length !== 3) problems.push(`${clients.length} client services run fl-client join, not 3`);
   const shards = new Set(clients.map(([, s]) => /--mnist-shard (\d+\/\d+)/.exec(words(s.command).join(' '))?.[1]));
@@ -185,6 +204,9 @@ describe('docker-compose.yml', () => {
     assert.deepEqual(broken((c) => (c.services.coordinator!.volumes = ['chain:/chain:ro'])), ['the checkpoint store (DATA_DIR=/data) is not on a named volume']);
     assert.deepEqual(broken((c) => delete c.volumes!['redis-data']), ['redis keeps its data (/data) outside a named volume']);
     assert.deepEqual(broken((c) => delete c.services['client-3']), ['2 client services run fl-client join, not 3']);
+    assert.deepEqual(broken((c) => (c.services['coordinator-2']!.environment!.STORE = 'fs')), ['replica coordinator-2 does not use the bucket (STORE=fs)']);
+    assert.deepEqual(broken((c) => (c.services['coordinator-2']!.volumes = ['checkpoints:/data', 'chain:/chain:ro'])), ['replicas coordinator and coordinator-2 share the data volume checkpoints']);
+    assert.deepEqual(broken((c) => delete c.services['worker-2']), ['fewer than 2 worker services']);
   });
 });
 
