@@ -24,6 +24,8 @@ import { benchScoring } from './scoring.ts';
 import { benchBrowserTrain } from './browser-train.ts';
 import { benchWire } from './wire.ts';
 import { benchCeremony } from './ceremony.ts';
+import { benchS3Store } from './s3-store.ts';
+import { benchScale } from './scale.ts';
 
 /** Sizes, chosen to keep the whole run well under 3 minutes on a 2-core machine. */
 const SETTINGS = {
@@ -38,6 +40,8 @@ const SETTINGS = {
   browserTrain: { samples: 1024, runs: 3 },
   wire: { params: 1_000_000, runs: 5 },
   ceremony: { runs: 3, phase1Power: 12 },
+  s3Store: { objects: 20, params: 1_000_000, concurrency: 4 },
+  scale: { uploads: Number(process.env.BENCH_SCALE_N ?? 40), topologies: [[1, 1], [2, 2]] as const },
 };
 
 const cli = new Command('bench')
@@ -173,6 +177,19 @@ try {
   console.error(`bench zk failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
 }
 
+// Several machines' worth of processes: the S3 store's write path, and throughput against processes.
+try {
+  const s = await benchS3Store(SETTINGS.s3Store);
+  out(`bench: ingest store=s3 archive_MBps=${s.storeMBps.toFixed(1)} ratio=${s.ratio.toFixed(2)} vs raw PUT ${s.rawMBps.toFixed(1)} MB/s objects=${s.objects} bytes_each=${s.bytesEach}`);
+  (diagnostics as Record<string, unknown>).s3Store = s;
+  const scale = await benchScale({ redisUrl: redis.url, prefix: `${prefix}-scale`, uploads: SETTINGS.scale.uploads, topologies: SETTINGS.scale.topologies });
+  for (const r of scale) out(`bench: scale replicas=${r.replicas} workers=${r.workers} uploads_per_s=${r.uploadsPerSecond.toFixed(1)} uploads=${r.uploads} seconds=${r.seconds.toFixed(2)}`);
+  (diagnostics as Record<string, unknown>).scale = scale;
+} catch (e) {
+  failed = true;
+  console.error(`bench s3/scale failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
+}
+
 // A setup-ceremony contribution (fl-ceremony contribute / ptau contribute): no Redis, no chain.
 try {
   const c = await benchCeremony(SETTINGS.ceremony);
@@ -209,6 +226,13 @@ const results = {
     wire:
       'int8 codec of protocol/wire-codec.ts (block 256) on 1M random parameters: bytes_per_param = encoded bytes / parameters; best of runs of encodeWire ' +
       '(stochastic rounding, the client\'s cost) and decodeWire (the coordinator\'s and the auditor\'s), against a plain acc[i] += w*x[i] pass over the same float32 vector.',
+    s3Store:
+      'An s3rver bucket in the bench process: N raw PutObject of distinct 4 MB float32 blobs, 4 in flight (best of two runs, before and after), against the S3 content store\'s ' +
+      'putHashed of N other blobs (a HEAD then a PUT each, the archive path of a round close), after one warm-up of each client.',
+    scale:
+      'Real processes per topology (coordinator/main.ts replicas with IN_PROCESS_WORKER=0, worker-main.ts workers, each its own DATA_DIR, STORE=s3 on one s3rver bucket, no chain), ' +
+      'a fresh Redis prefix each; N registered clients\' 1M-parameter float32 updates signed before the clock, PUT over HTTP round-robin over the replicas, 8 in flight; ' +
+      'clock stops when the round has decided all N. On 2 cores the processes share the same two cores, so this shows the overhead and the ceiling, not a cluster\'s growth.',
     fold: 'FedAvgStrategy.aggregate over in-memory deltas (includes its divide and add-base passes) vs a bare acc[i] += w*d[i] loop over the same arrays; warmed up, best of runs.',
     gas:
       'Private anvil (its default hardfork), contracts built and deployed from this repo; gas = receipt gasUsed. Baseline: the reward token\'s transfer() ' +
