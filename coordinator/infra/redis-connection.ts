@@ -69,7 +69,11 @@ export async function checkCluster(target: Extract<RedisTarget, { kind: 'cluster
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
     });
-    r.on('error', () => {});
+    // The socket's own error (ECONNREFUSED, WRONGPASS...) says more than the command's "Connection is closed".
+    let socketError = '';
+    r.on('error', (e: Error) => {
+      socketError ||= e.message;
+    });
     let info: string;
     try {
       await withTimeout(r.connect(), timeoutMs, () => `no answer within ${timeoutMs} ms`);
@@ -78,7 +82,7 @@ export async function checkCluster(target: Extract<RedisTarget, { kind: 'cluster
       const m = e instanceof Error ? e.message : String(e);
       // A server that answers but is no cluster node is a configuration mistake, not an outage.
       if (/cluster support disabled/i.test(m)) throw new RedisUnavailableError(`${n.host}:${n.port} (REDIS_CLUSTER_NODES) is not a cluster node (cluster support disabled): for a single Redis set REDIS_URL instead`);
-      failures.push(`${n.host}:${n.port}: ${m}`);
+      failures.push(`${n.host}:${n.port}: ${socketError || m}`);
       continue;
     } finally {
       r.disconnect();

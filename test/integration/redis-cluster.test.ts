@@ -75,6 +75,12 @@ describe('a Redis Cluster deployment (REDIS_CLUSTER_NODES)', () => {
     } finally {
       await lone.stop();
     }
+    // A single Redis named as a cluster node is a configuration mistake, said as such.
+    const single = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    await assert.rejects(
+      checkCluster({ kind: 'cluster', nodes: [{ host: single.hostname, port: Number(single.port || 6379) }] }, 3000),
+      (e: Error) => e instanceof RedisUnavailableError && /is not a cluster node \(cluster support disabled\): for a single Redis set REDIS_URL/.test(e.message),
+    );
     await checkCluster(cluster.target);
   });
 
