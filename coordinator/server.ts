@@ -51,7 +51,8 @@ export interface StartOptions {
 
 /** Builds the context every use-case runs against (Redis, store, queue producer). */
 export function createContext(config: CoordinatorConfig, log: Logger, now: () => number = Date.now): CoordinatorContext {
-  const redis = connectRedis(redisTargetOf(config), { maxRetriesPerRequest: 3 });
+  const redisTarget = redisTargetOf(config);
+  const redis = connectRedis(redisTarget, { maxRetriesPerRequest: 3 });
   redis.on('error', (e: Error) => log.warn({ err: e.message }, 'redis connection error'));
   // On a cluster every key goes under one hash tag, `{prefix}`, so every script's keys share a slot.
   const prefix = keyNamespaceOf(config);
@@ -60,7 +61,7 @@ export function createContext(config: CoordinatorConfig, log: Logger, now: () =>
   const members = memberRepo(redis, keys, scripts);
   return {
     redis,
-    redisTarget: redisTargetOf(config),
+    redisTarget,
     prefix,
     keys,
     tasks: taskRepo(redis, keys),

@@ -1,5 +1,5 @@
 import type { RedisTarget } from '../protocol/redis-target.ts';
-import { connectRedis, isCluster, masters } from '../coordinator/infra/redis-connection.ts';
+import { connectRedis, masters, whenReady } from '../coordinator/infra/redis-connection.ts';
 
 /**
  * Deletes every key under `prefix:` with SCAN + DEL: other users of the same Redis are left alone
@@ -11,7 +11,7 @@ export async function deletePrefixKeys(target: string | RedisTarget, prefix: str
   r.on('error', () => {});
   try {
     // A cluster learns its masters on connecting; before that nodes() is empty.
-    if (isCluster(r)) await r.ping();
+    if (typeof target !== 'string') await whenReady(r, target);
     for (const node of masters(r)) {
       let cursor = '0';
       do {

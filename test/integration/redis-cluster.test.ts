@@ -17,7 +17,7 @@ import { checkCluster, connectRedis, RedisUnavailableError } from '../../coordin
 import { freePort, startRedisServer } from '../../coordinator/infra/redis-server.ts';
 import { uploaderAclCommand } from '../../coordinator/queue/upload-acl.ts';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.ts';
-import { contentHash, decodeManifest, verifyManifest } from '../../protocol/index.ts';
+import { contentHash, decodeManifest, keyNamespace, verifyManifest } from '../../protocol/index.ts';
 import { deletePrefixKeys } from '../../scripts/redis-cleanup.ts';
 import { ADMIN, isolation, silentLog, waitFor } from '../helpers/env.ts';
 import { startTestCluster, type TestCluster } from '../helpers/redis-cluster.ts';
@@ -47,7 +47,7 @@ describe('a Redis Cluster deployment (REDIS_CLUSTER_NODES)', () => {
   let worker: ChildProcess | undefined;
   const clients: FederatedClient[] = [];
   const { prefix } = isolation();
-  const ns = `{${prefix}}`;
+  const ns = keyNamespace(prefix, true);
   const dataDir = mkdtempSync(join(tmpdir(), 'fl-cluster-'));
 
   before(async () => {
