@@ -74,7 +74,7 @@ export async function benchRss(o: RssOptions): Promise<Figure> {
   const config = benchConfig(o.redisUrl, o.prefix, o.dataDir, o.workerConcurrency);
   const ctx = createContext(config, silentLog());
   await ctx.redis.ping();
-  const worker = startUpdateWorker(ctx, o.redisUrl, o.workerConcurrency);
+  const worker = startUpdateWorker(ctx, o.workerConcurrency);
   await worker.ready();
   const uploader = queueUploader(o.redisUrl, o.prefix);
   const poller = new Redis(o.redisUrl);

@@ -19,6 +19,7 @@ import { initBackend } from './tf/backend.ts';
 import { ensureContractArtifacts } from './ensure-artifacts.ts';
 import { claimPrivateRewards, claimRewards, listPrivateRewards, listRewards, RewardsError, type ClaimResult, type PrivateClaimResult, type RewardLine } from './rewards.ts';
 import { loadOrCreateWallet } from './wallet-file.ts';
+import { ClusterNodesList, type ClusterNode } from '../protocol/redis-target.ts';
 
 const EXIT = { ok: 0, usage: 1, refused: 2, timeout: 3 } as const;
 
@@ -26,6 +27,12 @@ const int = (name: string) => (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
   return n;
+};
+/** --redis-cluster-nodes / REDIS_CLUSTER_NODES: the coordinator's own syntax and messages. */
+const clusterNodes = (v: string): ClusterNode[] => {
+  const r = ClusterNodesList.safeParse(v);
+  if (!r.success) throw new InvalidArgumentError(r.error.issues.map((i) => i.message).join('; '));
+  return r.data;
 };
 const shard = (v: string) => {
   const m = /^(\d+)\/(\d+)$/.exec(v);
@@ -47,6 +54,7 @@ interface JoinOptions {
   rounds: number;
   upload: 'http' | 'queue';
   redisUrl?: string;
+  redisClusterNodes?: ClusterNode[];
   redisPrefix: string;
   waitSeconds: number;
   backend?: 'node' | 'wasm' | 'cpu';
@@ -68,6 +76,17 @@ function loadIdentity(file: string): Identity {
 /** A short form of a commitment or nullifier for text output. */
 const short = (v: string) => (v.length > 14 ? `${v.slice(0, 10)}…${v.slice(-4)}` : v);
 
+/**
+ * Where updates go. Through a cluster the credentials are REDIS_USERNAME and REDIS_PASSWORD (kept
+ * off the command line), as for the coordinator; a single Redis takes them in --redis-url.
+ */
+function uploadMode(o: JoinOptions): UploadMode {
+  if (o.upload !== 'queue') return { mode: 'http' };
+  if (!o.redisClusterNodes) return { mode: 'queue', redisUrl: o.redisUrl ?? 'redis://127.0.0.1:6379', prefix: o.redisPrefix };
+  const { REDIS_USERNAME: username, REDIS_PASSWORD: password } = process.env;
+  return { mode: 'queue', prefix: o.redisPrefix, redisCluster: { nodes: o.redisClusterNodes, ...(username ? { username } : {}), ...(password ? { password } : {}) } };
+}
+
 async function join(o: JoinOptions): Promise<number> {
   const backend = await initBackend(o.backend);
   const api = new CoordinatorApi(o.coordinator);
@@ -80,7 +99,7 @@ async function join(o: JoinOptions): Promise<number> {
   else if (o.mnistShard) data = forModel(mnistShard({ ...o.mnistShard, alpha: o.alpha, seed: o.splitSeed, trainDigits: o.trainDigits }), task.modelSpec.inputShape);
   else throw new InvalidArgumentError('give --data FILE (your own data) or --mnist-shard i/K (a simulated share of MNIST)');
 
-  const upload: UploadMode = o.upload === 'queue' ? { mode: 'queue', redisUrl: o.redisUrl ?? 'redis://127.0.0.1:6379', prefix: o.redisPrefix } : { mode: 'http' };
+  const upload = uploadMode(o);
   let client: FederatedClient;
   if (isPrivate) {
     const identity = loadIdentity(o.identity!);
@@ -432,6 +451,11 @@ event as it happens, the others one object. Progress bars go to stderr, and only
     .option('--rounds <n>', 'rounds to take part in', int('rounds'), 1)
     .addOption(new Option('--upload <how>', 'upload path').choices(['http', 'queue']).default('http'))
     .option('--redis-url <url>', 'Redis for --upload queue', process.env.REDIS_URL)
+    .addOption(
+      new Option('--redis-cluster-nodes <host:port,...>', 'a Redis Cluster for --upload queue instead of --redis-url (the coordinator\'s REDIS_CLUSTER_NODES; credentials: REDIS_USERNAME, REDIS_PASSWORD)')
+        .env('REDIS_CLUSTER_NODES')
+        .argParser(clusterNodes),
+    )
     .option('--redis-prefix <p>', 'coordinator key prefix for --upload queue', process.env.REDIS_PREFIX ?? 'fl')
     .option('--wait-seconds <n>', 'how long to wait for each round to open', int('wait-seconds'), 600)
     .option('--slowdown <x>', 'simulate a device x times slower: after training, wait (x - 1) times the training time before uploading', slowdown, 1)

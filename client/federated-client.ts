@@ -7,10 +7,15 @@ import { trainLocal, type LabelledData, type TrainProgress } from './tf/trainer.
 import { httpUploader } from './upload/http-uploader.ts';
 import { queueUploader } from './upload/queue-uploader.ts';
 import type { Uploader } from './upload/uploader.ts';
+import type { RedisClusterSettings } from '../protocol/redis-target.ts';
 import { contributeSecurely } from './secure-round.ts';
 import { decisionIn, type UpdateDecision, type UploadRef } from './decision.ts';
 
-export type UploadMode = { mode: 'http' } | { mode: 'queue'; redisUrl: string; prefix?: string };
+/**
+ * How updates go up: over HTTP, or straight into the coordinator's Redis (one server by URL, or a
+ * cluster by its nodes, as the coordinator's REDIS_URL or REDIS_CLUSTER_NODES), prefix = its REDIS_PREFIX.
+ */
+export type UploadMode = { mode: 'http' } | ({ mode: 'queue'; prefix?: string } & ({ redisUrl: string } | { redisCluster: RedisClusterSettings }));
 
 export interface FederatedClientOptions {
   coordinatorUrl: string;
@@ -113,7 +118,7 @@ export class FederatedClient {
   constructor(private readonly opts: FederatedClientOptions) {
     this.api = opts.api ?? new CoordinatorApi(opts.coordinatorUrl);
     const u = opts.upload ?? { mode: 'http' };
-    this.uploader = u.mode === 'queue' ? queueUploader(u.redisUrl, u.prefix ?? 'fl') : httpUploader(this.api);
+    this.uploader = u.mode === 'queue' ? queueUploader('redisCluster' in u ? { kind: 'cluster', ...u.redisCluster } : u.redisUrl, u.prefix ?? 'fl') : httpUploader(this.api);
     this.pollMs = opts.pollMs ?? 250;
   }
 

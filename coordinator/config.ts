@@ -3,12 +3,21 @@ import { z } from 'zod';
 import { FailpointsEnv, type FailpointName } from './failpoints.ts';
 import { defaultCheckThreads } from './infra/blob-checker.ts';
 import { DEFAULT_S3_REGION, normalizePrefix, S3_BUCKET_RE } from './store/s3-bucket.ts';
+import { ClusterNodesList, type RedisClusterSettings } from '../protocol/redis-target.ts';
 
 /** Coordinator settings, parsed from the environment (a trust boundary like any other). */
 export const CoordinatorEnv = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().default('127.0.0.1'),
   REDIS_URL: z.string().url().optional(),
+  /**
+   * A Redis Cluster instead of REDIS_URL: some of its nodes, `host:port,host:port` (docs/deployment.md,
+   * "Redis Cluster"). Every key then goes under the hash tag `{REDIS_PREFIX}`.
+   */
+  REDIS_CLUSTER_NODES: ClusterNodesList.optional(),
+  /** REDIS_CLUSTER_NODES only: the ACL user and password for every node (a single Redis takes them in REDIS_URL). */
+  REDIS_USERNAME: z.string().min(1).optional(),
+  REDIS_PASSWORD: z.string().min(1).optional(),
   DATA_DIR: z.string().default('.data'),
   ADMIN_TOKEN: z.string().min(8, 'ADMIN_TOKEN must have at least 8 characters').optional(),
   /** Namespace of every Redis key, so several deployments (or tests) can share one Redis. */
@@ -65,6 +74,10 @@ export const CoordinatorEnv = z.object({
 }).superRefine(
   (e, c) => {
     if (e.STORE === 's3' && !e.S3_BUCKET) c.addIssue({ code: 'custom', path: ['S3_BUCKET'], message: 'STORE=s3 needs S3_BUCKET (the bucket to keep checkpoints, updates and manifests in)' });
+    // Refused rather than ignored: a password that silently goes unused is a confusing outage.
+    for (const v of ['REDIS_USERNAME', 'REDIS_PASSWORD'] as const) {
+      if (e[v] !== undefined && e.REDIS_CLUSTER_NODES === undefined) c.addIssue({ code: 'custom', path: [v], message: `${v} is for REDIS_CLUSTER_NODES; a single Redis takes its credentials in REDIS_URL (redis://user:password@host:port)` });
+    }
   },
   // Also when another variable is bad, so that one message names every problem.
   { when: () => true },
@@ -79,9 +92,13 @@ export type ContentStoreConfig =
 export interface CoordinatorConfig {
   port: number;
   host: string;
+  /** A single Redis; not used for connecting when redisCluster is set. */
   redisUrl: string;
+  /** A Redis Cluster (REDIS_CLUSTER_NODES): connect to it instead, with every key under `{prefix}`. */
+  redisCluster?: RedisClusterSettings;
   dataDir: string;
   adminToken: string | undefined;
+  /** REDIS_PREFIX as given; the keys start with keyNamespace(prefix, cluster) (protocol/queue-layout.ts). */
   prefix: string;
   chainId: number;
   inProcessWorker: boolean;
@@ -121,6 +138,9 @@ export function parseEnv(env: NodeJS.ProcessEnv, redisUrl?: string): Coordinator
     port: e.PORT,
     host: e.HOST,
     redisUrl: redisUrl ?? e.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    ...(e.REDIS_CLUSTER_NODES
+      ? { redisCluster: { nodes: e.REDIS_CLUSTER_NODES, ...(e.REDIS_USERNAME ? { username: e.REDIS_USERNAME } : {}), ...(e.REDIS_PASSWORD ? { password: e.REDIS_PASSWORD } : {}) } }
+      : {}),
     dataDir: e.DATA_DIR,
     adminToken: e.ADMIN_TOKEN,
     prefix: e.REDIS_PREFIX,
@@ -157,7 +177,7 @@ export function envHelp(service: 'coordinator' | 'worker'): string {
   });
   const chain = service === 'coordinator'
     ? '\nChain: RPC_URL, PRIVATE_KEY, REGISTRY_ADDRESS, REGISTRY_FROM_BLOCK (unset: a private anvil with fresh contracts); CHAIN=off runs without one; PUBLIC_URL, PUBLIC_RPC_URL.\n'
-    : '\nA worker touches only Redis: REDIS_URL, REDIS_PREFIX, WORKER_CONCURRENCY, WORKER_LOCK_MS, CHECK_THREADS, LOG_LEVEL and WORKER_METRICS_PORT (unset: no metrics server) apply.\n';
+    : '\nA worker touches only Redis: REDIS_URL (or REDIS_CLUSTER_NODES with REDIS_USERNAME, REDIS_PASSWORD), REDIS_PREFIX, WORKER_CONCURRENCY, WORKER_LOCK_MS, CHECK_THREADS, LOG_LEVEL and WORKER_METRICS_PORT (unset: no metrics server) apply.\n';
   return `Usage: ${service === 'coordinator' ? 'npm start' : 'npm run worker'}   (configured by environment variables only)
 
 Environment (default):

@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import type { RedisTarget } from '../protocol/redis-target.ts';
+import type { RedisClient } from './infra/redis-connection.ts';
 import type { Eip712Domain } from '../protocol/index.ts';
 import type { BlobChecker } from './infra/blob-checker.ts';
 import type { Logger } from './logger.ts';
@@ -13,7 +14,11 @@ import type { UpdateQueue } from './queue/update-queue.ts';
 
 /** What the use-cases need, passed explicitly: no module-level singletons, so tests run many side by side. */
 export interface CoordinatorContext {
-  redis: Redis;
+  /** One Redis or a Redis Cluster (infra/redis-connection.ts). */
+  redis: RedisClient;
+  /** Where that connection goes, for the extra connections BullMQ and the scheduler open. */
+  redisTarget: RedisTarget;
+  /** The start of every key: REDIS_PREFIX, or `{REDIS_PREFIX}` on a cluster (protocol/queue-layout.ts keyNamespace). */
   prefix: string;
   keys: RedisKeys;
   tasks: TaskRepo;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './infra/redis-connection.ts';
 import type { CoordinatorContext } from './context.ts';
 import { closeRound } from './use-cases/close-round.ts';
 import { advanceSecureRound } from './use-cases/secure-round.ts';
@@ -16,7 +16,7 @@ export interface Scheduler {
  * resumes rounds a previous coordinator left 'closing'. State lives in Redis, so any replica's
  * scheduler can do this; the close lock keeps them from doing it twice.
  */
-export function startScheduler(ctx: CoordinatorContext, subscriber: Redis | null, intervalMs: number | null): Scheduler {
+export function startScheduler(ctx: CoordinatorContext, subscriber: RedisClient | null, intervalMs: number | null): Scheduler {
   let running: Promise<void> | null = null;
   let again = false;
   let stopped = false;

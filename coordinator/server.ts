@@ -1,6 +1,5 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Redis } from 'ioredis';
 import { DEFAULT_DOMAIN } from '../protocol/index.ts';
 import type { CoordinatorConfig } from './config.ts';
 import type { CoordinatorContext } from './context.ts';
@@ -11,6 +10,7 @@ import { createApp } from './http/app.ts';
 import { publishedCeremony } from './use-cases/ceremony-host.ts';
 import { checkZkKeysAtStart } from './use-cases/zk-keys-at-start.ts';
 import { createBlobChecker } from './infra/blob-checker.ts';
+import { connectRedis, keyNamespaceOf, redisTargetOf, whenReady } from './infra/redis-connection.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createUpdateQueue } from './queue/update-queue.ts';
 import { startUpdateWorker, type UpdateWorker } from './queue/update-worker.ts';
@@ -51,14 +51,18 @@ export interface StartOptions {
 
 /** Builds the context every use-case runs against (Redis, store, queue producer). */
 export function createContext(config: CoordinatorConfig, log: Logger, now: () => number = Date.now): CoordinatorContext {
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
-  redis.on('error', (e) => log.warn({ err: e.message }, 'redis connection error'));
-  const keys = redisKeys(config.prefix);
+  const redisTarget = redisTargetOf(config);
+  const redis = connectRedis(redisTarget, { maxRetriesPerRequest: 3 });
+  redis.on('error', (e: Error) => log.warn({ err: e.message }, 'redis connection error'));
+  // On a cluster every key goes under one hash tag, `{prefix}`, so every script's keys share a slot.
+  const prefix = keyNamespaceOf(config);
+  const keys = redisKeys(prefix);
   const scripts = scriptRunner(redis);
   const members = memberRepo(redis, keys, scripts);
   return {
     redis,
-    prefix: config.prefix,
+    redisTarget,
+    prefix,
     keys,
     tasks: taskRepo(redis, keys),
     rounds: roundRepo(redis, keys, scripts),
@@ -66,7 +70,7 @@ export function createContext(config: CoordinatorConfig, log: Logger, now: () =>
     members,
     membersTrees: new MembersTrees(members),
     store: openContentStore(config.store, config.dataDir),
-    queue: createUpdateQueue(redis, config.prefix),
+    queue: createUpdateQueue(redis, prefix),
     domain: { ...DEFAULT_DOMAIN, chainId: config.chainId },
     checker: createBlobChecker(config.checkThreads),
     log,
@@ -81,6 +85,7 @@ export async function startCoordinator(config: CoordinatorConfig, opts: StartOpt
   await checkZkKeysAtStart(config, opts.chain, log);
   const ctx = createContext(config, log, opts.now);
   try {
+    await whenReady(ctx.redis, ctx.redisTarget);
     await ctx.redis.ping();
     // A bucket that cannot be reached stops the start here, not the first round close.
     await ctx.store.probe?.();
@@ -90,9 +95,9 @@ export async function startCoordinator(config: CoordinatorConfig, opts: StartOpt
     ctx.redis.disconnect();
     throw e;
   }
-  const worker = config.inProcessWorker ? startUpdateWorker(ctx, config.redisUrl, config.workerConcurrency, config.workerLockMs) : null;
+  const worker = config.inProcessWorker ? startUpdateWorker(ctx, config.workerConcurrency, config.workerLockMs) : null;
   if (worker) await worker.ready();
-  const scheduler = opts.scheduler === false ? startScheduler(ctx, null, null) : startScheduler(ctx, new Redis(config.redisUrl), config.schedulerIntervalMs);
+  const scheduler = opts.scheduler === false ? startScheduler(ctx, null, null) : startScheduler(ctx, connectRedis(ctx.redisTarget), config.schedulerIntervalMs);
 
   let server: Server | null = null;
   let port = 0;

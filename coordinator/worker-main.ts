@@ -8,6 +8,8 @@ import { envHelp, parseEnv } from './config.ts';
 import { processRegistry } from './metrics.ts';
 import { armFailpoints } from './failpoints.ts';
 import { createLogger } from './logger.ts';
+import { checkCluster, redisTargetOf, whenReady } from './infra/redis-connection.ts';
+import { describeRedisTarget } from '../protocol/redis-target.ts';
 import { startUpdateWorker } from './queue/update-worker.ts';
 import { createContext } from './server.ts';
 import { checkZkKeysAtStart } from './use-cases/zk-keys-at-start.ts';
@@ -23,11 +25,14 @@ try {
   if (config.failpoints?.length) log.warn({ failpoints: config.failpoints }, 'FAILPOINTS armed: this process freezes when it reaches them (fault tests only)');
   // A worker verifies membership proofs: a broken FL_ZK_KEYS folder stops it here (no chain to compare with).
   await checkZkKeysAtStart(config, undefined, log);
+  const target = redisTargetOf(config);
+  if (target.kind === 'cluster') await checkCluster(target);
   const ctx = createContext(config, log);
+  await whenReady(ctx.redis, target);
   await ctx.redis.ping();
-  const worker = startUpdateWorker(ctx, config.redisUrl, config.workerConcurrency, config.workerLockMs);
+  const worker = startUpdateWorker(ctx, config.workerConcurrency, config.workerLockMs);
   await worker.ready();
-  log.info({ redis: config.redisUrl, prefix: config.prefix, concurrency: config.workerConcurrency }, 'worker ready');
+  log.info({ redis: describeRedisTarget(target), prefix: ctx.prefix, concurrency: config.workerConcurrency }, 'worker ready');
   // This worker's own counters (updates decided, queue wait, proof timings) for Prometheus; the
   // coordinator's /metrics has the shared state. Off unless WORKER_METRICS_PORT is set.
   const metricsPort = z.coerce.number().int().min(0).max(65535).optional().parse(process.env.WORKER_METRICS_PORT || undefined);

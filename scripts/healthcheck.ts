@@ -5,7 +5,8 @@
  *   node --import tsx scripts/healthcheck.ts http URL   an HTTP GET answers 2xx (the coordinator's /v1/health)
  *   node --import tsx scripts/healthcheck.ts rpc URL    a JSON-RPC node answers eth_chainId (anvil)
  *   node --import tsx scripts/healthcheck.ts worker     this host's update worker is registered with
- *                                                       BullMQ (REDIS_URL, REDIS_PREFIX as for the worker)
+ *                                                       BullMQ (REDIS_URL or REDIS_CLUSTER_NODES,
+ *                                                       REDIS_PREFIX as for the worker)
  *
  * The worker probe asks Redis, not the process: a worker whose Redis connection is gone has dropped
  * out of BullMQ's client list, and that is the failure that matters (the process itself is PID 1).
@@ -37,16 +38,16 @@ async function rpcOk(url: string): Promise<string> {
 
 async function workerOk(): Promise<string> {
   // Loaded here so the HTTP and RPC probes, which run every few seconds, stay light.
-  const [{ Queue }, { Redis }, { parseEnv }, { bullPrefix, UPDATE_QUEUE }] = await Promise.all([
+  const [{ Queue }, { connectRedis, keyNamespaceOf, redisTargetOf }, { parseEnv }, { bullPrefix, UPDATE_QUEUE }] = await Promise.all([
     import('bullmq'),
-    import('ioredis'),
+    import('../coordinator/infra/redis-connection.ts'),
     import('../coordinator/config.ts'),
     import('../protocol/queue-layout.ts'),
   ]);
   const config = parseEnv(process.env);
-  const connection = new Redis(config.redisUrl, { connectTimeout: TIMEOUT_MS, maxRetriesPerRequest: 1, lazyConnect: true });
+  const connection = connectRedis(redisTargetOf(config), { connectTimeout: TIMEOUT_MS, maxRetriesPerRequest: 1, lazyConnect: true });
   connection.on('error', () => {});
-  const queue = new Queue(UPDATE_QUEUE, { connection, prefix: bullPrefix(config.prefix) });
+  const queue = new Queue(UPDATE_QUEUE, { connection, prefix: bullPrefix(keyNamespaceOf(config)) });
   try {
     // update-worker.ts names each worker `<hostname>:<pid>`; BullMQ puts that after ':w:'.
     const mine = `:w:${hostname()}:`;

@@ -58,7 +58,7 @@ export function createApp(ctx: CoordinatorContext, opts: AppOptions): express.Ex
   const corsMiddleware = corsFor(protection.corsOrigins);
   app.use(securityHeaders(corsMiddleware !== null));
   if (corsMiddleware) app.use(corsMiddleware);
-  const limits = rateLimits(ctx.redis, ctx.prefix, protection, ctx.log);
+  const limits = rateLimits(ctx.redis, ctx.keys, protection, ctx.log);
   app.use(limits.perIp);
   const admin = requireAdmin(opts.adminToken);
   const json = express.json({ limit: '1mb' });

@@ -61,7 +61,7 @@ type Handler = (req: Request, res: Response) => Promise<void>;
 const route = (h: Handler) => (req: Request, res: Response, next: NextFunction) => h(req, res).catch(next);
 
 export function mountDashboard(app: express.Express, ctx: CoordinatorContext, opts: DashboardOptions): void {
-  const reports = reportRepo(ctx.redis, ctx.prefix);
+  const reports = reportRepo(ctx.redis, ctx.keys);
   const interval = opts.eventIntervalMs ?? 1000;
 
   async function timeline(task: number): Promise<RoundSummary[]> {

@@ -1,10 +1,12 @@
+import { createHash } from 'node:crypto';
 import cors from 'cors';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
-import type { Redis } from 'ioredis';
-import { RedisStore, type RedisReply } from 'rate-limit-redis';
+import { isCluster, masters, type RedisClient } from '../infra/redis-connection.ts';
+import { RedisStore, type RedisReply, type SendCommandClusterDetails } from 'rate-limit-redis';
 import { AppError } from '../errors.ts';
+import type { RedisKeys } from '../store/redis-keys.ts';
 import type { Logger } from '../logger.ts';
 
 /** What the HTTP layer guards with; absent limits are off (tests and benchmarks build configs by hand). */
@@ -67,11 +69,27 @@ function clientKey(req: Request): string {
 }
 
 /**
+ * The store's commands on a cluster. Its counters go where their key's slot is (ioredis routes
+ * EVALSHA and DECR by key), but SCRIPT LOAD names no key and would land on a random node, leaving
+ * the others to answer NOSCRIPT: load it on every master instead. The SHA is computed here, as
+ * Redis would: the store keeps the first answer for good, so a load that fails (a node down, the
+ * topology not known yet) must not poison it; the next EVALSHA then meets NOSCRIPT, and the
+ * store's retry loads again through this (also after a failover to a replica without the script).
+ */
+async function sendOnCluster(redis: RedisClient, [command, ...args]: string[]): Promise<RedisReply> {
+  if (command!.toUpperCase() === 'SCRIPT' && args[0]?.toUpperCase() === 'LOAD' && args[1] !== undefined) {
+    await Promise.allSettled(masters(redis).map((n) => n.call(command!, ...args)));
+    return createHash('sha1').update(args[1]).digest('hex');
+  }
+  return redis.call(command!, ...args) as Promise<RedisReply>;
+}
+
+/**
  * Rate limits counted in Redis (rate-limit-redis), so every coordinator replica sharing the Redis
  * and prefix shares the counts. A Redis outage lets requests through (logged): the routes behind the
  * limits need Redis anyway and answer 503 or retry on their own.
  */
-export function rateLimits(redis: Redis, prefix: string, o: ProtectionOptions, log: Logger): { perIp: RequestHandler; perClient: RequestHandler } {
+export function rateLimits(redis: RedisClient, keys: RedisKeys, o: ProtectionOptions, log: Logger): { perIp: RequestHandler; perClient: RequestHandler } {
   const make = (name: string, limit: number | undefined, key?: (req: Request) => string): RequestHandler => {
     if (!limit) return passThrough;
     return rateLimit({
@@ -82,8 +100,10 @@ export function rateLimits(redis: Redis, prefix: string, o: ProtectionOptions, l
       passOnStoreError: true,
       ...(key ? { keyGenerator: key } : {}),
       store: new RedisStore({
-        prefix: `${prefix}:rl:${name}:`,
-        sendCommand: (command: string, ...args: string[]) => redis.call(command, ...args) as Promise<RedisReply>,
+        prefix: keys.rateLimit(name),
+        ...(isCluster(redis)
+          ? { sendCommandCluster: (d: SendCommandClusterDetails) => sendOnCluster(redis, d.command) }
+          : { sendCommand: (command: string, ...args: string[]) => redis.call(command, ...args) as Promise<RedisReply> }),
       }),
       handler: (req: Request, _res: Response, next: NextFunction) => {
         log.warn({ limit: name, ip: req.ip, path: req.path }, 'rate limited');

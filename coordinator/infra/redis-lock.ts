@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.ts';
 
 // KEYS[1] the lock, ARGV[1] our token (ARGV[2] the new lifetime in ms): act only while we still hold it.
 const RENEW = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0";
@@ -13,7 +13,7 @@ export interface HeldLock {
  * A short Redis lock renewed every third of its lifetime while held: a holder that dies frees it
  * within `ms`, one that lives keeps it however long its work takes. Null when someone else holds it.
  */
-export async function takeRenewedLock(redis: Redis, key: string, ms: number): Promise<HeldLock | null> {
+export async function takeRenewedLock(redis: RedisClient, key: string, ms: number): Promise<HeldLock | null> {
   const token = `${process.pid}-${Math.random()}`;
   if ((await redis.set(key, token, 'PX', ms, 'NX')) !== 'OK') return null;
   const renew = setInterval(() => {

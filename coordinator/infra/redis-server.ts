@@ -43,13 +43,15 @@ export interface StartRedisOptions {
   /** Turn on the append-only file (for tests that restart Redis and expect data to survive). */
   appendOnly?: boolean;
   dir?: string;
+  /** More redis-server arguments (e.g. the cluster settings of one node of a test cluster). */
+  args?: string[];
 }
 
 /** Starts a private redis-server child on 127.0.0.1; rejects with install advice when there is none. */
 export async function startRedisServer(opts: StartRedisOptions = {}): Promise<RedisHandle & { child: ChildProcess; port: number; dir: string }> {
   const port = opts.port ?? (await freePort());
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'fl-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir, '--appendonly', opts.appendOnly ? 'yes' : 'no', '--loglevel', 'warning'];
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir, '--appendonly', opts.appendOnly ? 'yes' : 'no', '--loglevel', 'warning', ...(opts.args ?? [])];
   const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const spawnError = new Promise<never>((_, reject) =>
     child.once('error', (e: NodeJS.ErrnoException) =>

@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../infra/redis-connection.ts';
 import { bullPrefix, UPDATE_JOB_OPTIONS, UPDATE_QUEUE, type UpdateJob } from '../../protocol/index.ts';
 
 /** The producer side of the update queue, used by the HTTP upload path. */
@@ -9,7 +9,7 @@ export interface UpdateQueue {
   close(): Promise<void>;
 }
 
-export function createUpdateQueue(connection: Redis, prefix: string): UpdateQueue {
+export function createUpdateQueue(connection: RedisClient, prefix: string): UpdateQueue {
   const queue = new Queue<UpdateJob>(UPDATE_QUEUE, { connection, prefix: bullPrefix(prefix) });
   return {
     async add(job) {

@@ -1,8 +1,8 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { hostname } from 'node:os';
-import { Redis } from 'ioredis';
 import { bullPrefix, UPDATE_QUEUE, updateJobSchemaFor, type Rejection, type UpdateJob } from '../../protocol/index.ts';
 import type { CoordinatorContext } from '../context.ts';
+import { connectRedis } from '../infra/redis-connection.ts';
 import { UpdateRejected } from '../errors.ts';
 import { metrics } from '../metrics.ts';
 import { processUpdate, type ProcessOutcome } from '../use-cases/process-update.ts';
@@ -17,9 +17,10 @@ export interface UpdateWorker {
  * The queue's consumer: a thin shell over processUpdate. Refusals are recorded on the round and
  * made unrecoverable (BullMQ must not retry them); any other error is a fault and is retried.
  */
-export function startUpdateWorker(ctx: CoordinatorContext, redisUrl: string, concurrency: number, lockMs = 30_000): UpdateWorker {
-  // BullMQ's blocking commands need their own connection, which must retry forever.
-  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+export function startUpdateWorker(ctx: CoordinatorContext, concurrency: number, lockMs = 30_000): UpdateWorker {
+  // BullMQ's blocking commands need their own connection, which must retry forever (on a cluster:
+  // each node's commands; BullMQ checks the cluster's per-node options).
+  const connection = connectRedis(ctx.redisTarget, { maxRetriesPerRequest: null });
   const worker = new Worker<unknown, ProcessOutcome>(
     UPDATE_QUEUE,
     async (job: Job<unknown, ProcessOutcome>) => {

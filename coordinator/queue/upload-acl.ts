@@ -1,4 +1,4 @@
-import { bullPrefix, UPDATE_QUEUE } from '../../protocol/index.ts';
+import { bullPrefix, keyNamespace, UPDATE_QUEUE } from '../../protocol/index.ts';
 
 /** Commands inside BullMQ 5's addStandardJob-9 Lua script (read off node_modules/bullmq/dist/esm/scripts; the deduplication branches, which the uploader does not use, would also need GET, PTTL, LRANGE and PERSIST). */
 export const QUEUE_ADD_SCRIPT_COMMANDS = ['del', 'exists', 'hget', 'hmget', 'hmset', 'hset', 'incr', 'llen', 'sadd', 'scard', 'xadd', 'zadd', 'zrange', 'zrem', 'zrevrangebyscore', 'zscore', 'lpush', 'rpush'] as const;
@@ -11,12 +11,15 @@ export const QUEUE_ADD_SCRIPT_COMMANDS = ['del', 'exists', 'hget', 'hmget', 'hms
  * BullMQ and ioredis send on connect. Everything else, FLUSHALL, KEYS, CONFIG and reading any other
  * key included, is refused by Redis itself.
  */
-export function uploaderAclRules(prefix: string, client?: string): string[] {
-  const blobs = client ? `${prefix}:blob:${client.toLowerCase()}:*` : `${prefix}:blob:*`;
+export function uploaderAclRules(prefix: string, client?: string, opts: { cluster?: boolean } = {}): string[] {
+  // The deployment's keys as they are in Redis: `{fl}:…` on a cluster. ACL patterns are globs, in
+  // which braces are plain characters.
+  const ns = keyNamespace(prefix, opts.cluster === true);
+  const blobs = client ? `${ns}:blob:${client.toLowerCase()}:*` : `${ns}:blob:*`;
   return [
     'resetkeys',
     `~${blobs}`,
-    `~${bullPrefix(prefix)}:${UPDATE_QUEUE}:*`,
+    `~${bullPrefix(ns)}:${UPDATE_QUEUE}:*`,
     'resetchannels',
     '-@all',
     '+set',
@@ -25,13 +28,19 @@ export function uploaderAclRules(prefix: string, client?: string): string[] {
     '+ping',
     '+info',
     '+client|setname',
+    // A cluster client asks a node for the slot map when it connects and after a MOVED reply, and
+    // for the cluster's state before it calls itself ready (ioredis's ready check).
+    ...(opts.cluster ? ['+cluster|slots', '+cluster|info'] : []),
     // What BullMQ's addStandardJob script calls (Redis 7 checks commands run by scripts too); a
     // client can also send these directly, on the queue's keys only (see the doc's limits).
     ...QUEUE_ADD_SCRIPT_COMMANDS.map((c) => `+${c}`),
   ];
 }
 
-/** The ACL SETUSER command line for an operator to run (the password is theirs to choose). */
-export function uploaderAclCommand(user: string, password: string, prefix: string, client?: string): string[] {
-  return ['ACL', 'SETUSER', user, 'reset', 'on', `>${password}`, ...uploaderAclRules(prefix, client)];
+/**
+ * The ACL SETUSER command line for an operator to run (the password is theirs to choose). On a
+ * cluster, on every node: ACL users are per node.
+ */
+export function uploaderAclCommand(user: string, password: string, prefix: string, client?: string, opts: { cluster?: boolean } = {}): string[] {
+  return ['ACL', 'SETUSER', user, 'reset', 'on', `>${password}`, ...uploaderAclRules(prefix, client, opts)];
 }

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../infra/redis-connection.ts';
 
 /** Loads the Lua scripts next to this file; ioredis runs them by SHA and re-sends on NOSCRIPT. */
 const SCRIPTS = {
   acceptUpdate: { file: 'accept-update.lua', keys: 5 },
   recordRejection: { file: 'record-rejection.lua', keys: 3 },
-  openRound: { file: 'open-round.lua', keys: 2 },
+  openRound: { file: 'open-round.lua', keys: 3 },
   beginClose: { file: 'begin-close.lua', keys: 1 },
   finishRound: { file: 'finish-round.lua', keys: 4 },
   markCommitted: { file: 'mark-committed.lua', keys: 2 },
@@ -29,7 +29,7 @@ function source(name: ScriptName): string {
   return s;
 }
 
-export function scriptRunner(redis: Redis): ScriptRunner {
+export function scriptRunner(redis: RedisClient): ScriptRunner {
   for (const name of Object.keys(SCRIPTS) as ScriptName[]) {
     if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: SCRIPTS[name].keys, lua: source(name) });
   }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../infra/redis-connection.ts';
 import { MAX_MEMBERS } from '../../protocol/zk/members-tree.ts';
 import type { ScriptRunner } from './lua-scripts.ts';
 import type { RedisKeys } from './redis-keys.ts';
@@ -12,7 +12,7 @@ export interface MemberRepo {
   range(task: number, from: number, to: number): Promise<string[]>;
 }
 
-export function memberRepo(redis: Redis, keys: RedisKeys, scripts: ScriptRunner): MemberRepo {
+export function memberRepo(redis: RedisClient, keys: RedisKeys, scripts: ScriptRunner): MemberRepo {
   return {
     async admit(task, commitments) {
       const [admitted, count] = (await scripts.run('admitMembers', [keys.members(task), keys.memberSet(task)], [...commitments, MAX_MEMBERS])) as [number, number];

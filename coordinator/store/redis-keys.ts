@@ -1,4 +1,8 @@
-/** Every coordinator-owned Redis key, in one place. Clients may write only blob keys (see protocol/queue-layout.ts). */
+/**
+ * Every coordinator-owned Redis key, in one place. Clients may write only blob keys (see
+ * protocol/queue-layout.ts). `prefix` is the key namespace: REDIS_PREFIX, or `{REDIS_PREFIX}` on a
+ * Redis Cluster, where that hash tag puts every key below in one slot (test/unit/redis-key-slots.test.ts).
+ */
 export function redisKeys(prefix: string) {
   return {
     taskSeq: `${prefix}:task:seq`,
@@ -47,6 +51,12 @@ export function redisKeys(prefix: string) {
     chainLock: `${prefix}:lock:chain-writer`,
     /** Hash: task id -> JSON of its on-chain registration (when it was registered and funded). */
     chainTasks: `${prefix}:chain:tasks`,
+    /** Hash round -> evaluation JSON (report-repo.ts). */
+    evaluations: (task: number) => `${prefix}:task:${task}:evaluations`,
+    /** String: the latest audit summary JSON (report-repo.ts). */
+    audit: (task: number) => `${prefix}:task:${task}:audit`,
+    /** The rate limiter's key prefix for one limit (rate-limit-redis appends the caller's key). */
+    rateLimit: (limit: string) => `${prefix}:rl:${limit}:`,
     /** Pub/sub channel the worker pings when a round may be ready to close. */
     roundEvents: `${prefix}:events:rounds`,
   };

@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import type { RedisKeys } from './redis-keys.ts';
+import type { RedisClient } from '../infra/redis-connection.ts';
 import { StoredAudit, StoredEvaluation } from '../../protocol/index.ts';
 
 /**
@@ -13,9 +14,9 @@ export interface ReportRepo {
   audit(task: number): Promise<StoredAudit | null>;
 }
 
-export function reportRepo(redis: Redis, prefix: string): ReportRepo {
-  const evalKey = (task: number) => `${prefix}:task:${task}:evaluations`;
-  const auditKey = (task: number) => `${prefix}:task:${task}:audit`;
+export function reportRepo(redis: RedisClient, keys: RedisKeys): ReportRepo {
+  const evalKey = keys.evaluations;
+  const auditKey = keys.audit;
   return {
     async putEvaluation(task, e) {
       await redis.hset(evalKey(task), String(e.round), JSON.stringify(e));

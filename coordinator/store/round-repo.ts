@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../infra/redis-connection.ts';
 import { z } from 'zod';
 import { AcceptedUpdate, Rejection, Round, RoundStateName, SecurePhase, StrategyConfig, TrainingConfig } from '../../protocol/index.ts';
 import type { RedisKeys } from './redis-keys.ts';
@@ -80,7 +80,10 @@ function parseRejections(values: string[]): Rejection[] {
   return values.map((j) => Rejection.parse(JSON.parse(j))).sort((a, b) => a.at.localeCompare(b.at) || a.jobId.localeCompare(b.jobId));
 }
 
-export function roundRepo(redis: Redis, keys: RedisKeys, scripts: ScriptRunner): RoundRepo {
+/** Tries at opening a round while others open rounds of the same task (each pass loses only to a new round). */
+const OPEN_ATTEMPTS = 5;
+
+export function roundRepo(redis: RedisClient, keys: RedisKeys, scripts: ScriptRunner): RoundRepo {
   const head = async (task: number, round: number): Promise<RoundHead | null> => {
     const h = await redis.hgetall(keys.round(task, round));
     if (!h.cfg) return null;
@@ -104,13 +107,21 @@ export function roundRepo(redis: Redis, keys: RedisKeys, scripts: ScriptRunner):
   };
   return {
     async open(task, cfg, deadlineMs, securePhaseDeadlineMs) {
-      const r = (await scripts.run(
-        'openRound',
-        [keys.task(task), keys.activeRounds],
-        [keys.round(task, 0).slice(0, -1), JSON.stringify(cfg), deadlineMs, cfg.maxClients, task, securePhaseDeadlineMs ?? ''],
-      )) as [number, string | number];
-      if (r[0] === 0) return { alreadyOpen: Number(r[1]) };
-      return { round: Number(r[0]), baseHash: String(r[1]) };
+      // The script checks the number we read; only another opening in between makes it move, and
+      // that one leaves its round open, so the second pass answers alreadyOpen.
+      let last = Number((await redis.hget(keys.task(task), 'lastRound')) ?? 0);
+      for (let attempt = 0; attempt < OPEN_ATTEMPTS; attempt++) {
+        const next = last + 1;
+        const r = (await scripts.run(
+          'openRound',
+          [keys.task(task), keys.activeRounds, keys.round(task, next)],
+          [next, JSON.stringify(cfg), deadlineMs, cfg.maxClients, task, securePhaseDeadlineMs ?? ''],
+        )) as [number, string | number];
+        if (r[0] === 0) return { alreadyOpen: Number(r[1]) };
+        if (r[0] > 0) return { round: Number(r[0]), baseHash: String(r[1]) };
+        last = Number(r[1]);
+      }
+      throw new Error(`opening a round of task ${task}: its round counter kept moving (${OPEN_ATTEMPTS} attempts)`);
     },
     head,
     accepted,

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../infra/redis-connection.ts';
 import type { SecurePhase } from '../../protocol/index.ts';
 import type { ScriptRunner } from './lua-scripts.ts';
 import type { RedisKeys } from './redis-keys.ts';
@@ -22,7 +22,7 @@ export interface SecureRepo {
   drop(task: number, round: number): Promise<void>;
 }
 
-export function secureRepo(redis: Redis, keys: RedisKeys, scripts: ScriptRunner): SecureRepo {
+export function secureRepo(redis: RedisClient, keys: RedisKeys, scripts: ScriptRunner): SecureRepo {
   const sort = <T extends [string, string]>(xs: T[]) => xs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   return {
     async submit(task, round, kind, client, json, max) {

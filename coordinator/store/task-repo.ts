@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../infra/redis-connection.ts';
 import { z } from 'zod';
 import { Task } from '../../protocol/index.ts';
 import type { RedisKeys } from './redis-keys.ts';
@@ -18,7 +18,7 @@ export interface TaskRepo {
   clientCount(id: number): Promise<number>;
 }
 
-export function taskRepo(redis: Redis, keys: RedisKeys): TaskRepo {
+export function taskRepo(redis: RedisClient, keys: RedisKeys): TaskRepo {
   return {
     nextId: () => redis.incr(keys.taskSeq),
     async create(def) {

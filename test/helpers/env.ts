@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import type { CoordinatorConfig } from '../../coordinator/config.ts';
 import { ensureRedis, type RedisHandle } from '../../coordinator/infra/redis-server.ts';
 import { deletePrefixKeys } from '../../scripts/redis-cleanup.ts';
+import { keyNamespaceOf, redisTargetOf } from '../../coordinator/infra/redis-connection.ts';
 import { startCoordinator, type RunningCoordinator, type StartOptions } from '../../coordinator/server.ts';
 
 export const ADMIN = 'test-admin-token';
@@ -53,7 +54,8 @@ export async function isolatedConfig(over: Partial<CoordinatorConfig> = {}) {
   return {
     config,
     async cleanup() {
-      await deletePrefix(config.redisUrl, config.prefix);
+      // The keys as they are in Redis: under `{prefix}`, on every master, for a cluster config.
+      await deletePrefix(redisTargetOf(config), keyNamespaceOf(config));
       rmSync(config.dataDir, { recursive: true, force: true });
     },
   };

@@ -376,6 +376,15 @@ describe('REST API', () => {
       assertError(await api.get(`/v1/tasks/${t.id}/rounds/2`), 404, 'NOT_FOUND');
     });
 
+    test('admins opening at once get one round: the others are 409, the counter moves by one', async () => {
+      const t = await newTask();
+      const answers = await Promise.all(Array.from({ length: 6 }, () => api.post(`/v1/tasks/${t.id}/rounds`).set(auth).send({ durationSeconds: 60 })));
+      assert.deepEqual(answers.map((r) => r.status).sort(), [201, 409, 409, 409, 409, 409]);
+      for (const r of answers.filter((a) => a.status === 409)) assertError(r, 409, 'ROUND_ALREADY_OPEN');
+      assert.equal(answers.find((r) => r.status === 201)!.body.round, 1);
+      assert.equal((await api.get(`/v1/tasks/${t.id}`)).body.lastRound, 1);
+    });
+
     test('opening a round: 400 for bad bodies, 401 without the admin token, 404 for an unknown task', async () => {
       const t = await newTask();
       for (const body of [

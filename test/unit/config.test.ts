@@ -33,4 +33,14 @@ describe('coordinator environment', () => {
       (e: Error) => ['S3_BUCKET', 'S3_PREFIX', 'S3_ENDPOINT'].every((v) => e.message.includes(`${v}:`)),
     );
   });
+
+  test('REDIS_CLUSTER_NODES: host:port list with credentials for every node; bad entries and stray credentials are named', () => {
+    const c = parseEnv({ REDIS_CLUSTER_NODES: ' redis-1:7000, 10.0.0.5:7001,[::1]:7002 ', REDIS_USERNAME: 'fl', REDIS_PASSWORD: 'secret' });
+    assert.deepEqual(c.redisCluster, { nodes: [{ host: 'redis-1', port: 7000 }, { host: '10.0.0.5', port: 7001 }, { host: '::1', port: 7002 }], username: 'fl', password: 'secret' });
+    assert.equal(parseEnv({}).redisCluster, undefined, 'a single Redis by default');
+    assert.throws(() => parseEnv({ REDIS_CLUSTER_NODES: 'redis-1' }), /REDIS_CLUSTER_NODES.*'redis-1' is not host:port/);
+    assert.throws(() => parseEnv({ REDIS_CLUSTER_NODES: 'redis-1:7000,redis-2:99999' }), /'redis-2:99999' is not host:port/);
+    assert.throws(() => parseEnv({ REDIS_CLUSTER_NODES: ' , ' }), /REDIS_CLUSTER_NODES: list at least one cluster node/);
+    assert.throws(() => parseEnv({ REDIS_PASSWORD: 'secret' }), /REDIS_PASSWORD: REDIS_PASSWORD is for REDIS_CLUSTER_NODES; a single Redis takes its credentials in REDIS_URL/);
+  });
 });

@@ -1,3 +1,4 @@
+import type { RedisTarget } from '../../../protocol/redis-target.ts';
 import type { Uploader } from '../../upload/uploader.ts';
 
 /**
@@ -5,6 +6,6 @@ import type { Uploader } from '../../upload/uploader.ts';
  * uploads over HTTP (PUT …/updates, into the same queue). Asking for the queue path is a mistake
  * in the page's own code, and says so.
  */
-export function queueUploader(_redisUrl: string, _prefix: string): Uploader {
+export function queueUploader(_target: string | RedisTarget, _prefix: string): Uploader {
   throw new Error('a browser page cannot upload through Redis: use the HTTP upload');
 }
