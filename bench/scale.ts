@@ -9,6 +9,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CoordinatorApi } from '../client/coordinator-api.ts';
+import { httpUploader } from '../client/upload/http-uploader.ts';
 import { freePort } from '../coordinator/infra/redis-server.ts';
 import { createContext } from '../coordinator/server.ts';
 import { startCoordinatorProcess, startWorkerProcess, type ServiceProcess } from '../scripts/coordinator-process.ts';
@@ -56,16 +58,9 @@ export async function benchScale(o: { redisUrl: string; prefix: string; uploads:
         const base = randomVector(task.params, 7);
         const updates = await Promise.all(wallets.map((w, k) => prepareUpdate(ctx.domain, w, task.id, round.round, round.baseHash, clientDelta(base, k), 10)));
         const t0 = performance.now();
+        const uploaders = urls.map((u) => httpUploader(new CoordinatorApi(u)));
         await runPool(updates, 8, async (u, i) => {
-          const res = await fetch(`${urls[i % urls.length]}/v1/tasks/${task.id}/rounds/${round.round}/updates`, {
-            method: 'PUT',
-            headers: {
-              'x-fl-client': u.meta.client.toLowerCase(), 'x-fl-base-hash': u.meta.baseHash, 'x-fl-update-hash': u.meta.updateHash,
-              'x-fl-num-samples': String(u.meta.numSamples), 'x-fl-signature': u.meta.signature, 'content-type': 'application/octet-stream',
-            },
-            body: u.bytes as Uint8Array<ArrayBuffer>,
-          });
-          if (res.status !== 202) throw new Error(`upload ${i} answered ${res.status}: ${await res.text()}`);
+          await uploaders[i % uploaders.length]!.upload(u.meta, u.bytes);
         });
         for (;;) {
           const r = await ctx.rounds.get(task.id, round.round);

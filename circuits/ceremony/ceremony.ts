@@ -11,7 +11,7 @@
  * the last contributor cannot steer the final key either.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as snarkjs from 'snarkjs';
@@ -36,6 +36,7 @@ import {
   type Transcript,
 } from './transcript.ts';
 import { readChain, type ChainEntry } from './zkey-chain.ts';
+import { needByHash, readTranscriptJson, sha256File, storeByHash, writeAtomically } from './folder-files.ts';
 import { checkBeaconBlock } from './beacon-block.ts';
 
 /** Solidity contract name of each circuit's verifier (as circuits/build.ts names them). */
@@ -45,44 +46,19 @@ export const transcriptPath = (dir: string): string => join(dir, 'ceremony.json'
 export const filePath = (dir: string, sha: string): string => join(dir, 'files', `${sha}.zkey`);
 export const keysDir = (dir: string): string => join(dir, 'keys');
 
-export async function sha256File(file: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
+export { sha256File };
 
 export function loadTranscript(dir: string): Transcript {
   const p = transcriptPath(dir);
-  if (!existsSync(p)) throw new CeremonyError('BAD_TRANSCRIPT', `no ceremony in ${dir} (${p} is missing): start one with fl-ceremony init`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(p, 'utf8'));
-  } catch (e) {
-    throw new CeremonyError('BAD_TRANSCRIPT', `${p} is not JSON: ${(e as Error).message}`);
-  }
-  return parseTranscript(raw, p);
+  return parseTranscript(readTranscriptJson(p, `no ceremony in ${dir} (${p} is missing): start one with fl-ceremony init`), p);
 }
 
-function saveTranscript(dir: string, t: Transcript): void {
-  const tmp = `${transcriptPath(dir)}.tmp-${randomBytes(4).toString('hex')}`;
-  writeFileSync(tmp, transcriptBytes(t));
-  renameSync(tmp, transcriptPath(dir));
-}
+const saveTranscript = (dir: string, t: Transcript): void => writeAtomically(transcriptPath(dir), transcriptBytes(t));
 
 /** Moves a finished zkey into the folder under its hash; returns the hash. */
-async function store(dir: string, file: string): Promise<string> {
-  const sha = await sha256File(file);
-  mkdirSync(join(dir, 'files'), { recursive: true });
-  if (!existsSync(filePath(dir, sha))) renameSync(file, filePath(dir, sha));
-  else rmSync(file, { force: true });
-  return sha;
-}
+const store = (dir: string, file: string): Promise<string> => storeByHash(file, (sha) => filePath(dir, sha));
 
-function need(dir: string, sha: string, what: string): string {
-  const p = filePath(dir, sha);
-  if (!existsSync(p)) throw new CeremonyError('MISSING_FILE', `${what}: file ${sha} is not in ${join(dir, 'files')}`);
-  return p;
-}
+const need = (dir: string, sha: string, what: string): string => needByHash((h) => filePath(dir, h), sha, what);
 
 const scratch = (tag: string): string => join(tmpdir(), `fl-ceremony-${tag}-${randomBytes(6).toString('hex')}.zkey`);
 const hex = (b: unknown): string => Buffer.from(b as Uint8Array).toString('hex');

@@ -9,7 +9,7 @@
  * ten minutes at power 14), which is why the repository's development ptau is made once and kept.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Provider } from 'ethers';
@@ -17,10 +17,10 @@ import * as snarkjs from 'snarkjs';
 import { canonicalJson } from '../../protocol/canonical-json.ts';
 import { withDirLock } from '../../scripts/dir-lock.ts';
 import { checkBeaconBlock } from './beacon-block.ts';
-import { sha256File } from './ceremony.ts';
+import { needByHash, readTranscriptJson, sha256File, storeByHash, writeAtomically } from './folder-files.ts';
 import { readPtauChain, type PtauEntry } from './ptau-chain.ts';
 import { latestPtau, parsePtauTranscript, PTAU_CEREMONY_FORMAT, ptauTranscriptHash, type PtauContribution, type PtauTranscript } from './ptau-transcript.ts';
-import { CeremonyError } from './transcript.ts';
+import { CeremonyError, ContributorName } from './transcript.ts';
 
 export const ptauTranscriptPath = (dir: string): string => join(dir, 'ptau.json');
 export const ptauFilePath = (dir: string, sha: string): string => join(dir, 'files', `${sha}.ptau`);
@@ -33,35 +33,12 @@ const lock = (dir: string, fn: () => Promise<void>): Promise<void> => withDirLoc
 
 export function loadPtauTranscript(dir: string): PtauTranscript {
   const p = ptauTranscriptPath(dir);
-  if (!existsSync(p)) throw new CeremonyError('BAD_TRANSCRIPT', `no phase-1 ceremony in ${dir} (${p} is missing): start one with fl-ceremony ptau init`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(p, 'utf8'));
-  } catch (e) {
-    throw new CeremonyError('BAD_TRANSCRIPT', `${p} is not JSON: ${(e as Error).message}`);
-  }
-  return parsePtauTranscript(raw, p);
+  return parsePtauTranscript(readTranscriptJson(p, `no phase-1 ceremony in ${dir} (${p} is missing): start one with fl-ceremony ptau init`), p);
 }
 
-function save(dir: string, t: PtauTranscript): void {
-  const tmp = `${ptauTranscriptPath(dir)}.tmp-${randomBytes(4).toString('hex')}`;
-  writeFileSync(tmp, canonicalJson(parsePtauTranscript(t)));
-  renameSync(tmp, ptauTranscriptPath(dir));
-}
-
-async function store(dir: string, file: string): Promise<string> {
-  const sha = await sha256File(file);
-  mkdirSync(join(dir, 'files'), { recursive: true });
-  if (!existsSync(ptauFilePath(dir, sha))) renameSync(file, ptauFilePath(dir, sha));
-  else rmSync(file, { force: true });
-  return sha;
-}
-
-function need(dir: string, sha: string, what: string): string {
-  const p = ptauFilePath(dir, sha);
-  if (!existsSync(p)) throw new CeremonyError('MISSING_FILE', `${what}: file ${sha} is not in ${join(dir, 'files')}`);
-  return p;
-}
+const save = (dir: string, t: PtauTranscript): void => writeAtomically(ptauTranscriptPath(dir), canonicalJson(parsePtauTranscript(t)));
+const store = (dir: string, file: string): Promise<string> => storeByHash(file, (sha) => ptauFilePath(dir, sha));
+const need = (dir: string, sha: string, what: string): string => needByHash((h) => ptauFilePath(dir, h), sha, what);
 
 async function emptyAccumulator(power: number, out: string): Promise<void> {
   const curve = await snarkjs.curves.getCurveFromName('bn128');
@@ -96,7 +73,7 @@ function listProblem(records: readonly { name: string; hash: string }[], entries
  * random bytes (plus any text given) that live only in this call.
  */
 export async function contributePhase1(o: { dir: string; name: string; entropy?: string; log?: (line: string) => void }): Promise<PtauContribution> {
-  if (!/^[\x20-\x7e]{1,64}$/.test(o.name)) throw new CeremonyError('BAD_CONTRIBUTION', 'the name must be 1 to 64 printable ASCII characters');
+  if (!ContributorName.safeParse(o.name).success) throw new CeremonyError('BAD_CONTRIBUTION', 'the name must be 1 to 64 printable ASCII characters');
   let record: PtauContribution | undefined;
   await lock(o.dir, async () => {
     const t = loadPtauTranscript(o.dir);

@@ -1,4 +1,5 @@
 import * as snarkjs from 'snarkjs';
+import { verifyWithLog } from './snarkjs-verify-log.ts';
 
 /**
  * What snarkjs finds in a powers-of-tau file. `powersOfTau.verify` checks every contribution it holds
@@ -20,30 +21,13 @@ const HEADER = /^Contribution #(\d+): ?(.*)$/;
 
 /** Verifies a ptau file; never throws on a malformed one. */
 export async function readPtauChain(file: string): Promise<PtauReading> {
-  const lines: string[] = [];
-  const problems: string[] = [];
-  const logger: snarkjs.SnarkjsLogger = {
-    debug() {},
-    info: (m) => lines.push(String(m)),
-    warn: (m) => problems.push(String(m)),
-    error: (m) => problems.push(String(m)),
-  };
-  const log = console.log;
-  console.log = (...args: unknown[]) => problems.push(args.map(String).join(' '));
-  let ok: boolean;
-  try {
-    ok = (await snarkjs.powersOfTau.verify(file, logger)) === true;
-  } catch (e) {
-    return { ok: false, reason: `not a readable powers-of-tau file: ${e instanceof Error ? e.message : String(e)}` };
-  } finally {
-    console.log = log;
-  }
-  if (!ok) return { ok: false, reason: problems.map((p) => p.trim()).filter(Boolean).join('; ') || 'snarkjs rejected the file' };
+  const read = await verifyWithLog((logger) => snarkjs.powersOfTau.verify(file, logger), { unreadable: 'not a readable powers-of-tau file', rejected: 'snarkjs rejected the file' });
+  if (!read.ok) return read;
   // One message per heading, the 64-byte values on the lines after it ("Response Hash:\n\t\t6b2a…").
   const entries: PtauEntry[] = [];
   let current: PtauEntry | null = null;
   let wantHash = false;
-  for (const msg of lines) {
+  for (const msg of read.lines) {
     const [head = '', ...rest] = msg.split('\n');
     const h = HEADER.exec(head.trim());
     if (h) {

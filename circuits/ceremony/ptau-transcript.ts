@@ -1,7 +1,7 @@
 import { keccak256, toUtf8Bytes } from 'ethers';
 import { z } from 'zod';
 import { canonicalJson } from '../../protocol/canonical-json.ts';
-import { CeremonyError } from './transcript.ts';
+import { BeaconBlock, CeremonyError, ContributionHash, ContributorName, Hex32, Sha256 } from './transcript.ts';
 
 /**
  * The record of a phase-1 (powers of tau) ceremony, `ptau.json`: the universal part of the setup,
@@ -12,15 +12,11 @@ import { CeremonyError } from './transcript.ts';
  */
 export const PTAU_CEREMONY_FORMAT = 'verifiable-fl-ptau-ceremony/1';
 
-const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 as 64 lowercase hex digits');
-const ResponseHash = z.string().regex(/^[0-9a-f]{128}$/, 'a response hash as 128 lowercase hex digits');
-const Hex32 = z.string().regex(/^0x[0-9a-f]{64}$/, 'a 0x-prefixed 32-byte hex value');
-
-export const PtauStep = z.strictObject({ prev: Sha256, file: Sha256, hash: ResponseHash });
+export const PtauStep = z.strictObject({ prev: Sha256, file: Sha256, hash: ContributionHash });
 
 export const PtauContribution = PtauStep.extend({
   index: z.number().int().positive(),
-  name: z.string().regex(/^[\x20-\x7e]{1,64}$/, '1 to 64 printable ASCII characters'),
+  name: ContributorName,
 });
 export type PtauContribution = z.infer<typeof PtauContribution>;
 
@@ -28,7 +24,7 @@ export const PtauBeacon = PtauStep.extend({
   source: z.string().min(1).max(200),
   value: Hex32,
   iterationsExp: z.number().int().min(10).max(63),
-  block: z.strictObject({ chainId: z.number().int().positive(), number: z.number().int().nonnegative() }).optional(),
+  block: BeaconBlock.optional(),
 });
 export type PtauBeacon = z.infer<typeof PtauBeacon>;
 

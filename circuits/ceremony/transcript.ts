@@ -15,10 +15,14 @@ import { CIRCUIT_NAMES, type CircuitName } from '../artefacts.ts';
 
 export const CEREMONY_FORMAT = 'verifiable-fl-ceremony/1';
 
-const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 as 64 lowercase hex digits');
-/** snarkjs's contribution hash: BLAKE2b-512 of the contributor's public key, 128 hex digits. */
-const ContributionHash = z.string().regex(/^[0-9a-f]{128}$/, 'a contribution hash as 128 lowercase hex digits');
-const Hex32 = z.string().regex(/^0x[0-9a-f]{64}$/, 'a 0x-prefixed 32-byte hex value');
+export const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 as 64 lowercase hex digits');
+/** snarkjs's contribution hash (phase 2) or response hash (phase 1): BLAKE2b-512, 128 hex digits. */
+export const ContributionHash = z.string().regex(/^[0-9a-f]{128}$/, 'a contribution hash as 128 lowercase hex digits');
+export const Hex32 = z.string().regex(/^0x[0-9a-f]{64}$/, 'a 0x-prefixed 32-byte hex value');
+/** The name a contributor chose (snarkjs keeps up to 64 bytes of it in the file). */
+export const ContributorName = z.string().regex(/^[\x20-\x7e]{1,64}$/, '1 to 64 printable ASCII characters');
+/** A beacon that is a block hash: which block of which chain (fl-ceremony finalize --beacon-block). */
+export const BeaconBlock = z.strictObject({ chainId: z.number().int().positive(), number: z.number().int().nonnegative() });
 
 /** One circuit's step in a contribution: the file it started from, the file it made, its hash. */
 export const Step = z.strictObject({ prev: Sha256, zkey: Sha256, hash: ContributionHash });
@@ -32,8 +36,7 @@ const perCircuit = <T extends z.ZodTypeAny>(item: T) =>
 export const Contribution = z.strictObject({
   /** 1-based position in the chain. */
   index: z.number().int().positive(),
-  /** The name the contributor chose (snarkjs keeps up to 64 bytes of it in the zkey). */
-  name: z.string().regex(/^[\x20-\x7e]{1,64}$/, '1 to 64 printable ASCII characters'),
+  name: ContributorName,
   circuits: perCircuit(Step),
 });
 export type Contribution = z.infer<typeof Contribution>;
@@ -49,7 +52,7 @@ export const Beacon = z.strictObject({
    * When the value is a block hash (fl-ceremony finalize --beacon-block): which block of which chain,
    * so that anyone with an RPC node of that chain re-checks the value (verify --rpc, fl-audit).
    */
-  block: z.strictObject({ chainId: z.number().int().positive(), number: z.number().int().nonnegative() }).optional(),
+  block: BeaconBlock.optional(),
   circuits: perCircuit(Step),
 });
 export type Beacon = z.infer<typeof Beacon>;

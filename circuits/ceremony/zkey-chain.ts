@@ -1,4 +1,5 @@
 import * as snarkjs from 'snarkjs';
+import { verifyWithLog } from './snarkjs-verify-log.ts';
 
 /**
  * What snarkjs finds in a phase-2 zkey, checked against the initial key it claims to extend.
@@ -25,28 +26,10 @@ const HEADER = /^contribution #(\d+) ?(.*):$/;
 
 /** Verifies `zkey` against `init` and the phase-1 `ptau`; never throws on a malformed zkey. */
 export async function readChain(init: string, ptau: string, zkey: string): Promise<ChainReading> {
-  const lines: string[] = [];
-  const problems: string[] = [];
-  const logger: snarkjs.SnarkjsLogger = {
-    debug() {},
-    info: (m) => lines.push(String(m)),
-    warn: (m) => problems.push(String(m)),
-    error: (m) => problems.push(String(m)),
-  };
-  // snarkjs prints some failures (a broken transcript, a bad proof of knowledge) with console.log.
-  const log = console.log;
-  console.log = (...args: unknown[]) => problems.push(args.map(String).join(' '));
-  let ok: boolean;
-  try {
-    ok = (await snarkjs.zKey.verifyFromInit(init, ptau, zkey, logger)) === true;
-  } catch (e) {
-    return { ok: false, reason: `not a readable zkey of this circuit: ${e instanceof Error ? e.message : String(e)}` };
-  } finally {
-    console.log = log;
-  }
-  if (!ok) return { ok: false, reason: problems.map((p) => p.trim()).filter(Boolean).join('; ') || 'snarkjs rejected the key' };
+  const read = await verifyWithLog((logger) => snarkjs.zKey.verifyFromInit(init, ptau, zkey, logger), { unreadable: 'not a readable zkey of this circuit', rejected: 'snarkjs rejected the key' });
+  if (!read.ok) return read;
   const entries: ChainEntry[] = [];
-  for (const line of lines) {
+  for (const line of read.lines) {
     const [head, ...rest] = line.split('\n');
     const m = HEADER.exec((head ?? '').trim());
     if (m) {

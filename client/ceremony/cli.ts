@@ -98,6 +98,38 @@ async function ensureBuilt(o: { json?: boolean }): Promise<void> {
   await buildCircuits({ quiet: true, json: o.json === true });
 }
 
+interface BeaconOptions {
+  beacon?: string;
+  beaconSource?: string;
+  beaconBlock?: number;
+  rpc?: string;
+  wait: number;
+  iterationsExp: number;
+}
+
+/** finalize's beacon options, the same for both phases: a block named in advance, or a value and its source. */
+const withBeaconOptions = (c: Command): Command =>
+  c.addOption(new Option('--beacon-block <n>', 'take the beacon from the hash of this block (announce the number before the last contribution); needs --rpc').argParser(blockNumber).conflicts('beacon'))
+    .option('--rpc <url>', 'with --beacon-block: an RPC node of the chain the block is on', httpUrl('http://127.0.0.1:8545'))
+    .option('--wait <seconds>', 'with --beacon-block: wait up to this long for the block to be mined', seconds, 0)
+    .addOption(new Option('--beacon <hex>', 'or give the public random value itself: 0x + 64 hex digits, fixed after the last contribution').argParser(beaconValue))
+    .option('--beacon-source <text>', 'with --beacon: where the value comes from, so anyone can check it (e.g. "hash of Ethereum block 21000000")')
+    .option('--iterations-exp <n>', 'the beacon is hashed 2^n times', iterations, 10);
+
+/** Usage errors (exit 2) for a beacon given by halves. */
+function checkBeaconOptions(o: BeaconOptions, cmd: Command): void {
+  if (o.beaconBlock === undefined && o.beacon === undefined) cmd.error('error: give --beacon-block <n> with --rpc <url>, or --beacon <hex> with --beacon-source <text>', { exitCode: 2 });
+  if (o.beaconBlock !== undefined && !o.rpc) cmd.error('error: --beacon-block needs --rpc <url>', { exitCode: 2 });
+  if (o.beacon !== undefined && !o.beaconSource) cmd.error('error: --beacon needs --beacon-source <text>', { exitCode: 2 });
+}
+
+/** The beacon value, its source in words and, for a block, which one (waiting for it as told). */
+async function beaconOf(o: BeaconOptions & { json?: boolean }): Promise<{ value: string; source: string; block?: { chainId: number; number: number } }> {
+  const b = o.beaconBlock !== undefined ? await blockBeacon(o.rpc!, o.beaconBlock, { waitMs: o.wait * 1000, log: say(o) }) : { value: o.beacon!, source: o.beaconSource! };
+  say(o)(`beacon ${b.value} (${b.source})`);
+  return b;
+}
+
 const program = new Command('fl-ceremony')
   .description('Run, join and verify the Groth16 setup ceremony of the private-task circuits.')
   .addHelpText('after', HELP_AFTER)
@@ -156,23 +188,12 @@ withCommon(program.command('verify').description('check every contribution, the 
     }
   });
 
-withCommon(program.command('finalize').description('apply the public beacon, export verification keys and verifiers'))
-  .addOption(new Option('--beacon-block <n>', 'take the beacon from the hash of this block (announce the number before the last contribution); needs --rpc').argParser(blockNumber).conflicts('beacon'))
-  .option('--rpc <url>', 'with --beacon-block: an RPC node of the chain the block is on', httpUrl('http://127.0.0.1:8545'))
-  .option('--wait <seconds>', 'with --beacon-block: wait up to this long for the block to be mined', seconds, 0)
-  .addOption(new Option('--beacon <hex>', 'or give the public random value itself: 0x + 64 hex digits, fixed after the last contribution').argParser(beaconValue))
-  .option('--beacon-source <text>', 'with --beacon: where the value comes from, so anyone can check it (e.g. "hash of Ethereum block 21000000")')
-  .option('--iterations-exp <n>', 'the beacon is hashed 2^n times', iterations, 10)
-  .action(async (o: Common & { beacon?: string; beaconSource?: string; beaconBlock?: number; rpc?: string; wait: number; iterationsExp: number }, cmd: Command) => {
-    if (o.beaconBlock === undefined && o.beacon === undefined) cmd.error("error: give --beacon-block <n> with --rpc <url>, or --beacon <hex> with --beacon-source <text>", { exitCode: 2 });
-    if (o.beaconBlock !== undefined && !o.rpc) cmd.error('error: --beacon-block needs --rpc <url>', { exitCode: 2 });
-    if (o.beacon !== undefined && !o.beaconSource) cmd.error('error: --beacon needs --beacon-source <text>', { exitCode: 2 });
+withBeaconOptions(withCommon(program.command('finalize').description('apply the public beacon, export verification keys and verifiers')))
+  .action(async (o: Common & BeaconOptions, cmd: Command) => {
+    checkBeaconOptions(o, cmd);
     await ensureBuilt(o);
-    const b = o.beaconBlock !== undefined
-      ? await blockBeacon(o.rpc!, o.beaconBlock, { waitMs: o.wait * 1000, log: say(o) })
-      : { value: o.beacon!, source: o.beaconSource! };
-    say(o)(`beacon ${b.value} (${b.source})`);
-    const t = await finalizeCeremony({ dir: resolve(o.dir), ptau: resolve(o.ptau), beacon: b.value, source: b.source, ...('block' in b ? { block: b.block } : {}), iterationsExp: o.iterationsExp, log: say(o) });
+    const b = await beaconOf(o);
+    const t = await finalizeCeremony({ dir: resolve(o.dir), ptau: resolve(o.ptau), beacon: b.value, source: b.source, ...(b.block ? { block: b.block } : {}), iterationsExp: o.iterationsExp, log: say(o) });
     const out = { transcript: transcriptHash(t), contributions: t.contributions.length, beacon: t.beacon, final: t.final };
     if (o.json) console.log(JSON.stringify(out));
     else console.log(`ceremony finalized after ${out.contributions} contributions with the ${b.source}; transcript ${out.transcript}. Use it with FL_ZK_KEYS=${o.dir}`);
@@ -244,19 +265,11 @@ ptauCommon(ptau.command('verify').description('check the empty accumulator, ever
     }
   });
 
-ptauCommon(ptau.command('finalize').description('apply the public beacon and prepare final.ptau for phase 2 (slow: minutes at power 14)'))
-  .addOption(new Option('--beacon-block <n>', 'take the beacon from the hash of this block (announced before the last contribution); needs --rpc').argParser(blockNumber).conflicts('beacon'))
-  .option('--rpc <url>', 'with --beacon-block: an RPC node of the chain the block is on', httpUrl('http://127.0.0.1:8545'))
-  .option('--wait <seconds>', 'with --beacon-block: wait up to this long for the block to be mined', seconds, 0)
-  .addOption(new Option('--beacon <hex>', 'or the public random value itself: 0x + 64 hex digits').argParser(beaconValue))
-  .option('--beacon-source <text>', 'with --beacon: where the value comes from, so anyone can check it')
-  .option('--iterations-exp <n>', 'the beacon is hashed 2^n times', iterations, 10)
-  .action(async (o: { dir: string; json?: boolean; beacon?: string; beaconSource?: string; beaconBlock?: number; rpc?: string; wait: number; iterationsExp: number }, cmd: Command) => {
-    if (o.beaconBlock === undefined && o.beacon === undefined) cmd.error('error: give --beacon-block <n> with --rpc <url>, or --beacon <hex> with --beacon-source <text>', { exitCode: 2 });
-    if (o.beaconBlock !== undefined && !o.rpc) cmd.error('error: --beacon-block needs --rpc <url>', { exitCode: 2 });
-    if (o.beacon !== undefined && !o.beaconSource) cmd.error('error: --beacon needs --beacon-source <text>', { exitCode: 2 });
-    const b = o.beaconBlock !== undefined ? await blockBeacon(o.rpc!, o.beaconBlock, { waitMs: o.wait * 1000, log: say(o) }) : { value: o.beacon!, source: o.beaconSource! };
-    const t = await finalizePhase1({ dir: resolve(o.dir), beacon: b.value, source: b.source, ...('block' in b ? { block: b.block } : {}), iterationsExp: o.iterationsExp, log: say(o) });
+withBeaconOptions(ptauCommon(ptau.command('finalize').description('apply the public beacon and prepare final.ptau for phase 2 (slow: minutes at power 14)')))
+  .action(async (o: { dir: string; json?: boolean } & BeaconOptions, cmd: Command) => {
+    checkBeaconOptions(o, cmd);
+    const b = await beaconOf(o);
+    const t = await finalizePhase1({ dir: resolve(o.dir), beacon: b.value, source: b.source, ...(b.block ? { block: b.block } : {}), iterationsExp: o.iterationsExp, log: say(o) });
     const out = { transcript: ptauTranscriptHash(t), contributions: t.contributions.length, beacon: t.beacon, final: t.final, ptau: finalPtauPath(resolve(o.dir)) };
     if (o.json) console.log(JSON.stringify(out));
     else console.log(`phase 1 finalized after ${out.contributions} contributions; ${out.ptau} (sha256 ${t.final!.sha256}). Start phase 2 with fl-ceremony init --dir <folder> --ptau ${out.ptau}`);
