@@ -6,12 +6,12 @@ import { sampleSkellam } from '../protocol/secagg/skellam.ts';
 
 /**
  * A client's share of the distributed DP noise, as ring words to add to its quantised delta before
- * masking: Sk(mu, mu) per coordinate from the client's own CSPRNG, mu sized so that `threshold`
+ * masking: Sk(mu, mu) per coordinate from the client's own CSPRNG, mu sized so that `minSurvivors`
  * survivors together carry the task's noise (protocol/secagg/dp.ts). No one else ever learns it,
  * so no one can subtract it.
  */
-export function addSecureNoise(cfg: SecureAggConfig, scale: number, threshold: number, count: number): RingWords {
-  const mu = secureNoisePerClient(cfg, scale, threshold);
+export function addSecureNoise(cfg: SecureAggConfig, scale: number, minSurvivors: number, count: number): RingWords {
+  const mu = secureNoisePerClient(cfg, scale, minSurvivors);
   const noise = sampleSkellam(mu, count, secureRandomBytes);
   const out = zeroWords(cfg.bits, count);
   // The typed array wraps negative samples to their two's complement, which is the ring's -x.

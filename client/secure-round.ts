@@ -9,6 +9,7 @@ import {
   secureRandomBytes,
   secureDpParams,
   secAggDigest,
+  secureRoundThresholds,
   secureScale,
   signSecAggMessage,
   type KeyAdvert,
@@ -44,7 +45,8 @@ const PHASES = ['keys', 'shares', 'masked', 'unmask', 'done'] as const;
 /**
  * A data owner's side of a secure round (docs/secure-mode.md), over the coordinator's REST API:
  *   keys   : post two fresh X25519 public keys (signed), and start training meanwhile;
- *   shares : check every advert's signature, deal sealed shares of both secrets to every advertiser;
+ *   shares : check every advert's signature and the threshold, deal sealed shares of both secrets to
+ *            the holders the round's graph gives (every advertiser, or the ring neighbours);
  *   masked : clip, scale and quantise the delta with the client's own randomness (plus its share of
  *            the DP noise), add the self-mask and pairwise masks, upload it like any update;
  *   unmask : answer the survivor list once (SecAggParticipant.reveal refuses a second list).
@@ -123,13 +125,18 @@ export async function contributeSecurely(args: {
   }
   const threshold = afterKeys.threshold;
   if (!threshold || !u1.some((a) => a.client === address)) throw new SecureRoundError('NOT_SELECTED', `${address} is not among the round's ${u1.length} key advertisers`);
-  await post('shares', await me.shareBundle(u1, threshold));
+  // The threshold follows from the task and the advertisers alone. A lower one would let fewer
+  // colluders rebuild this client's secrets, so a coordinator announcing another is refused.
+  const expected = secureRoundThresholds(cfg, u1.length);
+  if (threshold !== expected.shares) throw new SecureRoundError('BAD_STATE', `the coordinator announces threshold ${threshold}; the task's rule gives ${expected.shares} for ${u1.length} advertisers`);
+  await post('shares', await me.shareBundle(u1, threshold, cfg.neighbours));
 
   const trained = await training;
   const scale = secureScale(cfg);
   const dp = secureDpParams(cfg, scale, trained.delta.length);
   const quantised = quantiseDelta(trained.delta, cfg, scale, secureRandomBytes, dp?.l2Bound);
-  if (cfg.dp) addWords(quantised, addSecureNoise(cfg, scale, threshold, quantised.length));
+  // The noise is sized for the fewest survivors the round may close with, whatever the graph.
+  if (cfg.dp) addWords(quantised, addSecureNoise(cfg, scale, expected.survivors, quantised.length));
   args.onStage?.('trained', (quantised.length * cfg.bits) / 8);
 
   const afterShares = await waitFor('masked');

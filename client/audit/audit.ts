@@ -5,6 +5,7 @@ import {
   decodeMeanDelta,
   recoverSecrets,
   SecAggFault,
+  secureRoundThresholds,
   secureScale,
   SecureTranscript,
   unmaskSum,
@@ -898,6 +899,13 @@ async function reaggregateSecure(a: {
     if (transcript.task !== a.m.task || transcript.round !== a.m.round) problem = `transcript is of round ${transcript.task}/${transcript.round}`;
     else if (transcript.threshold !== secure.threshold) problem = `transcript threshold ${transcript.threshold}, manifest says ${secure.threshold}`;
     else if (canonicalJson(transcript.survivors) !== canonicalJson(survivors)) problem = 'survivors: the transcript\'s survivor list is not the manifest\'s accepted clients';
+    else if (transcript.neighbours !== cfg.neighbours) problem = `transcript ring degree ${transcript.neighbours ?? 'complete'}, the task's is ${cfg.neighbours ?? 'complete'}`;
+    else {
+      // Both thresholds follow from the task and the advertisers: a lower one would have let fewer colluders unmask.
+      const rule = secureRoundThresholds(cfg, transcript.adverts.length);
+      if (transcript.threshold !== rule.shares) problem = `threshold ${transcript.threshold}: the task's rule gives ${rule.shares} for ${transcript.adverts.length} advertisers`;
+      else if (survivors.length < rule.survivors) problem = `${survivors.length} survivors: the task's rule needs ${rule.survivors} of ${transcript.adverts.length} advertisers`;
+    }
   }
   if (secure.dim !== a.params) problem ||= `manifest dim ${secure.dim}, the model has ${a.params} parameters`;
   if (!(Math.abs(secureScale(cfg) - secure.scale) === 0)) problem ||= `manifest scale ${secure.scale} is not secureScale(config) = ${secureScale(cfg)}`;

@@ -39,6 +39,7 @@ export async function aggregateSecure(ctx: CoordinatorContext, t: Task, head: Ro
     task,
     round,
     threshold: head.secure?.threshold ?? 0,
+    ...(cfg.neighbours !== undefined ? { neighbours: cfg.neighbours } : {}),
     adverts: await parse('keys', KeyAdvert),
     bundles: await parse('shares', ShareBundle),
     survivors: accepted.map((a) => a.client as `0x${string}`).sort(),

@@ -6,6 +6,7 @@ import {
   checkBundle,
   checkReveal,
   KeyAdvert,
+  maskGraph,
   Reveal,
   SecAggFault,
   ShareBundle,
@@ -58,8 +59,10 @@ export async function submitSecureMessage(ctx: CoordinatorContext, task: number,
     if (kind === 'keys') {
       checkAdvert(ctx.domain, scope, msg as KeyAdvert);
       if (anonymous) await checkAdvertProof(ctx, head, msg as KeyAdvert);
-    } else if (kind === 'shares') checkBundle(ctx.domain, scope, await advertsOf(ctx, task, round), msg as ShareBundle);
-    else refusedShares = (await checkRevealNow(ctx, scope, msg as Reveal)).map((r) => ({ dealer: r.dealer, reason: r.reason }));
+    } else if (kind === 'shares') {
+      const adverts = await advertsOf(ctx, task, round);
+      checkBundle(ctx.domain, scope, adverts, maskGraph(scope, [...adverts.keys()], t.secure.neighbours), msg as ShareBundle);
+    } else refusedShares = (await checkRevealNow(ctx, scope, t.secure.neighbours, msg as Reveal)).map((r) => ({ dealer: r.dealer, reason: r.reason }));
   } catch (e) {
     if (!(e instanceof SecAggFault)) throw e;
     // A forged, unproven or misdirected message names a client that did not send it: nothing to record of it.
@@ -87,10 +90,11 @@ async function advertsOf(ctx: CoordinatorContext, task: number, round: number): 
   return new Map((await ctx.secure.messages(task, round, 'keys')).map(([c, j]) => [c, KeyAdvert.parse(JSON.parse(j))]));
 }
 
-async function checkRevealNow(ctx: CoordinatorContext, scope: SecAggScope, r: Reveal) {
+async function checkRevealNow(ctx: CoordinatorContext, scope: SecAggScope, neighbours: number | undefined, r: Reveal) {
   const bundles = new Map((await ctx.secure.messages(scope.task, scope.round, 'shares')).map(([c, j]) => [c, ShareBundle.parse(JSON.parse(j))]));
   const survivors = (await ctx.rounds.accepted(scope.task, scope.round)).map((a) => a.client as string).sort();
-  return checkReveal(ctx.domain, scope, { adverts: await advertsOf(ctx, scope.task, scope.round), bundles, survivors }, r).refused;
+  const adverts = await advertsOf(ctx, scope.task, scope.round);
+  return checkReveal(ctx.domain, scope, { adverts, bundles, survivors, graph: maskGraph(scope, [...adverts.keys()], neighbours) }, r).refused;
 }
 
 /** A private advert's membership proof, against the members root the round opened with. */

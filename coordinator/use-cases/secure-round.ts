@@ -1,4 +1,4 @@
-import { MIN_SECURE_CLIENTS, secureThreshold } from '../../protocol/secagg/config.ts';
+import { MIN_SECURE_CLIENTS, secureRoundThresholds } from '../../protocol/secagg/config.ts';
 import type { CoordinatorContext } from '../context.ts';
 import { takeRenewedLock } from '../infra/redis-lock.ts';
 import type { RoundHead } from '../store/round-repo.ts';
@@ -28,7 +28,11 @@ export async function advanceSecureRound(ctx: CoordinatorContext, head: RoundHea
     const now = ctx.now();
     const late = now >= h.secure.phaseDeadlineMs;
     const phaseMs = Math.round(t.secure.phaseSeconds * 1000);
-    const quorum = (n: number) => Math.max(h.cfg.minClients, MIN_SECURE_CLIENTS, h.secure?.threshold ?? 0) <= n;
+    // The fewest clients each later phase may end with: the round's survivor threshold, fixed by how
+    // many advertised keys (config.ts secureRoundThresholds; on a ring it exceeds the share threshold).
+    const advertisers = h.secure.phase === 'keys' ? 0 : await ctx.secure.count(task, round, 'keys');
+    const required = Math.max(h.cfg.minClients, MIN_SECURE_CLIENTS, advertisers ? secureRoundThresholds(t.secure, advertisers).survivors : 0);
+    const quorum = (n: number) => required <= n;
     const move = async (to: 'shares' | 'masked' | 'unmask' | 'done', deadlineMs: number, threshold?: number): Promise<AdvanceOutcome> => {
       const moved = await ctx.secure.advance(task, round, h.secure!.phase, to, deadlineMs, threshold);
       if (moved) ctx.log.info({ task, round, phase: to }, 'secure round advanced');
@@ -38,13 +42,13 @@ export async function advanceSecureRound(ctx: CoordinatorContext, head: RoundHea
       case 'keys': {
         const n = await ctx.secure.count(task, round, 'keys');
         if (n < h.cfg.maxClients && !late) return { status: 'waiting' };
-        if (!quorum(n)) return fail(ctx, task, round, `quorum not met: ${n} client(s) advertised keys, ${Math.max(h.cfg.minClients, MIN_SECURE_CLIENTS)} required`);
-        return move('shares', now + phaseMs, secureThreshold(n, t.secure.thresholdFraction));
+        if (!quorum(n)) return fail(ctx, task, round, `quorum not met: ${n} client(s) advertised keys, ${required} required`);
+        return move('shares', now + phaseMs, secureRoundThresholds(t.secure, n).shares);
       }
       case 'shares': {
-        const [n1, n2] = [await ctx.secure.count(task, round, 'keys'), await ctx.secure.count(task, round, 'shares')];
+        const [n1, n2] = [advertisers, await ctx.secure.count(task, round, 'shares')];
         if (n2 < n1 && !late) return { status: 'waiting' };
-        if (!quorum(n2)) return fail(ctx, task, round, `quorum not met: ${n2} of ${n1} client(s) dealt their shares, ${Math.max(h.cfg.minClients, h.secure.threshold ?? 0, MIN_SECURE_CLIENTS)} required`);
+        if (!quorum(n2)) return fail(ctx, task, round, `quorum not met: ${n2} of ${n1} client(s) dealt their shares, ${required} required`);
         return move('masked', now + (h.cfg.secureUploadMs ?? phaseMs));
       }
       case 'masked': {
@@ -55,7 +59,7 @@ export async function advanceSecureRound(ctx: CoordinatorContext, head: RoundHea
         if (moved.status !== 'advanced') return moved;
         const after = await ctx.rounds.head(task, round);
         const n3 = after?.accepted ?? 0;
-        if (!quorum(n3)) return fail(ctx, task, round, `quorum not met: ${n3} of ${n2} client(s) uploaded a masked update, ${Math.max(h.cfg.minClients, h.secure.threshold ?? 0, MIN_SECURE_CLIENTS)} required`);
+        if (!quorum(n3)) return fail(ctx, task, round, `quorum not met: ${n3} of ${n2} client(s) uploaded a masked update, ${required} required`);
         return moved;
       }
       case 'unmask': {

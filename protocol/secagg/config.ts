@@ -10,7 +10,8 @@ import { z } from 'zod';
  * headroom: the sum of every client's value (and the DP noise) must fit in a signed `bits`-bit word,
  * so the scale shrinks as maxClients grows (secureScale below).
  */
-export const SecureAggConfig = z.strictObject({
+export const SecureAggConfig = z
+  .strictObject({
   /** Width of the ring Z_{2^bits} of uploads and masks: 16 (default) or 8. */
   bits: z.union([z.literal(16), z.literal(8)]).default(16),
   /** Each client scales its delta down to at most this L2 norm before quantising. */
@@ -21,8 +22,19 @@ export const SecureAggConfig = z.strictObject({
    * masked update, so clipping on the client and this bound are what limit any one client's pull).
    */
   range: z.number().positive().max(1e6),
-  /** The most clients a round of this task may hold (at most 255: Shamir shares over GF(2^8)). */
-  maxClients: z.number().int().min(3).max(255).default(16),
+  /**
+   * The most clients a round of this task may hold: at most 255 on the complete graph (every client
+   * holds a share of every secret, and Shamir over GF(2^8) has 255 points), up to 1000 with
+   * `neighbours` (a secret then has neighbours + 1 holders).
+   */
+  maxClients: z.number().int().min(3).max(1000).default(16),
+  /**
+   * SecAgg+ (graph.ts): each client masks against, and deals shares to, this many others on a ring
+   * (an even number), instead of every other client. Omitted: the complete graph. The threshold is
+   * then counted within each neighbourhood of neighbours + 1; docs/secure-mode.md gives the degree
+   * that keeps an input hidden against a given share of colluders.
+   */
+  neighbours: z.number().int().min(2).max(254).multipleOf(2).optional(),
   /**
    * Fraction of the round's key-advertising clients whose shares are needed to unmask. The
    * threshold is max(floor(n/2) + 1, ceil(fraction * n)): always a strict majority, so a
@@ -39,7 +51,11 @@ export const SecureAggConfig = z.strictObject({
       delta: z.number().gt(0).lt(0.1),
     })
     .optional(),
-});
+  })
+  .refine((c) => c.neighbours !== undefined || c.maxClients <= 255, {
+    message: 'without neighbours (the complete graph) a round holds at most 255 clients: every client holds a share of every secret',
+    path: ['maxClients'],
+  });
 export type SecureAggConfig = z.infer<typeof SecureAggConfig>;
 export type SecureAggInput = z.input<typeof SecureAggConfig>;
 
@@ -60,9 +76,23 @@ export function secureScale(cfg: SecureAggConfig): number {
   return top / perUnit;
 }
 
-/** Shares needed to reconstruct a seed in a round whose key phase admitted n clients. */
+/** The threshold rule over a group of n: a strict majority and at least fraction * n, at least 2. */
 export function secureThreshold(n: number, fraction: number): number {
   return Math.min(n, Math.max(Math.floor(n / 2) + 1, Math.ceil(fraction * n), 2));
+}
+
+/**
+ * The two numbers a round fixes when its key phase ends with n advertisers:
+ *   shares    - shares needed to rebuild one client's secret: the threshold rule over the holders
+ *               of a secret (all n on the complete graph, neighbours + 1 on a ring);
+ *   survivors - the fewest masked uploads the round closes with: the threshold rule over n. The
+ *               DP noise is sized for this many survivors, so it must not depend on the graph.
+ * On the complete graph both are secureThreshold(n).
+ */
+export function secureRoundThresholds(cfg: Pick<SecureAggConfig, 'neighbours' | 'thresholdFraction'>, n: number): { shares: number; survivors: number } {
+  const survivors = secureThreshold(n, cfg.thresholdFraction);
+  const holders = cfg.neighbours !== undefined && cfg.neighbours < n - 1 ? cfg.neighbours + 1 : n;
+  return { shares: secureThreshold(holders, cfg.thresholdFraction), survivors };
 }
 
 /** The fewest clients a secure round runs with: below three, the sum of two reveals each to the other. */

@@ -2,6 +2,7 @@ export * from './config.ts';
 export * from './ring.ts';
 export * from './fixed-point.ts';
 export * from './prg.ts';
+export * from './graph.ts';
 export * from './keys.ts';
 export * from './shares.ts';
 export * from './messages.ts';

@@ -2,8 +2,9 @@ import type { z } from 'zod';
 import { newKeyPair, pairwiseMaskSeed, shareAad, shareChannelKey, fromHex, toHex, usablePublicKey, type KeyPair, type SecAggScope, type ShareKind } from './keys.ts';
 import type { KeyAdvert, KeyAdvertBody, RevealBody, ShareBundleBody } from './messages.ts';
 import { survivorsHash } from './messages.ts';
-import { maskWords } from './prg.ts';
-import { addWords, type RingBits, type RingWords } from './ring.ts';
+import { applyMasks, type Mask } from './prg.ts';
+import type { RingBits, RingWords } from './ring.ts';
+import { holdersOf, maskGraph, type MaskGraph } from './graph.ts';
 import { sealShare, selfSeedCommitment, splitSecret, SECRET_BYTES } from './shares.ts';
 import { secureRandomBytes } from './fixed-point.ts';
 import { SecAggFault } from './faults.ts';
@@ -22,6 +23,8 @@ export class SecAggParticipant {
   readonly s: KeyPair = newKeyPair();
   readonly selfSeed: Uint8Array = secureRandomBytes(SECRET_BYTES);
   private answered: string | null = null;
+  /** The round's graph, fixed by shareBundle from the key advertisers. */
+  private graph: MaskGraph | null = null;
 
   constructor(
     readonly scope: SecAggScope,
@@ -33,10 +36,18 @@ export class SecAggParticipant {
     return { task: this.scope.task, round: this.scope.round, client: this.address as `0x${string}`, cPk: toHex(this.c.publicKey), sPk: toHex(this.s.publicKey) };
   }
 
-  /** Shares of both secrets for every client that advertised keys (self included), sealed per holder. */
-  async shareBundle(u1: readonly KeyAdvert[], threshold: number): Promise<z.infer<typeof ShareBundleBody>> {
-    const holders = sortedUnique(u1);
-    if (!holders.some((a) => a.client === this.address)) throw new SecAggFault('NOT_SELECTED', `${this.address} is not among the round's key advertisers`, 'keys');
+  /**
+   * Shares of both secrets for the holders the round's graph gives this client (graph.ts: every
+   * advertiser on the complete graph, else its ring neighbours; itself included), sealed per holder.
+   * `neighbours` is the task's setting (undefined: the complete graph).
+   */
+  async shareBundle(u1: readonly KeyAdvert[], threshold: number, neighbours?: number): Promise<z.infer<typeof ShareBundleBody>> {
+    const advertisers = sortedUnique(u1);
+    if (!advertisers.some((a) => a.client === this.address)) throw new SecAggFault('NOT_SELECTED', `${this.address} is not among the round's key advertisers`, 'keys');
+    this.graph = maskGraph(this.scope, advertisers.map((a) => a.client), neighbours);
+    const mine = new Set(holdersOf(this.graph, this.address));
+    const holders = advertisers.filter((a) => mine.has(a.client));
+    if (threshold > holders.length) throw new SecAggFault('BAD_STATE', `threshold ${threshold} is above the ${holders.length} holders of this client's shares`, 'keys');
     for (const h of holders) {
       if (!usablePublicKey(fromHex(h.cPk)) || !usablePublicKey(fromHex(h.sPk))) throw new SecAggFault('BAD_ADVERT', `${h.client} advertised an unusable public key`, `keys/${h.client}`);
     }
@@ -54,21 +65,27 @@ export class SecAggParticipant {
   }
 
   /**
-   * The masked upload: the quantised delta plus the self-mask, plus for every other client that
-   * shared (u2) the pairwise mask, added when this address sorts first and subtracted otherwise, so
-   * each pair's masks cancel in the sum. The input words are not modified.
+   * The masked upload: the quantised delta plus the self-mask, plus for every neighbour that shared
+   * (u2) the pairwise mask, added when this address sorts first and subtracted otherwise, so each
+   * pair's masks cancel in the sum. The input words are not modified.
    */
   maskInput(quantised: RingWords, bits: RingBits, u2: readonly KeyAdvert[]): RingWords {
+    const graph = this.dealt();
     const peers = sortedUnique(u2);
     if (!peers.some((a) => a.client === this.address)) throw new SecAggFault('NOT_SELECTED', `${this.address} is not among the clients that shared`, 'shares');
-    const y = quantised.slice();
-    addWords(y, maskWords(this.selfSeed, bits, y.length));
+    const masks: Mask[] = [{ seed: this.selfSeed, sign: 1 }];
     for (const p of peers) {
-      if (p.client === this.address) continue;
-      const seed = pairwiseMaskSeed(this.scope, this.s.secretKey, fromHex(p.sPk), this.address, p.client);
-      addWords(y, maskWords(seed, bits, y.length), this.address < p.client ? 1 : -1);
+      if (!graph.adjacent(this.address, p.client)) continue;
+      masks.push({ seed: pairwiseMaskSeed(this.scope, this.s.secretKey, fromHex(p.sPk), this.address, p.client), sign: this.address < p.client ? 1 : -1 });
     }
+    const y = quantised.slice();
+    applyMasks(y, bits, masks);
     return y;
+  }
+
+  private dealt(): MaskGraph {
+    if (!this.graph) throw new SecAggFault('BAD_STATE', 'a client deals its shares (shareBundle) before it masks or reveals', 'shares');
+    return this.graph;
   }
 
   /**
@@ -80,13 +97,15 @@ export class SecAggParticipant {
     const list = [...new Set(survivors.map((s) => s.toLowerCase()))].sort();
     const hash = survivorsHash(list);
     if (this.answered !== null && this.answered !== hash) throw new SecAggFault('SECOND_SURVIVOR_LIST', 'this client already answered a different survivor list for the round; it never reveals twice', 'survivors');
+    const graph = this.dealt();
     const shared = new Map(sortedUnique(u2).map((a) => [a.client as string, a]));
     if (!list.includes(this.address)) throw new SecAggFault('NOT_A_SURVIVOR', `${this.address} is not on the survivor list it was asked to answer`, 'survivors');
     const stranger = list.find((s) => !shared.has(s));
     if (stranger) throw new SecAggFault('UNKNOWN_SURVIVOR', `survivor ${stranger} never shared its secrets`, 'survivors');
     if (list.length < threshold) throw new SecAggFault('TOO_FEW_SURVIVORS', `${list.length} survivors, the threshold is ${threshold}`, 'survivors');
     this.answered = hash;
-    const keys = [...shared.values()].map((d) => {
+    // Only the dealers whose shares this client holds: its neighbours that shared, and itself.
+    const keys = [...shared.values()].filter((d) => d.client === this.address || graph.adjacent(this.address, d.client)).map((d) => {
       const kind: ShareKind = list.includes(d.client) ? 'self' : 'key';
       return { dealer: d.client, kind, key: toHex(shareChannelKey(this.scope, this.c.secretKey, fromHex(d.cPk), d.client, this.address, kind)) };
     });

@@ -15,7 +15,10 @@ export async function simulateSecureRound(opts: {
   task: number;
   round: number;
   bits: RingBits;
+  /** Shares needed per secret (config.ts secureRoundThresholds(...).shares). */
   threshold: number;
+  /** SecAgg+ ring degree (graph.ts); undefined: the complete graph. */
+  neighbours?: number;
   wallets: (Wallet | HDNodeWallet)[];
   /** Each client's quantised input, by wallet index. */
   inputs: RingWords[];
@@ -27,7 +30,7 @@ export async function simulateSecureRound(opts: {
   const byClient = <T extends { client: string }>(xs: T[]) => xs.sort((a, b) => (a.client < b.client ? -1 : 1));
   const adverts: KeyAdvert[] = byClient(await Promise.all(participants.map((p, i) => signSecAggMessage(opts.wallets[i]!, opts.domain, 'keys', p.advert()))) as KeyAdvert[]);
   const bundles: ShareBundle[] = byClient(
-    (await Promise.all(participants.map(async (p, i) => signSecAggMessage(opts.wallets[i]!, opts.domain, 'shares', await p.shareBundle(adverts, opts.threshold))))) as ShareBundle[],
+    (await Promise.all(participants.map(async (p, i) => signSecAggMessage(opts.wallets[i]!, opts.domain, 'shares', await p.shareBundle(adverts, opts.threshold, opts.neighbours))))) as ShareBundle[],
   );
   const sharedAdverts = adverts.filter((a) => bundles.some((b) => b.client === a.client));
   const masked = new Map<string, RingWords>();
@@ -41,7 +44,7 @@ export async function simulateSecureRound(opts: {
     if (!masked.has(p.address) || opts.dropAfterUpload?.includes(i)) continue;
     reveals.push((await signSecAggMessage(opts.wallets[i]!, opts.domain, 'reveal', p.reveal(survivors, sharedAdverts, opts.threshold))) as Reveal);
   }
-  const transcript: SecureTranscript = { format: 1, task: opts.task, round: opts.round, threshold: opts.threshold, adverts, bundles, survivors: survivors as `0x${string}`[], reveals: byClient(reveals) };
+  const transcript: SecureTranscript = { format: 1, task: opts.task, round: opts.round, threshold: opts.threshold, ...(opts.neighbours !== undefined ? { neighbours: opts.neighbours } : {}), adverts, bundles, survivors: survivors as `0x${string}`[], reveals: byClient(reveals) };
   const sum = await unmaskTranscript(opts.domain, transcript, opts.bits, (c) => masked.get(c) as RingWords, (opts.inputs[0] as RingWords).length);
   return { transcript, masked, sum, participants };
 }

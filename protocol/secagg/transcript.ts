@@ -6,8 +6,9 @@ import { SecAggFault } from './faults.ts';
 import { fromHex, pairwiseMaskSeed, shareAad, usablePublicKey, type SecAggScope, type ShareKind } from './keys.ts';
 import { KeyAdvert, Reveal, secAggDigest, secAggSigner, ShareBundle, survivorsHash } from './messages.ts';
 import { hashToField } from '../zk/field.ts';
-import { maskWords } from './prg.ts';
-import { addWords, type RingBits, type RingWords } from './ring.ts';
+import { applyMasks, type Mask } from './prg.ts';
+import type { RingBits, RingWords } from './ring.ts';
+import { holdersOf, maskGraph, type MaskGraph } from './graph.ts';
 import { combineShares, openShare, selfSeedCommitment } from './shares.ts';
 
 /**
@@ -23,8 +24,10 @@ export const SecureTranscript = z.strictObject({
   format: z.literal(1),
   task: z.number().int().min(1),
   round: z.number().int().min(1),
-  /** Shares needed per secret (config.ts secureThreshold of the key advertisers). */
+  /** Shares needed per secret (config.ts secureRoundThresholds(...).shares of the key advertisers). */
   threshold: z.number().int().min(2).max(255),
+  /** The task's SecAgg+ ring degree (graph.ts); absent: the complete graph. */
+  neighbours: z.number().int().min(2).max(254).multipleOf(2).optional(),
   /** Phase 1: every key advert accepted, by client. */
   adverts: z.array(KeyAdvert),
   /** Phase 2: every share bundle accepted, by client (these clients are the ones the masks span). */
@@ -40,6 +43,8 @@ export type SecureTranscript = z.infer<typeof SecureTranscript>;
 export interface CheckedTranscript {
   scope: SecAggScope;
   threshold: number;
+  /** Who masks against whom and holds whose shares, over the key advertisers. */
+  graph: MaskGraph;
   adverts: Map<string, KeyAdvert>;
   bundles: Map<string, ShareBundle>;
   survivors: string[];
@@ -68,17 +73,21 @@ export function checkAdvert(domain: Eip712Domain, scope: SecAggScope, a: KeyAdve
   if (!usablePublicKey(fromHex(a.cPk)) || !usablePublicKey(fromHex(a.sPk))) throw new SecAggFault('BAD_ADVERT', 'a public key is not a usable X25519 point', at);
 }
 
-/** Checks a share bundle against the round's advertisers (coordinator at arrival, auditor on replay). */
-export function checkBundle(domain: Eip712Domain, scope: SecAggScope, adverts: ReadonlyMap<string, KeyAdvert>, b: ShareBundle): void {
+/**
+ * Checks a share bundle against the round's advertisers and graph (coordinator at arrival, auditor
+ * on replay): one share pair for each holder the graph gives the dealer, in ascending order.
+ */
+export function checkBundle(domain: Eip712Domain, scope: SecAggScope, adverts: ReadonlyMap<string, KeyAdvert>, graph: MaskGraph, b: ShareBundle): void {
   const at = `shares/${b.client}`;
   if (b.task !== scope.task || b.round !== scope.round) throw new SecAggFault('WRONG_ROUND', `bundle is for ${b.task}/${b.round}, not ${scope.task}/${scope.round}`, at);
   const mine = adverts.get(b.client);
   if (!mine) throw new SecAggFault('NOT_SELECTED', `${b.client} did not advertise keys in this round`, at);
   if (secAggSigner(domain, 'shares', b) !== advertSigner(mine)) throw new SecAggFault('BAD_SIGNATURE', `share bundle of ${b.client} is not signed by ${advertSigner(mine)}`, at);
-  const advertisers = [...adverts.keys()].sort();
+  const holders = holdersOf(graph, b.client);
   const to = b.shares.map((s) => s.to);
-  if (to.length !== advertisers.length || to.some((t, i) => t !== advertisers[i])) {
-    throw new SecAggFault('BAD_SHARES', `a bundle holds one share pair for each of the ${advertisers.length} advertisers, in ascending order; this one names ${to.length}`, at);
+  if (to.length !== holders.length || to.some((t, i) => t !== holders[i])) {
+    const whom = graph.degree === null ? `each of the ${holders.length} advertisers` : `the dealer and each of its ${holders.length - 1} ring neighbours`;
+    throw new SecAggFault('BAD_SHARES', `a bundle holds one share pair for ${whom}, in ascending order; this one names ${to.length}`, at);
   }
 }
 
@@ -97,7 +106,7 @@ export interface RevealVerdict {
 export function checkReveal(
   domain: Eip712Domain,
   scope: SecAggScope,
-  parties: { adverts: ReadonlyMap<string, KeyAdvert>; bundles: ReadonlyMap<string, ShareBundle>; survivors: readonly string[] },
+  parties: { adverts: ReadonlyMap<string, KeyAdvert>; bundles: ReadonlyMap<string, ShareBundle>; survivors: readonly string[]; graph: MaskGraph },
   r: Reveal,
 ): RevealVerdict {
   const at = `reveal/${r.client}`;
@@ -113,6 +122,7 @@ export function checkReveal(
     seen.add(k.dealer);
     const bundle = parties.bundles.get(k.dealer);
     if (!bundle) throw new SecAggFault('UNKNOWN_DEALER', `reveal names ${k.dealer}, which shared nothing`, at);
+    if (k.dealer !== r.client && !parties.graph.adjacent(k.dealer, r.client)) throw new SecAggFault('NOT_A_HOLDER', `reveal names ${k.dealer}, which is not a neighbour of ${r.client} and dealt it no share`, at);
     const want: ShareKind = parties.survivors.includes(k.dealer) ? 'self' : 'key';
     if (k.kind !== want) throw new SecAggFault('WRONG_KIND', `reveal opens the ${k.kind} share of ${k.dealer}, a ${want === 'self' ? 'survivor' : 'dropout'}: only its ${want} share may be revealed`, at);
     const pair = bundle.shares.find((s) => s.to === r.client);
@@ -134,9 +144,10 @@ export function checkTranscript(domain: Eip712Domain, t: SecureTranscript): Chec
   if (!ascending(advertisers)) throw new SecAggFault('BAD_TRANSCRIPT', 'adverts are not in ascending client order', 'transcript');
   for (const a of t.adverts) checkAdvert(domain, scope, a);
   const adverts = new Map(t.adverts.map((a) => [a.client as string, a]));
+  const graph = maskGraph(scope, advertisers, t.neighbours);
   const bundlers = t.bundles.map((b) => b.client);
   if (!ascending(bundlers)) throw new SecAggFault('BAD_TRANSCRIPT', 'bundles are not in ascending client order', 'transcript');
-  for (const b of t.bundles) checkBundle(domain, scope, adverts, b);
+  for (const b of t.bundles) checkBundle(domain, scope, adverts, graph, b);
   if (!ascending(t.survivors)) throw new SecAggFault('BAD_TRANSCRIPT', 'survivors are not in ascending order', 'survivors');
   const stranger = t.survivors.find((s) => !bundlers.includes(s));
   if (stranger) throw new SecAggFault('UNKNOWN_SURVIVOR', `survivor ${stranger} shared nothing`, 'survivors');
@@ -145,6 +156,7 @@ export function checkTranscript(domain: Eip712Domain, t: SecureTranscript): Chec
   return {
     scope,
     threshold: t.threshold,
+    graph,
     adverts,
     bundles: new Map(t.bundles.map((b) => [b.client, b])),
     survivors: [...t.survivors],
@@ -202,20 +214,26 @@ export async function recoverSecrets(domain: Eip712Domain, t: CheckedTranscript)
 
 /**
  * Turns the sum of the survivors' masked uploads into the sum of their quantised deltas, in place:
- * removes each survivor's self-mask, and for each dropout the pairwise masks the survivors added or
- * subtracted for it (recomputed from the dropout's reconstructed key and the survivor's public key).
- * Masks between two survivors cancelled in the sum already.
+ * removes each survivor's self-mask, and for each dropout the pairwise masks its surviving
+ * neighbours added or subtracted for it (recomputed from the dropout's reconstructed key and the
+ * survivor's public key). Masks between two survivors cancelled in the sum already.
  */
 export function unmaskSum(t: CheckedTranscript, secrets: RecoveredSecrets, bits: RingBits, sum: RingWords): void {
-  for (const s of t.survivors) addWords(sum, maskWords(secrets.selfSeeds.get(s) as Uint8Array, bits, sum.length), -1);
+  applyMasks(sum, bits, unmaskingMasks(t, secrets));
+}
+
+/** The masks unmaskSum removes, in a fixed order: survivors' self-masks, then each dropout's pairwise masks. */
+export function unmaskingMasks(t: CheckedTranscript, secrets: RecoveredSecrets): Mask[] {
+  const masks: Mask[] = t.survivors.map((s) => ({ seed: secrets.selfSeeds.get(s) as Uint8Array, sign: -1 }));
   for (const d of t.dropped) {
     const sk = secrets.maskKeys.get(d) as Uint8Array;
     for (const s of t.survivors) {
-      const seed = pairwiseMaskSeed(t.scope, sk, fromHex((t.adverts.get(s) as KeyAdvert).sPk), d, s);
+      if (!t.graph.adjacent(d, s)) continue;
       // The survivor s added the mask when it sorts before d and subtracted it otherwise: undo that.
-      addWords(sum, maskWords(seed, bits, sum.length), s < d ? -1 : 1);
+      masks.push({ seed: pairwiseMaskSeed(t.scope, sk, fromHex((t.adverts.get(s) as KeyAdvert).sPk), d, s), sign: s < d ? -1 : 1 });
     }
   }
+  return masks;
 }
 
 /**

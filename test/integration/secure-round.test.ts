@@ -240,6 +240,41 @@ describe('a secure round', () => {
     assert.ok(std > 0.4 && std < 1.0, `per-coordinate change ${std}, expected about ${(2 / 3).toFixed(3)}`);
   });
 
+  test('SecAgg+ ring of degree 2: each client masks against two neighbours, one drops, the audit rebuilds the round', async () => {
+    const ringTask = await admin.createTask({
+      name: 'secure iris ring',
+      model: 'iris-mlp',
+      training: { localEpochs: 3, batchSize: 8, learningRate: 0.1, optimizer: 'sgd' },
+      rewards: { perRound: '1000', budget: '1000' },
+      secure: { clipNorm: 5, range: 0.5, maxClients: 8, phaseSeconds: 3, neighbours: 2 },
+      seed: 9,
+    });
+    assert.equal(ringTask.secure?.neighbours, 2);
+    for (const c of clients) await c.register(ringTask.id);
+    const iris = loadIris();
+    const parts = iidPartition(iris.n, 5, 5);
+    const round = await admin.openRound(ringTask.id, { durationSeconds: 60, minClients: 3, maxClients: 5 });
+    const results = await Promise.all(clients.map((c, i) => c.contribute({ task: ringTask, round, data: subset(iris, parts[i]!), leaveAfterUpload: i === 4 })));
+    const end = await waitFor('ring round committed', async () => {
+      const s = await admin.getRound(ringTask.id, round.round);
+      if (s.state === 'failed') throw new Error(`round failed: ${s.failureReason}`);
+      return s.state === 'committed' ? s : null;
+    }, 60_000);
+    assert.equal(end.accepted, 5);
+    assert.deepEqual(new Set(end.acceptedUpdates.map((u) => u.updateHash)), new Set(results.map((r) => r.updateHash)));
+    const m = (await admin.getManifest(end.manifestHash!)).manifest;
+    assert.deepEqual(verifyManifest(m), []);
+    // Shares are counted among the dealer and its two neighbours (2 of 3); the round still needed 3 survivors of 5.
+    assert.equal(m.secure!.threshold, 2);
+    assert.equal(m.secure!.config.neighbours, 2);
+    const tr = SecureTranscript.parse(await (await fetch(new URL(`/v1/transcripts/${m.secure!.transcriptHash}`, env.c.url))).json());
+    assert.equal(tr.neighbours, 2);
+    for (const b of tr.bundles) assert.equal(b.shares.length, 3, `${b.client} deals to itself and two neighbours`);
+    assert.equal(tr.reveals.length, 4);
+    for (const r of tr.reveals) assert.equal(r.keys.length, 3, `${r.client} opens shares of itself and its two neighbours only`);
+    await expectAudited(chain, env.c.url, ringTask.id);
+  });
+
   test('what a secure task cannot have is refused with a clear reason', async () => {
     const base = { name: 'x', model: 'iris-mlp', secure: { clipNorm: 1, range: 0.5 } };
     const refused = async (body: object, pattern: RegExp) =>
