@@ -18,7 +18,7 @@ import {
   checkTranscript,
   recoverSecrets,
   SecAggParticipant,
-  secureThreshold,
+  secureRoundThresholds,
   signSecAggMessage,
   unmaskSum,
   zeroWords,
@@ -33,6 +33,8 @@ import { note, randomVector } from './common.ts';
 export interface SecureAggResult {
   clients: number;
   params: number;
+  /** SecAgg+ ring degree, or null for the complete graph. */
+  neighbours: number | null;
   clientsMs: number;
   slowestClientMs: number;
   coordinatorMs: number;
@@ -42,7 +44,7 @@ export interface SecureAggResult {
   bytesRatio: number;
 }
 
-export async function benchSecureAgg(o: { clients: number; params: number }): Promise<SecureAggResult> {
+export async function benchSecureAgg(o: { clients: number; params: number; neighbours?: number }): Promise<SecureAggResult> {
   const noise = randomVector(o.params, 5);
   let deltas: ClientDelta[] = Array.from({ length: o.clients }, (_, k) => ({ id: `0x${k.toString(16).padStart(64, '0')}`, delta: noise.map((v) => v * (1 + k / o.clients)), numSamples: 100 + k }));
   const fedavg = createStrategy({ name: 'fedavg' });
@@ -63,7 +65,7 @@ export async function benchSecureAgg(o: { clients: number; params: number }): Pr
 
   const domain = DEFAULT_DOMAIN;
   const scope = { chainId: domain.chainId, task: 1, round: 1 };
-  const threshold = secureThreshold(o.clients, 0.6);
+  const threshold = secureRoundThresholds({ thresholdFraction: 0.6, neighbours: o.neighbours }, o.clients).shares;
   const wallets = Array.from({ length: o.clients }, () => Wallet.createRandom());
   const ps = wallets.map((w) => new SecAggParticipant(scope, w.address.toLowerCase()));
   const perClient = new Array<number>(o.clients).fill(0);
@@ -78,7 +80,7 @@ export async function benchSecureAgg(o: { clients: number; params: number }): Pr
   for (const [i, p] of ps.entries()) adverts.push((await timed(i, () => signSecAggMessage(wallets[i]!, domain, 'keys', p.advert()))) as KeyAdvert);
   byClient(adverts);
   const bundles: ShareBundle[] = [];
-  for (const [i, p] of ps.entries()) bundles.push((await timed(i, async () => signSecAggMessage(wallets[i]!, domain, 'shares', await p.shareBundle(adverts, threshold)))) as ShareBundle);
+  for (const [i, p] of ps.entries()) bundles.push((await timed(i, async () => signSecAggMessage(wallets[i]!, domain, 'shares', await p.shareBundle(adverts, threshold, o.neighbours)))) as ShareBundle);
   byClient(bundles);
   const masked = new Map<string, RingWords>();
   for (const [i, p] of ps.entries()) masked.set(p.address, await timed(i, () => p.maskInput(inputs[i]!, 16, adverts)));
@@ -89,7 +91,7 @@ export async function benchSecureAgg(o: { clients: number; params: number }): Pr
   byClient(reveals);
 
   const t = performance.now();
-  const transcript: SecureTranscript = { format: 1, task: 1, round: 1, threshold, adverts, bundles, survivors: survivors as `0x${string}`[], reveals };
+  const transcript: SecureTranscript = { format: 1, task: 1, round: 1, threshold, ...(o.neighbours !== undefined ? { neighbours: o.neighbours } : {}), adverts, bundles, survivors: survivors as `0x${string}`[], reveals };
   const checked = checkTranscript(domain, transcript);
   const secrets = await recoverSecrets(domain, checked);
   const sum = zeroWords(16, o.params);
@@ -101,6 +103,6 @@ export async function benchSecureAgg(o: { clients: number; params: number }): Pr
   const slowestClientMs = Math.max(...perClient);
   const protocolBytes = (JSON.stringify(adverts).length + JSON.stringify(bundles).length + JSON.stringify(reveals).length) / o.clients;
   const bytesRatio = (o.params * 2 + protocolBytes) / (o.params * 4);
-  note(`secure_agg: ${o.clients} clients x ${o.params} params: all clients ${clientsMs.toFixed(0)} ms (slowest ${slowestClientMs.toFixed(0)} ms), coordinator close ${coordinatorMs.toFixed(0)} ms; FedAvg fold of ${o.clients} float32 updates ${foldMs.toFixed(1)} ms; ${protocolBytes.toFixed(0)} protocol bytes per client`);
-  return { clients: o.clients, params: o.params, clientsMs, slowestClientMs, coordinatorMs, foldMs, timeRatio: (clientsMs + coordinatorMs) / foldMs, criticalPathRatio: (slowestClientMs + coordinatorMs) / foldMs, bytesRatio };
+  note(`secure_agg: ${o.clients} clients x ${o.params} params, ${o.neighbours ? `ring of degree ${o.neighbours}` : 'complete graph'}: all clients ${clientsMs.toFixed(0)} ms (slowest ${slowestClientMs.toFixed(0)} ms), coordinator close ${coordinatorMs.toFixed(0)} ms; FedAvg fold of ${o.clients} float32 updates ${foldMs.toFixed(1)} ms; ${protocolBytes.toFixed(0)} protocol bytes per client`);
+  return { clients: o.clients, params: o.params, neighbours: o.neighbours ?? null, clientsMs, slowestClientMs, coordinatorMs, foldMs, timeRatio: (clientsMs + coordinatorMs) / foldMs, criticalPathRatio: (slowestClientMs + coordinatorMs) / foldMs, bytesRatio };
 }

@@ -65,6 +65,11 @@ const opts = new Command('demo')
   .option('--secure-bits <b>', 'secure: ring width, 16 or 8', (v) => (v === '8' ? 8 : v === '16' ? 16 : (() => { throw new InvalidArgumentError('16 or 8'); })()), 16)
   .option('--secure-range <r>', 'secure: per-coordinate bound every client clamps its delta to', parseFloat, 0.25)
   .option('--secure-clip <c>', 'secure: L2 norm every client clips its delta to', parseFloat, 10)
+  .option('--secure-neighbours <k>', 'secure: SecAgg+ ring, each client masks against k neighbours (even) instead of every other client', (v) => {
+    const k = Number(v);
+    if (!Number.isInteger(k) || k < 2 || k % 2 !== 0) throw new InvalidArgumentError('an even number of at least 2');
+    return k;
+  })
   .option('--scoring <rule>', 'how rewards are split: accepted-samples (declared, bounded samples) or validation-gain (what each update adds on 300 held-out digits: docs/contribution-scores.md)', (v) => (v === 'accepted-samples' || v === 'validation-gain' ? v : (() => { throw new InvalidArgumentError('accepted-samples or validation-gain'); })()), 'accepted-samples')
   .option('--port <n>', 'port of the coordinator and its dashboard (default: any free port)', (v) => (v === '0' ? 0 : posInt('port')(v)), 0)
   .option('--wire <codec>', 'how open updates travel: int8 (1.02 bytes a parameter, stochastic rounding), float32 (4 bytes) or topk (the largest 5 % of the coordinates, 0.4 bytes a parameter, error feedback)', (v) => (v === 'int8' || v === 'float32' || v === 'topk' ? v : (() => { throw new InvalidArgumentError('int8, float32 or topk'); })()), 'int8')
@@ -84,13 +89,17 @@ or, with --json, one JSON object per round and a final {"event":"done", ...}.
 Exit codes: 0 done and the audit passed (or was skipped with --no-chain); 1 usage error or a failure
 (a client, the coordinator, the chain); 2 the closing fl-audit failed.`)
   .parse()
-  .opts<{ rounds: number; clients: number; seed: number; alpha: number; trainDigits: number; localEpochs: number; batchSize: number; lr: number; strategy: string; clip?: number; dp?: number; json: boolean; chain: boolean; private: boolean; ceremony?: number; secure: boolean; secureBits: 16 | 8; secureRange: number; secureClip: number; scoring: 'accepted-samples' | 'validation-gain'; wire: 'int8' | 'float32' | 'topk'; port: number; hold: boolean; async: boolean; slowClient: number; buffer?: number; replicas: number; workers: number; store: 'fs' | 's3' }>();
+  .opts<{ rounds: number; clients: number; seed: number; alpha: number; trainDigits: number; localEpochs: number; batchSize: number; lr: number; strategy: string; clip?: number; dp?: number; json: boolean; chain: boolean; private: boolean; ceremony?: number; secure: boolean; secureBits: 16 | 8; secureRange: number; secureClip: number; secureNeighbours?: number; scoring: 'accepted-samples' | 'validation-gain'; wire: 'int8' | 'float32' | 'topk'; port: number; hold: boolean; async: boolean; slowClient: number; buffer?: number; replicas: number; workers: number; store: 'fs' | 's3' }>();
 if (opts.async && (opts.secure || opts.private || opts.scoring === 'validation-gain')) {
   console.error('demo: --async runs open tasks paid by accepted samples (async tasks are not secure, private or validation-gain scored yet)');
   process.exit(1);
 }
 if (!(opts.slowClient >= 1)) {
   console.error('demo: --slow-client takes a factor >= 1');
+  process.exit(1);
+}
+if (opts.secureNeighbours !== undefined && !opts.secure) {
+  console.error('demo: --secure-neighbours sets the SecAgg+ ring of a secure task: add --secure');
   process.exit(1);
 }
 if (opts.secure && opts.scoring === 'validation-gain') {
@@ -107,11 +116,10 @@ if (opts.ceremony !== undefined && !opts.private) {
   console.error('demo: --ceremony makes the keys of a private task: add --private');
   process.exit(2);
 }
-if (opts.secure && opts.private) {
-  console.error('demo: the demo does not run --secure and --private together yet (the API and fl-client do: docs/secure-mode.md)');
-  process.exit(1);
-}
 
+// A phase ends as soon as every client has answered; the deadline only bounds a straggler. Private
+// members prove membership with every advert, which on a loaded 2-core machine can take a while.
+const secureDemoPhaseSeconds = opts.private ? 120 : 60;
 const PER_ROUND = 100n * 10n ** 18n;
 /** Set when the closing fl-audit fails: the demo then exits 2. */
 let auditFailed = false;
@@ -212,7 +220,7 @@ async function main() {
     // Secure: the fixed-point encoding is sized for exactly the demo's clients; with --dp the
     // clients add the noise themselves (distributed Skellam), clipped to secure-clip.
     ...(opts.secure
-      ? { secure: { bits: opts.secureBits, clipNorm: opts.secureClip, range: opts.secureRange, maxClients: Math.max(3, opts.clients), phaseSeconds: 30, ...(opts.dp ? { dp: { noiseMultiplier: opts.dp, delta: 1e-5 } } : {}) } }
+      ? { secure: { bits: opts.secureBits, clipNorm: opts.secureClip, range: opts.secureRange, maxClients: Math.max(3, opts.clients), phaseSeconds: secureDemoPhaseSeconds, ...(opts.secureNeighbours ? { neighbours: opts.secureNeighbours } : {}), ...(opts.dp ? { dp: { noiseMultiplier: opts.dp, delta: 1e-5 } } : {}) } }
       : {}),
     // 100 tokens (18 decimals) per round, split pro rata over accepted samples; the budget covers every
     // round, and with --hold 10 more, so a data owner trying the /join page afterwards is paid too.
@@ -227,7 +235,7 @@ async function main() {
   const members: Identity[] = opts.private ? Array.from({ length: opts.clients }, (_, i) => memberIdentity(i)) : [];
   if (opts.private) await api.admitMembers(task.id, members.map((m) => m.commitment));
   say(`demo: dashboard ${coordinator.url}/dashboard/?task=${task.id}`);
-  say(`demo: ${mode === 'async' ? `async task (buffers of ${bufferSize}, up to ${maxBuffers}, until accuracy ${target.toFixed(4)})` : 'task'} ${task.id} mnist-cnn (${task.params} parameters), ${opts.clients} clients, alpha ${opts.alpha}, ${opts.rounds} rounds, strategy ${strategyName}${opts.private ? ', private (membership proofs, no addresses)' : ''}${opts.secure ? `, secure aggregation (${opts.secureBits}-bit ring, range ${opts.secureRange}, clip ${opts.secureClip})` : ''}`);
+  say(`demo: ${mode === 'async' ? `async task (buffers of ${bufferSize}, up to ${maxBuffers}, until accuracy ${target.toFixed(4)})` : 'task'} ${task.id} mnist-cnn (${task.params} parameters), ${opts.clients} clients, alpha ${opts.alpha}, ${opts.rounds} rounds, strategy ${strategyName}${opts.private ? ', private (membership proofs, no addresses)' : ''}${opts.secure ? `, secure aggregation (${opts.secureBits}-bit ring, range ${opts.secureRange}, clip ${opts.secureClip}${opts.secureNeighbours ? `, SecAgg+ ring of ${opts.secureNeighbours} neighbours` : ''})` : ''}`);
 
   // K data owners, each its own process (both cores busy); odd ones upload over HTTP, even ones through Redis.
   const exits: Promise<void>[] = [];

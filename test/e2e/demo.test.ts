@@ -80,6 +80,19 @@ test('npm run demo -- --secure runs secure aggregation end to end and the audit 
   assert.match(last, /^demo: mode=secure rounds=2 clients=3 accuracy=\d\.\d{4} committed=2 audit=pass$/, `last line: ${last}`);
 });
 
+// Both privacy modes at once, on a SecAgg+ ring: four anonymous members, each masking against two
+// neighbours only, proving membership with every advert and upload, claiming privately.
+test('npm run demo -- --secure --private --secure-neighbours 2: anonymous members on a SecAgg+ ring, audit passes', () => {
+  const r = runDemo('--secure', '--private', '--secure-neighbours', '2', '--clients', '4');
+  const lines = r.stdout.trim().split('\n');
+  const rows = lines.filter((l) => /^\s+\d+\s+\d+\/\d+\s/.test(l));
+  assert.equal(rows.length, 2, r.stdout);
+  for (const row of rows) assert.match(row, /\s4\/0\s/, 'all four members accepted, none rejected');
+  assert.match(lines.find((l) => l.startsWith('demo: task ')) ?? '', /private .*secure aggregation .*SecAgg\+ ring of 2 neighbours/);
+  const last = lines[lines.length - 1]!;
+  assert.match(last, /^demo: mode=secure rounds=2 clients=4 accuracy=\d\.\d{4} committed=2 private_claims=8 audit=pass$/, `last line: ${last}`);
+});
+
 test('npm run demo -- --scoring validation-gain pays by confirmed gain and the audit re-scores every round', () => {
   const r = runDemo('--scoring', 'validation-gain');
   const lines = r.stdout.trim().split('\n');
