@@ -170,10 +170,17 @@ describe('the /join page: browser data owners beside CLI ones', () => {
     // a shows progress of round 2 from its first batch on; b lists round 2 once its upload is recorded.
     const trained = a.locator('#train-progress[data-round="2"]');
     const uploadedB = logOf(b, 2);
+    // Page a's CPU runs 8x slower until the reload (Chromium's own throttling, per page), so that its
+    // training is still under way when the test looks: on a busy machine an unthrottled page could
+    // finish between the first progress report and the check.
+    const cdp = await a.context().newCDPSession(a);
+    await cdp.send('Emulation.setCPUThrottlingRate', { rate: 8 });
     const round = openRound(env.c.ctx, task.id, { durationSeconds: 600, minClients: 2, maxClients: 2 });
     await trained.waitFor({ timeout: 120_000 });
     assert.equal(puts('a', 2).length, 0, 'a is still training');
     await a.reload();
+    await cdp.send('Emulation.setCPUThrottlingRate', { rate: 1 });
+    await cdp.detach();
     await uploadedB.waitFor({ timeout: 120_000 });
     await b.reload();
     await round;
