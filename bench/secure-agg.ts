@@ -65,7 +65,7 @@ export async function benchSecureAgg(o: { clients: number; params: number; neigh
 
   const domain = DEFAULT_DOMAIN;
   const scope = { chainId: domain.chainId, task: 1, round: 1 };
-  const threshold = secureRoundThresholds({ thresholdFraction: 0.6, neighbours: o.neighbours }, o.clients).shares;
+  const threshold = secureRoundThresholds({ thresholdFraction: 2 / 3, neighbours: o.neighbours }, o.clients).shares;
   const wallets = Array.from({ length: o.clients }, () => Wallet.createRandom());
   const ps = wallets.map((w) => new SecAggParticipant(scope, w.address.toLowerCase()));
   const perClient = new Array<number>(o.clients).fill(0);

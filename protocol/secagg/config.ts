@@ -36,11 +36,13 @@ export const SecureAggConfig = z
    */
   neighbours: z.number().int().min(2).max(254).multipleOf(2).optional(),
   /**
-   * Fraction of the round's key-advertising clients whose shares are needed to unmask. The
-   * threshold is max(floor(n/2) + 1, ceil(fraction * n)): always a strict majority, so a
-   * coordinator cannot collect both kinds of share for one client (docs/security.md).
+   * Fraction of a secret's holders whose shares are needed to unmask it. The threshold is
+   * max(floor(h/2) + 1, ceil(fraction * h)) of the h holders: always a strict majority. Why 2/3 by
+   * default: a coordinator that tells some holders a client survived and others that it dropped
+   * collects both of its secrets with only 2t - h colluders; at 2/3 that is a third of the holders,
+   * the bound of Bonawitz et al.'s active setting (docs/secure-mode.md).
    */
-  thresholdFraction: z.number().min(0.5).max(1).default(0.6),
+  thresholdFraction: z.number().min(0.5).max(1).default(2 / 3),
   /** Seconds each protocol phase (keys, shares, unmasking) waits for stragglers. */
   phaseSeconds: z.number().positive().max(86400).default(60),
   /** Distributed differential privacy: every client adds its own Skellam noise (protocol/secagg/skellam.ts). */

@@ -89,7 +89,7 @@ describe('a secure round', () => {
     assert.deepEqual(verifyManifest(manifest), []);
     assert.ok(manifest.secure, 'the manifest records the secure encoding');
     assert.equal(manifest.secure.config.bits, 16);
-    assert.equal(manifest.secure.threshold, 3);
+    assert.equal(manifest.secure.threshold, 4, 'two thirds of five, rounded up');
     assert.deepEqual(manifest.secure.dropped, [], 'the dropout uploaded, so it is a survivor whose self-seed was rebuilt');
     // Rewards follow the declared sample counts of the survivors.
     assert.equal(manifest.entries.filter((e) => e.status === 'accepted').reduce((s, e) => s + BigInt(e.reward), 0n), 1000n);
@@ -264,7 +264,7 @@ describe('a secure round', () => {
     assert.deepEqual(new Set(end.acceptedUpdates.map((u) => u.updateHash)), new Set(results.map((r) => r.updateHash)));
     const m = (await admin.getManifest(end.manifestHash!)).manifest;
     assert.deepEqual(verifyManifest(m), []);
-    // Shares are counted among the dealer and its two neighbours (2 of 3); the round still needed 3 survivors of 5.
+    // Shares are counted among the dealer and its two neighbours (2 of 3); the round still needed 4 survivors of 5.
     assert.equal(m.secure!.threshold, 2);
     assert.equal(m.secure!.config.neighbours, 2);
     const tr = SecureTranscript.parse(await (await fetch(new URL(`/v1/transcripts/${m.secure!.transcriptHash}`, env.c.url))).json());
