@@ -37,7 +37,9 @@ export interface IngestDiagnostics {
   updates: number;
   megabytes: number;
   uploadsReturnedMs: number;
+  /** The best of the timed rounds (the figure); every round's time is in runsMs. */
   allAcceptedMs: number;
+  runsMs: number[];
   aggregateMs: number;
   baselineRunsMBps: number[];
 }
@@ -112,36 +114,44 @@ export async function benchIngest(o: IngestOptions): Promise<{ figures: Figure[]
         await waitAccepted(poller, c, task.id, w.round, o.warmup);
         await waitAggregated(c, task.id, w.round);
 
-        // The timed round. Deltas, hashes and signatures are made now, before the clock starts.
-        const r = await openBenchRound(c.ctx, task.id, o.n);
-        const prep = await child.request({ type: 'prepare', domain: c.ctx.domain, task: task.id, round: r.round, baseHash: r.baseHash, privateKeys: keys, params: task.params, seed, firstClient: 0 }, 'prepared');
+        // The timed rounds: as many as the floor's and the baseline's runs, and the best of them is the
+        // figure, so the product and the floor it is compared with are measured alike. Deltas, hashes
+        // and signatures are made before each clock starts.
         const baselineRunsMBps: number[] = [];
+        const runsMs: number[] = [];
+        let best: { up: { ms: number }; allAcceptedMs: number; aggregateMs: number; count: number; bytes: number } | null = null;
         for (let rep = 0; rep < o.baselineReps; rep++) {
+          const r = await openBenchRound(c.ctx, task.id, o.n);
+          const prep = await child.request({ type: 'prepare', domain: c.ctx.domain, task: task.id, round: r.round, baseHash: r.baseHash, privateKeys: keys, params: task.params, seed: seed + 100 * rep, firstClient: 0 }, 'prepared');
           const b = await child.request({ type: 'set', keyBase: `${o.prefix}:baseline:${kind}:${rep}` }, 'set-done');
           baselineRunsMBps.push(prep.bytes / MB / (b.ms / 1000));
-        }
 
-        const t0 = performance.now();
-        const uploaded = child.request({ type: 'upload' }, 'uploaded');
-        uploaded.catch(() => {});
-        await waitAccepted(poller, c, task.id, r.round, o.n);
-        const allAcceptedMs = performance.now() - t0;
-        const up = await uploaded;
-        const a0 = performance.now();
-        await waitAggregated(c, task.id, r.round);
+          const t0 = performance.now();
+          const uploaded = child.request({ type: 'upload' }, 'uploaded');
+          uploaded.catch(() => {});
+          await waitAccepted(poller, c, task.id, r.round, o.n);
+          const allAcceptedMs = performance.now() - t0;
+          const up = await uploaded;
+          const a0 = performance.now();
+          await waitAggregated(c, task.id, r.round);
+          runsMs.push(allAcceptedMs);
+          if (!best || allAcceptedMs < best.allAcceptedMs) best = { up, allAcceptedMs, aggregateMs: performance.now() - a0, count: prep.count, bytes: prep.bytes };
+        }
+        if (!best) throw new Error('bench ingest: no timed round (baselineReps is 0)');
         const d: IngestDiagnostics = {
           kind,
-          updates: prep.count,
-          megabytes: prep.bytes / MB,
-          uploadsReturnedMs: up.ms,
-          allAcceptedMs,
-          aggregateMs: performance.now() - a0,
+          updates: best.count,
+          megabytes: best.bytes / MB,
+          uploadsReturnedMs: best.up.ms,
+          allAcceptedMs: best.allAcceptedMs,
+          runsMs,
+          aggregateMs: best.aggregateMs,
           baselineRunsMBps,
         };
         diagnostics.push(d);
         note(
           `ingest_${kind}: ${d.updates} x ${(d.megabytes / d.updates).toFixed(2)} MB, ${o.concurrency} in flight; uploads returned after ${d.uploadsReturnedMs.toFixed(0)} ms, ` +
-            `all accepted after ${d.allAcceptedMs.toFixed(0)} ms = ${(d.megabytes / (d.allAcceptedMs / 1000)).toFixed(1)} MB/s ` +
+            `all accepted after ${d.allAcceptedMs.toFixed(0)} ms (best of ${d.runsMs.map((v) => v.toFixed(0)).join(', ')}) = ${(d.megabytes / (d.allAcceptedMs / 1000)).toFixed(1)} MB/s ` +
             `(then aggregated + archived in ${d.aggregateMs.toFixed(0)} ms, untimed); redis_set runs: ${baselineRunsMBps.map((v) => v.toFixed(0)).join(', ')} MB/s`,
         );
       } finally {

@@ -3,6 +3,11 @@
  * run on the same machine. stdout carries one `bench:` line per figure and one `target:` line per
  * target; diagnostics go to stderr; everything is also written to bench/results.json.
  * All Redis keys live under a fresh prefix and are deleted with SCAN + DEL at the end (never FLUSHALL).
+ *
+ * `--only PART[,PART...]` runs some parts only (for A/B work on one figure; the JSON then holds just
+ * those): fold, wire, stages, ingest (the checked floor and both ingestion paths, in one phase, so
+ * floor_ratio keeps its same-run floor), rss, load, gas, secure-agg, scoring, browser-train, zk,
+ * s3 (the S3 store and the scale run), ceremony. E.g. `npm run bench -- --only ingest`.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -36,6 +41,9 @@ const SETTINGS = {
   zk: { members: 1000, proofs: 5, verifies: 30 },
   load: { clients: 1000, httpShare: 0.5, hostileShare: 0.05 },
   secureAgg: { clients: Number(process.env.BENCH_SECURE_CLIENTS ?? 100), params: 1_000_000 },
+  // SecAgg+ ring degrees measured beside the complete graph: against a coordinator that lies about
+  // dropouts, 26 withstands one colluder in twenty and 60 one in ten (docs/secure-mode.md).
+  secureNeighbours: (process.env.BENCH_SECURE_NEIGHBOURS ?? '26,60').split(',').filter(Boolean).map(Number),
   scoring: { clients: Number(process.env.BENCH_SCORING_CLIENTS ?? 50), validation: 100 },
   browserTrain: { samples: 1024, runs: 3 },
   wire: { params: 1_000_000, runs: 5 },
@@ -44,12 +52,26 @@ const SETTINGS = {
   scale: { uploads: Number(process.env.BENCH_SCALE_N ?? 40), topologies: [[1, 1], [2, 2]] as const },
 };
 
+/** The parts `--only` can name, in run order. */
+const PARTS = ['fold', 'wire', 'stages', 'ingest', 'rss', 'load', 'gas', 'secure-agg', 'scoring', 'browser-train', 'zk', 's3', 'ceremony'] as const;
+type Part = (typeof PARTS)[number];
+
 const cli = new Command('bench')
   .description('performance figures of the coordinator, each as a ratio to a baseline measured in the same run; writes bench/results.json')
   .option('--json', 'print the whole result (figures, settings, method, diagnostics) as one JSON line on stdout instead of bench:/target: lines', false)
-  .addHelpText('after', '\nEnv: REDIS_URL (default: 127.0.0.1:6379 when it answers, else a private redis-server), BENCH_INGEST_N (40).\nExit codes: 0 every figure measured and the load run clean; 1 a benchmark failed or the load run saw a 5xx or an undecided upload.\nTargets are reported as target: lines and do not change the exit code.')
+  .option('--only <parts>', `run only these parts, comma-separated: ${PARTS.join(', ')}`)
+  .addHelpText('after', '\nEnv: REDIS_URL (default: 127.0.0.1:6379 when it answers, else a private redis-server), BENCH_INGEST_N (40).\nExit codes: 0 every figure measured and the load run clean; 1 a benchmark failed or the load run saw a 5xx or an undecided upload; 2 an unknown --only part.\nTargets are reported as target: lines and do not change the exit code.')
   .parse()
-  .opts<{ json: boolean }>();
+  .opts<{ json: boolean; only?: string }>();
+const only = cli.only === undefined ? null : new Set(cli.only.split(',').map((p) => p.trim()).filter(Boolean));
+for (const p of only ?? []) {
+  if (!(PARTS as readonly string[]).includes(p)) {
+    console.error(`bench: unknown part '${p}' in --only (parts: ${PARTS.join(', ')})`);
+    process.exit(2);
+  }
+}
+/** Whether this run measures `part` (every part without --only). */
+const want = (part: Part) => only === null || only.has(part);
 /** stdout: bench:/target:/load: lines, or nothing until the final JSON with --json. */
 const out = (line: string) => {
   if (!cli.json) console.log(line);
@@ -91,11 +113,35 @@ const diagnostics: { browserTrain?: unknown; secureAgg?: unknown; ingest?: unkno
 let failed = false;
 try {
   // The in-memory fold first, while the process is fresh.
-  emit(await benchFold(SETTINGS.fold));
-  const w = benchWire(SETTINGS.wire);
-  out(`bench: wire codec=${w.codec} bytes_per_param=${w.bytesPerParam.toFixed(4)} decode_ratio=${w.decodeRatio.toFixed(2)} vs fold_step ${w.foldStepMs.toFixed(2)} ms encode_ms=${w.encodeMs.toFixed(1)} params=${w.params}`);
-  out(`target: wire bytes_per_param<=1.05 ${w.bytesPerParam <= 1.05 ? 'MET' : 'NOT MET'}`);
-  diagnostics.workerStepMs = await benchStages(redis.url, prefixes[0]!);
+  if (want('fold')) emit(await benchFold(SETTINGS.fold));
+  if (want('wire')) {
+    const w = benchWire(SETTINGS.wire);
+    out(`bench: wire codec=${w.codec} bytes_per_param=${w.bytesPerParam.toFixed(4)} decode_ratio=${w.decodeRatio.toFixed(2)} vs fold_step ${w.foldStepMs.toFixed(2)} ms encode_ms=${w.encodeMs.toFixed(1)} params=${w.params}`);
+    out(`target: wire bytes_per_param<=1.05 ${w.bytesPerParam <= 1.05 ? 'MET' : 'NOT MET'}`);
+  }
+  if (want('stages')) diagnostics.workerStepMs = await benchStages(redis.url, prefixes[0]!);
+  if (want('ingest')) await ingestPhase();
+  if (want('rss')) emit(await benchRss({ redisUrl: redis.url, prefix: prefixes[1]!, dataDir: join(dataDir, 'rss'), ...SETTINGS.rss }));
+  if (want('load')) {
+    const load = await benchLoad({ redisUrl: redis.url, prefix: prefixes[2]!, dataDir: join(dataDir, 'load'), ...SETTINGS.load });
+    diagnostics.load = { ...load.result, unaccounted: load.result.unaccounted.slice(0, 20) };
+    for (const f of load.figures) emit(f);
+    const r = load.result;
+    out(`load: clients=${r.clients} accepted=${r.accepted} rejected=${JSON.stringify(r.rejectedByCode)} refused=${JSON.stringify(r.refusedByCode)} 5xx=${r.serverErrors} unaccounted=${r.unaccounted.length} round=${r.roundState}`);
+    if (load.problems.length) {
+      failed = true;
+      console.error(`bench load: ${load.problems.join('; ')}`);
+    }
+  }
+} catch (e) {
+  failed = true;
+  console.error(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
+} finally {
+  await cleanup();
+}
+
+/** The checked floor, then both ingestion paths, in one phase: floor_ratio compares figures of the same run. */
+async function ingestPhase(): Promise<void> {
   const floor = await benchIngestFloor({ redisUrl: redis.url, prefix: prefixes[0]!, n: SETTINGS.ingest.n, concurrency: SETTINGS.ingest.concurrency, reps: SETTINGS.ingest.baselineReps });
   diagnostics.ingestFloor = floor;
   const ingest = await benchIngest({ redisUrl: redis.url, prefix: prefixes[0]!, dataDir: join(dataDir, 'ingest'), ...SETTINGS.ingest, extraBaselineMBps: floor.setMBps });
@@ -112,93 +158,97 @@ try {
   const checkedFloor = Math.max(...floor.checkedMBps);
   for (const f of ingest.figures) out(`bench: ingest path=${f.name.replace('ingest_', '')} MBps=${f.value.toFixed(1)} floor_ratio=${(f.value / checkedFloor).toFixed(2)} vs checked floor ${checkedFloor.toFixed(1)} MB/s set_ratio=${f.ratio.toFixed(2)}`);
   out(`target: ingest floor_ratio>=0.9 ${ingest.figures.every((f) => f.value / checkedFloor >= 0.9) ? 'MET' : 'NOT MET'}`);
-  emit(await benchRss({ redisUrl: redis.url, prefix: prefixes[1]!, dataDir: join(dataDir, 'rss'), ...SETTINGS.rss }));
-  const load = await benchLoad({ redisUrl: redis.url, prefix: prefixes[2]!, dataDir: join(dataDir, 'load'), ...SETTINGS.load });
-  diagnostics.load = { ...load.result, unaccounted: load.result.unaccounted.slice(0, 20) };
-  for (const f of load.figures) emit(f);
-  const r = load.result;
-  out(`load: clients=${r.clients} accepted=${r.accepted} rejected=${JSON.stringify(r.rejectedByCode)} refused=${JSON.stringify(r.refusedByCode)} 5xx=${r.serverErrors} unaccounted=${r.unaccounted.length} round=${r.roundState}`);
-  if (load.problems.length) {
-    failed = true;
-    console.error(`bench load: ${load.problems.join('; ')}`);
-  }
-} catch (e) {
-  failed = true;
-  console.error(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
-} finally {
-  await cleanup();
 }
 // The chain figures need no Redis: a private anvil, started and stopped inside benchGas.
-try {
-  const gas = await benchGas(SETTINGS.gas);
-  diagnostics.gas = gas.diagnostics;
-  for (const f of gas.figures) emit(f);
-} catch (e) {
-  failed = true;
-  console.error(`bench gas failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
+if (want('gas')) {
+  try {
+    const gas = await benchGas(SETTINGS.gas);
+    diagnostics.gas = gas.diagnostics;
+    for (const f of gas.figures) emit(f);
+  } catch (e) {
+    failed = true;
+    console.error(`bench gas failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
+  }
 }
 
 // Secure aggregation: one whole secure round in memory against the plain FedAvg fold.
-try {
-  const s = await benchSecureAgg(SETTINGS.secureAgg);
-  diagnostics.secureAgg = s;
-  out(`bench: secure-agg clients=${s.clients} params=${s.params} time_ratio=${s.timeRatio.toFixed(2)} critical_path_ratio=${s.criticalPathRatio.toFixed(2)} bytes_ratio=${s.bytesRatio.toFixed(3)}`);
-  out(`target: secure-agg time_ratio<=3 ${s.timeRatio <= 3 ? 'MET' : 'NOT MET'}; bytes_ratio<=0.55 ${s.bytesRatio <= 0.55 ? 'MET' : 'NOT MET'}`);
-} catch (e) {
-  failed = true;
-  console.error(`bench secure-agg failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
+if (want('secure-agg')) {
+  try {
+    const runs = [];
+    for (const neighbours of [undefined, ...SETTINGS.secureNeighbours]) {
+      const s = await benchSecureAgg({ ...SETTINGS.secureAgg, neighbours });
+      runs.push(s);
+      const graph = neighbours === undefined ? '' : ` neighbours=${neighbours}`;
+      out(`bench: secure-agg clients=${s.clients} params=${s.params}${graph} time_ratio=${s.timeRatio.toFixed(2)} critical_path_ratio=${s.criticalPathRatio.toFixed(2)} bytes_ratio=${s.bytesRatio.toFixed(3)}`);
+      out(`target: secure-agg${graph} time_ratio<=3 ${s.timeRatio <= 3 ? 'MET' : 'NOT MET'}; bytes_ratio<=0.55 ${s.bytesRatio <= 0.55 ? 'MET' : 'NOT MET'}`);
+    }
+    diagnostics.secureAgg = runs;
+  } catch (e) {
+    failed = true;
+    console.error(`bench secure-agg failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
+  }
 }
 
 // Validation-gain scoring of one round against the FedAvg fold of the same updates.
-try {
-  const s = await benchScoring(SETTINGS.scoring);
-  out(`bench: scoring clients=${s.clients} time_ratio=${s.timeRatio.toFixed(1)} seconds=${(s.scoringMs / 1000).toFixed(1)} validation=${s.validation}`);
-} catch (e) {
-  failed = true;
-  console.error(`bench scoring failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
+if (want('scoring')) {
+  try {
+    const s = await benchScoring(SETTINGS.scoring);
+    out(`bench: scoring clients=${s.clients} time_ratio=${s.timeRatio.toFixed(1)} seconds=${(s.scoringMs / 1000).toFixed(1)} validation=${s.validation}`);
+  } catch (e) {
+    failed = true;
+    console.error(`bench scoring failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
+  }
 }
 
 // The data owner's page: the same training in headless Chromium and in the Node client.
-try {
-  const b = await benchBrowserTrain(SETTINGS.browserTrain);
-  diagnostics.browserTrain = b;
-  const extra = [b.pageWasm && `wasm_samples_per_s=${b.pageWasm.samplesPerSecond.toFixed(1)}`, b.pageWebgl && `webgl_samples_per_s=${b.pageWebgl.samplesPerSecond.toFixed(1)}`].filter(Boolean).join(' ');
-  out(`bench: browser-train samples_per_s=${b.page.samplesPerSecond.toFixed(1)} node_ratio=${b.nodeRatio.toFixed(2)} backend=${b.page.backend} node_backend=${b.node.backend}${extra ? ` ${extra}` : ''}`);
-} catch (e) {
-  failed = true;
-  console.error(`bench browser-train failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
+if (want('browser-train')) {
+  try {
+    const b = await benchBrowserTrain(SETTINGS.browserTrain);
+    diagnostics.browserTrain = b;
+    const extra = [b.pageWasm && `wasm_samples_per_s=${b.pageWasm.samplesPerSecond.toFixed(1)}`, b.pageWebgl && `webgl_samples_per_s=${b.pageWebgl.samplesPerSecond.toFixed(1)}`].filter(Boolean).join(' ');
+    out(`bench: browser-train samples_per_s=${b.page.samplesPerSecond.toFixed(1)} node_ratio=${b.nodeRatio.toFixed(2)} backend=${b.page.backend} node_backend=${b.node.backend}${extra ? ` ${extra}` : ''}`);
+  } catch (e) {
+    failed = true;
+    console.error(`bench browser-train failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
+  }
 }
 
 // Private mode's proofs: no Redis, no chain.
-try {
-  for (const f of await benchZk(SETTINGS.zk)) emit(f);
-} catch (e) {
-  failed = true;
-  console.error(`bench zk failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
+if (want('zk')) {
+  try {
+    for (const f of await benchZk(SETTINGS.zk)) emit(f);
+  } catch (e) {
+    failed = true;
+    console.error(`bench zk failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
+  }
 }
 
 // Several machines' worth of processes: the S3 store's write path, and throughput against processes.
-try {
-  const s = await benchS3Store(SETTINGS.s3Store);
-  out(`bench: ingest store=s3 archive_MBps=${s.storeMBps.toFixed(1)} ratio=${s.ratio.toFixed(2)} vs raw PUT ${s.rawMBps.toFixed(1)} MB/s objects=${s.objects} bytes_each=${s.bytesEach}`);
-  (diagnostics as Record<string, unknown>).s3Store = s;
-  const scale = await benchScale({ redisUrl: redis.url, prefix: `${prefix}-scale`, uploads: SETTINGS.scale.uploads, topologies: SETTINGS.scale.topologies });
-  for (const r of scale) out(`bench: scale replicas=${r.replicas} workers=${r.workers} uploads_per_s=${r.uploadsPerSecond.toFixed(1)} uploads=${r.uploads} seconds=${r.seconds.toFixed(2)}`);
-  (diagnostics as Record<string, unknown>).scale = scale;
-} catch (e) {
-  failed = true;
-  console.error(`bench s3/scale failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
+if (want('s3')) {
+  try {
+    const s = await benchS3Store(SETTINGS.s3Store);
+    out(`bench: ingest store=s3 archive_MBps=${s.storeMBps.toFixed(1)} ratio=${s.ratio.toFixed(2)} vs raw PUT ${s.rawMBps.toFixed(1)} MB/s objects=${s.objects} bytes_each=${s.bytesEach}`);
+    (diagnostics as Record<string, unknown>).s3Store = s;
+    const scale = await benchScale({ redisUrl: redis.url, prefix: `${prefix}-scale`, uploads: SETTINGS.scale.uploads, topologies: SETTINGS.scale.topologies });
+    for (const r of scale) out(`bench: scale replicas=${r.replicas} workers=${r.workers} uploads_per_s=${r.uploadsPerSecond.toFixed(1)} uploads=${r.uploads} seconds=${r.seconds.toFixed(2)}`);
+    (diagnostics as Record<string, unknown>).scale = scale;
+  } catch (e) {
+    failed = true;
+    console.error(`bench s3/scale failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
+  }
 }
 
 // A setup-ceremony contribution (fl-ceremony contribute / ptau contribute): no Redis, no chain.
-try {
-  const c = await benchCeremony(SETTINGS.ceremony);
-  for (const [name, r] of Object.entries(c.circuits)) out(`bench: ceremony circuit=${name} contribution_s=${(r.contributionMs / 1000).toFixed(2)} key_MB=${(r.bytes / 1e6).toFixed(2)} ratio=${r.ratio.toFixed(2)} vs prove ${r.proveMs.toFixed(0)} ms`);
-  out(`bench: ceremony phase1 power=${c.phase1.power} contribution_s=${(c.phase1.contributionMs / 1000).toFixed(2)} file_MB=${(c.phase1.bytes / 1e6).toFixed(2)}`);
-  (diagnostics as Record<string, unknown>).ceremony = c;
-} catch (e) {
-  failed = true;
-  console.error(`bench ceremony failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
+if (want('ceremony')) {
+  try {
+    const c = await benchCeremony(SETTINGS.ceremony);
+    for (const [name, r] of Object.entries(c.circuits)) out(`bench: ceremony circuit=${name} contribution_s=${(r.contributionMs / 1000).toFixed(2)} key_MB=${(r.bytes / 1e6).toFixed(2)} ratio=${r.ratio.toFixed(2)} vs prove ${r.proveMs.toFixed(0)} ms`);
+    out(`bench: ceremony phase1 power=${c.phase1.power} contribution_s=${(c.phase1.contributionMs / 1000).toFixed(2)} file_MB=${(c.phase1.bytes / 1e6).toFixed(2)}`);
+    (diagnostics as Record<string, unknown>).ceremony = c;
+  } catch (e) {
+    failed = true;
+    console.error(`bench ceremony failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
+  }
 }
 
 for (const f of figures) {
@@ -211,7 +261,8 @@ const results = {
   method: {
     ingest:
       'Coordinator (HTTP API + scheduler + in-process BullMQ worker, concurrency 4) in the bench process; clients in a child process with deltas, ' +
-      'hashes and EIP-712 signatures pre-computed. Clock: parent tells the child to upload -> round accepted count (polled every 2 ms) reaches N. ' +
+      'hashes and EIP-712 signatures pre-computed. Clock: parent tells the child to upload -> round accepted count (polled every 2 ms) reaches N; ' +
+      'one untimed warm-up round, then baselineReps timed rounds per path, and the figure is the best of them (as the floor is the best of as many runs). ' +
       'Baseline: ioredis SET ... EX 3600 of the same N buffers from the same child, 4 in flight on one connection; best of all runs of the phase ' +
       '(the floor\'s SET runs included).',
     ingestFloor:

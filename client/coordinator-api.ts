@@ -53,6 +53,49 @@ const HASH_RE = /^0x[0-9a-fA-F]{64}$/;
 
 const ErrorReply = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 
+/** Parses a coordinator's answer: its error as a CoordinatorError, anything unexpected as BAD_REPLY. */
+function parseReply<S extends z.ZodType>(schema: S, path: string, status: number, ok: boolean, text: string): z.infer<S> {
+  let body: unknown;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    throw new CoordinatorError(status, 'BAD_REPLY', `coordinator sent non-JSON (${status}) for ${path}`);
+  }
+  if (!ok) {
+    const e = ErrorReply.safeParse(body);
+    throw new CoordinatorError(status, e.success ? e.data.error.code : 'HTTP_ERROR', e.success ? e.data.error.message : `HTTP ${status} for ${path}`);
+  }
+  const r = schema.safeParse(body);
+  if (!r.success) throw new CoordinatorError(status, 'BAD_REPLY', `unexpected reply for ${path}: ${r.error.issues[0]?.message}`);
+  return r.data;
+}
+
+/** Under Node (fl-client), not in the join page, which bundles this module for the browser. */
+const IN_NODE = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+
+/**
+ * A delta upload under Node: node:http writes the caller's view to the socket as it is, where fetch
+ * (undici) copies a 4 MB body twice before sending it (measured: most of an HTTP uploader's CPU).
+ * A connection failure rejects as fetch's does (TypeError 'fetch failed' with the cause), so
+ * callers see one kind of error whichever way the bytes went. (node: modules are imported lazily:
+ * the page's bundle keeps them external and never reaches this.)
+ */
+async function putBytesNode(url: URL, headers: Record<string, string>, body: Uint8Array): Promise<{ status: number; text: string }> {
+  const http = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  return new Promise((resolve, reject) => {
+    const failed = (e: unknown) => reject(new TypeError('fetch failed', { cause: e }));
+    const req = http.request(url, { method: 'PUT', headers: { ...headers, 'content-length': String(body.byteLength) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      res.on('error', failed);
+    });
+    req.on('error', failed);
+    req.end(body);
+  });
+}
+
 /** Typed REST calls to a coordinator; every answer is parsed, the coordinator is not trusted either. */
 export class CoordinatorApi {
   constructor(
@@ -65,20 +108,7 @@ export class CoordinatorApi {
     if (admin && this.adminToken) headers.set('authorization', `Bearer ${this.adminToken}`);
     if (init.body && typeof init.body === 'string') headers.set('content-type', 'application/json');
     const res = await fetch(new URL(path, this.baseUrl), { ...init, headers });
-    const text = await res.text();
-    let body: unknown;
-    try {
-      body = text ? JSON.parse(text) : undefined;
-    } catch {
-      throw new CoordinatorError(res.status, 'BAD_REPLY', `coordinator sent non-JSON (${res.status}) for ${path}`);
-    }
-    if (!res.ok) {
-      const e = ErrorReply.safeParse(body);
-      throw new CoordinatorError(res.status, e.success ? e.data.error.code : 'HTTP_ERROR', e.success ? e.data.error.message : `HTTP ${res.status} for ${path}`);
-    }
-    const r = schema.safeParse(body);
-    if (!r.success) throw new CoordinatorError(res.status, 'BAD_REPLY', `unexpected reply for ${path}: ${r.error.issues[0]?.message}`);
-    return r.data;
+    return parseReply(schema, path, res.status, res.ok, await res.text());
   }
 
   getTask(task: number) {
@@ -139,10 +169,18 @@ export class CoordinatorApi {
   admitMembers(task: number, commitments: readonly (bigint | string)[]): Promise<AdmitMembersReply> {
     return this.call(AdmitMembersReply, `/v1/tasks/${task}/members`, { method: 'POST', body: JSON.stringify({ commitments: commitments.map(String) }) }, true);
   }
-  uploadUpdate(task: number, round: number, headers: Record<string, string>, body: Uint8Array) {
-    return this.call(z.object({ jobId: z.string(), updateHash: z.string() }), `/v1/tasks/${task}/rounds/${round}/updates`, {
+  async uploadUpdate(task: number, round: number, headers: Record<string, string>, body: Uint8Array) {
+    const schema = z.object({ jobId: z.string(), updateHash: z.string() });
+    const path = `/v1/tasks/${task}/rounds/${round}/updates`;
+    const all = { ...headers, 'content-type': 'application/octet-stream' };
+    const url = new URL(path, this.baseUrl);
+    if (IN_NODE && (url.protocol === 'http:' || url.protocol === 'https:')) {
+      const r = await putBytesNode(url, all, body);
+      return parseReply(schema, path, r.status, r.status >= 200 && r.status < 300, r.text);
+    }
+    return this.call(schema, path, {
       method: 'PUT',
-      headers: { ...headers, 'content-type': 'application/octet-stream' },
+      headers: all,
       // fetch sends the view's bytes; the DOM typing only names ArrayBuffer-backed views.
       body: body as Uint8Array<ArrayBuffer>,
     });

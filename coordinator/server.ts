@@ -72,7 +72,8 @@ export function createContext(config: CoordinatorConfig, log: Logger, now: () =>
     store: openContentStore(config.store, config.dataDir),
     queue: createUpdateQueue(redis, prefix),
     domain: { ...DEFAULT_DOMAIN, chainId: config.chainId },
-    checker: createBlobChecker(config.checkThreads),
+    // Its threads read queued blobs from Redis themselves (on connections of their own to the same target).
+    checker: createBlobChecker(config.checkThreads, { client: redis, target: redisTarget }),
     log,
     now,
     production: config.production === true,

@@ -24,7 +24,7 @@ import { mountJoinPage } from './join-page.ts';
 import { corsFor, rateLimits, securityHeaders, type ProtectionOptions } from './protection.ts';
 import { requestLog } from './request-log.ts';
 import { buildOpenApi } from './openapi.ts';
-import { readRawBody } from './raw-body.ts';
+import { bodyPool, readRawBody } from './raw-body.ts';
 
 export interface AppOptions {
   adminToken: string | undefined;
@@ -59,6 +59,8 @@ export function createApp(ctx: CoordinatorContext, opts: AppOptions): express.Ex
   app.use(securityHeaders(corsMiddleware !== null));
   if (corsMiddleware) app.use(corsMiddleware);
   const limits = rateLimits(ctx.redis, ctx.keys, protection, ctx.log);
+  // Delta uploads are read into reused buffers (raw-body.ts: fresh 4 MB per upload was page faults and GC).
+  const uploadBodies = bodyPool();
   app.use(limits.perIp);
   const admin = requireAdmin(opts.adminToken);
   const json = express.json({ limit: '1mb' });
@@ -133,7 +135,11 @@ export function createApp(ctx: CoordinatorContext, opts: AppOptions): express.Ex
     if (!/^application\/octet-stream\b/.test(req.headers['content-type'] ?? '')) {
       throw new AppError('UNSUPPORTED_MEDIA_TYPE', 415, 'send the delta as application/octet-stream');
     }
-    res.status(202).json(await submitHttpUpdate(ctx, task, round, req.headers, (max) => readRawBody(req, max)));
+    let body: Uint8Array | undefined;
+    const accepted = await submitHttpUpdate(ctx, task, round, req.headers, async (max) => (body = await readRawBody(req, max, uploadBodies)), t);
+    // Stored and hashed by now: the buffer can take the next upload. (After a refusal or a fault it is dropped.)
+    if (body) uploadBodies.give(body);
+    res.status(202).json(accepted);
   }));
   // Secure rounds (docs/secure-mode.md): the protocol's state, and its three signed messages.
   app.get('/v1/tasks/:task/rounds/:round/secure', route(async (req, res) => {

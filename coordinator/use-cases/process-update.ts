@@ -172,11 +172,12 @@ export function uploadBytes(task: Task): number {
 /** The codec the checker decodes an upload with: the task's, or float32 for masked words (their norm is not checked). */
 export const checkCodec = (task: Task): WireCodec => (task.secure ? FLOAT32_WIRE : task.wire);
 
-/** Reads the work blob and hashes and measures it on a checker thread (the bytes are handed over). */
+/**
+ * Hashes and measures the work blob on a checker thread, which reads it from Redis itself: the 4 MB
+ * never pass through this thread. A blob gone since the move is a fault (BlobMissingError), retried.
+ */
 async function checkWorkBlob(ctx: CoordinatorContext, work: string, task: Task): Promise<BlobVerdict> {
-  const buf = await ctx.redis.getBuffer(work);
-  if (!buf) throw new Error(`work blob ${work} vanished`);
-  return ctx.checker.check(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), checkCodec(task), task.params);
+  return ctx.checker.check({ redisKey: work }, checkCodec(task), task.params);
 }
 
 /**

@@ -1,7 +1,10 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { keccak256 } from 'ethers';
-import { createBlobChecker } from '../../coordinator/infra/blob-checker.ts';
+import { Redis } from 'ioredis';
+import { BlobMissingError, createBlobChecker } from '../../coordinator/infra/blob-checker.ts';
+import { bodyPool } from '../../coordinator/http/raw-body.ts';
 import { encodeFloat32, l2Norm } from '../../protocol/index.ts';
 
 // The worker hashes and measures every delta on checker threads; the threaded and inline paths
@@ -54,5 +57,75 @@ describe('blob checker', () => {
     const hashes = inputs.map((b) => keccak256(b));
     const verdicts = await Promise.all(inputs.map((b) => threaded.check(Uint8Array.prototype.slice.call(b))));
     assert.deepEqual(verdicts.map((v) => v.hash), hashes);
+  });
+
+  test('a lent view comes back with its bytes, whether moved, copied or shared', async () => {
+    const values = sample(3000, 9);
+    const bytes = encodeFloat32(values);
+    const want = keccak256(bytes);
+    for (const c of [inline, threaded]) {
+      // A whole ArrayBuffer moves to the thread and back.
+      const own = Uint8Array.prototype.slice.call(bytes);
+      const moved = await c.check({ lend: own });
+      assert.equal(moved.hash, want);
+      assert.deepEqual(moved.bytes, bytes, 'the same bytes come back');
+      // A view into a larger buffer is copied: the lender's view is handed back as it was.
+      const big = new Uint8Array(bytes.length + 8);
+      big.set(bytes, 8);
+      const view = big.subarray(8);
+      const copied = await c.check({ lend: view });
+      assert.equal(copied.hash, want);
+      assert.equal(copied.bytes, view);
+      // Shared memory is read in place and stays usable by its owner.
+      const shared = new Uint8Array(new SharedArrayBuffer(bytes.length));
+      shared.set(bytes);
+      const inPlace = await c.check({ lend: shared });
+      assert.equal(inPlace.hash, want);
+      assert.equal(inPlace.bytes, shared);
+      assert.deepEqual(shared, bytes);
+    }
+  });
+
+  test('a Redis key is read by the checker itself; a missing key is a BlobMissingError', async () => {
+    const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+    const redis = new Redis(url);
+    const withRedis = [createBlobChecker(2, { client: redis, target: { kind: 'single', url } }), createBlobChecker(0, { client: redis, target: { kind: 'single', url } })];
+    const key = `test:blob-checker:${randomUUID()}`;
+    try {
+      const bytes = encodeFloat32(sample(250_000, 4));
+      await redis.set(key, Buffer.from(bytes));
+      for (const c of withRedis) {
+        const v = await c.check({ redisKey: key });
+        assert.equal(v.hash, keccak256(bytes));
+        await assert.rejects(c.check({ redisKey: `${key}:gone` }), (e: unknown) => e instanceof BlobMissingError && e.key === `${key}:gone`);
+      }
+      await assert.rejects(threaded.check({ redisKey: key }), /no Redis/, 'a checker made without Redis says so');
+    } finally {
+      await redis.del(key);
+      for (const c of withRedis) await c.close();
+      redis.disconnect();
+    }
+  });
+});
+
+describe('request body pool', () => {
+  test('gives back buffers of the same size only, up to its limit', () => {
+    const pool = bodyPool(2, 1024);
+    const a = pool.take(100);
+    assert.ok(a.buffer instanceof SharedArrayBuffer);
+    pool.give(a);
+    assert.equal(pool.take(100), a, 'a returned buffer is reused');
+    assert.notEqual(pool.take(100), a, 'and taken only once');
+    pool.give(a);
+    assert.notEqual(pool.take(200), a, 'another size gets its own');
+    assert.equal(pool.take(100), a);
+    const plain = new Uint8Array(100);
+    pool.give(a.subarray(1));
+    pool.give(plain);
+    const next = pool.take(100);
+    assert.ok(next !== plain && next.byteLength === 100 && next.byteOffset === 0 && next.buffer instanceof SharedArrayBuffer, 'views and unshared memory are not pooled');
+    const big = pool.take(2048);
+    pool.give(big);
+    assert.notEqual(pool.take(2048), big, 'nothing above the size limit is kept');
   });
 });
