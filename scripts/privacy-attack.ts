@@ -132,6 +132,7 @@ async function runMode(mode: 'open' | 'secure') {
         const y = wordsFromBytes(sec.config.bits, bytes.slice());
         addWords(y, maskWords(secrets.selfSeeds.get(client)!, sec.config.bits, y.length), -1);
         for (const d of checked.dropped) {
+          if (!checked.graph.adjacent(d, client)) continue; // on a SecAgg+ ring only neighbours share masks
           const seed = pairwiseMaskSeed(checked.scope, secrets.maskKeys.get(d)!, fromHex(checked.adverts.get(client)!.sPk), d, client);
           addWords(y, maskWords(seed, sec.config.bits, y.length), client < d ? -1 : 1);
         }
