@@ -140,6 +140,20 @@ try {
   await cleanup();
 }
 
+/**
+ * Runs one part of the bench when `--only` includes it. A part that throws is reported by name and
+ * fails the run (exit 1); the parts after it still run.
+ */
+async function runPart(part: Part, run: () => Promise<void>, label: string = part): Promise<void> {
+  if (!want(part)) return;
+  try {
+    await run();
+  } catch (e) {
+    failed = true;
+    console.error(`bench ${label} failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
+  }
+}
+
 /** The checked floor, then both ingestion paths, in one phase: floor_ratio compares figures of the same run. */
 async function ingestPhase(): Promise<void> {
   const floor = await benchIngestFloor({ redisUrl: redis.url, prefix: prefixes[0]!, n: SETTINGS.ingest.n, concurrency: SETTINGS.ingest.concurrency, reps: SETTINGS.ingest.baselineReps });
@@ -160,96 +174,61 @@ async function ingestPhase(): Promise<void> {
   out(`target: ingest floor_ratio>=0.9 ${ingest.figures.every((f) => f.value / checkedFloor >= 0.9) ? 'MET' : 'NOT MET'}`);
 }
 // The chain figures need no Redis: a private anvil, started and stopped inside benchGas.
-if (want('gas')) {
-  try {
-    const gas = await benchGas(SETTINGS.gas);
-    diagnostics.gas = gas.diagnostics;
-    for (const f of gas.figures) emit(f);
-  } catch (e) {
-    failed = true;
-    console.error(`bench gas failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
-  }
-}
+await runPart('gas', async () => {
+  const gas = await benchGas(SETTINGS.gas);
+  diagnostics.gas = gas.diagnostics;
+  for (const f of gas.figures) emit(f);
+});
 
 // Secure aggregation: one whole secure round in memory against the plain FedAvg fold.
-if (want('secure-agg')) {
-  try {
-    const runs = [];
-    for (const neighbours of [undefined, ...SETTINGS.secureNeighbours]) {
-      const s = await benchSecureAgg({ ...SETTINGS.secureAgg, neighbours });
-      runs.push(s);
-      const graph = neighbours === undefined ? '' : ` neighbours=${neighbours}`;
-      out(`bench: secure-agg clients=${s.clients} params=${s.params}${graph} time_ratio=${s.timeRatio.toFixed(2)} critical_path_ratio=${s.criticalPathRatio.toFixed(2)} bytes_ratio=${s.bytesRatio.toFixed(3)}`);
-      out(`target: secure-agg${graph} time_ratio<=3 ${s.timeRatio <= 3 ? 'MET' : 'NOT MET'}; bytes_ratio<=0.55 ${s.bytesRatio <= 0.55 ? 'MET' : 'NOT MET'}`);
-    }
-    diagnostics.secureAgg = runs;
-  } catch (e) {
-    failed = true;
-    console.error(`bench secure-agg failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
+await runPart('secure-agg', async () => {
+  const runs = [];
+  for (const neighbours of [undefined, ...SETTINGS.secureNeighbours]) {
+    const s = await benchSecureAgg({ ...SETTINGS.secureAgg, neighbours });
+    runs.push(s);
+    const graph = neighbours === undefined ? '' : ` neighbours=${neighbours}`;
+    out(`bench: secure-agg clients=${s.clients} params=${s.params}${graph} time_ratio=${s.timeRatio.toFixed(2)} critical_path_ratio=${s.criticalPathRatio.toFixed(2)} bytes_ratio=${s.bytesRatio.toFixed(3)}`);
+    out(`target: secure-agg${graph} time_ratio<=3 ${s.timeRatio <= 3 ? 'MET' : 'NOT MET'}; bytes_ratio<=0.55 ${s.bytesRatio <= 0.55 ? 'MET' : 'NOT MET'}`);
   }
-}
+  diagnostics.secureAgg = runs;
+});
 
 // Validation-gain scoring of one round against the FedAvg fold of the same updates.
-if (want('scoring')) {
-  try {
-    const s = await benchScoring(SETTINGS.scoring);
-    out(`bench: scoring clients=${s.clients} time_ratio=${s.timeRatio.toFixed(1)} seconds=${(s.scoringMs / 1000).toFixed(1)} validation=${s.validation}`);
-  } catch (e) {
-    failed = true;
-    console.error(`bench scoring failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
-  }
-}
+await runPart('scoring', async () => {
+  const s = await benchScoring(SETTINGS.scoring);
+  out(`bench: scoring clients=${s.clients} time_ratio=${s.timeRatio.toFixed(1)} seconds=${(s.scoringMs / 1000).toFixed(1)} validation=${s.validation}`);
+});
 
 // The data owner's page: the same training in headless Chromium and in the Node client.
-if (want('browser-train')) {
-  try {
-    const b = await benchBrowserTrain(SETTINGS.browserTrain);
-    diagnostics.browserTrain = b;
-    const extra = [b.pageWasm && `wasm_samples_per_s=${b.pageWasm.samplesPerSecond.toFixed(1)}`, b.pageWebgl && `webgl_samples_per_s=${b.pageWebgl.samplesPerSecond.toFixed(1)}`].filter(Boolean).join(' ');
-    out(`bench: browser-train samples_per_s=${b.page.samplesPerSecond.toFixed(1)} node_ratio=${b.nodeRatio.toFixed(2)} backend=${b.page.backend} node_backend=${b.node.backend}${extra ? ` ${extra}` : ''}`);
-  } catch (e) {
-    failed = true;
-    console.error(`bench browser-train failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
-  }
-}
+await runPart('browser-train', async () => {
+  const b = await benchBrowserTrain(SETTINGS.browserTrain);
+  diagnostics.browserTrain = b;
+  const extra = [b.pageWasm && `wasm_samples_per_s=${b.pageWasm.samplesPerSecond.toFixed(1)}`, b.pageWebgl && `webgl_samples_per_s=${b.pageWebgl.samplesPerSecond.toFixed(1)}`].filter(Boolean).join(' ');
+  out(`bench: browser-train samples_per_s=${b.page.samplesPerSecond.toFixed(1)} node_ratio=${b.nodeRatio.toFixed(2)} backend=${b.page.backend} node_backend=${b.node.backend}${extra ? ` ${extra}` : ''}`);
+});
 
 // Private mode's proofs: no Redis, no chain.
-if (want('zk')) {
-  try {
-    for (const f of await benchZk(SETTINGS.zk)) emit(f);
-  } catch (e) {
-    failed = true;
-    console.error(`bench zk failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
-  }
-}
+await runPart('zk', async () => {
+  for (const f of await benchZk(SETTINGS.zk)) emit(f);
+});
 
 // Several machines' worth of processes: the S3 store's write path, and throughput against processes.
-if (want('s3')) {
-  try {
-    const s = await benchS3Store(SETTINGS.s3Store);
-    out(`bench: ingest store=s3 archive_MBps=${s.storeMBps.toFixed(1)} ratio=${s.ratio.toFixed(2)} vs raw PUT ${s.rawMBps.toFixed(1)} MB/s objects=${s.objects} bytes_each=${s.bytesEach}`);
-    (diagnostics as Record<string, unknown>).s3Store = s;
-    const scale = await benchScale({ redisUrl: redis.url, prefix: `${prefix}-scale`, uploads: SETTINGS.scale.uploads, topologies: SETTINGS.scale.topologies });
-    for (const r of scale) out(`bench: scale replicas=${r.replicas} workers=${r.workers} uploads_per_s=${r.uploadsPerSecond.toFixed(1)} uploads=${r.uploads} seconds=${r.seconds.toFixed(2)}`);
-    (diagnostics as Record<string, unknown>).scale = scale;
-  } catch (e) {
-    failed = true;
-    console.error(`bench s3/scale failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
-  }
-}
+await runPart('s3', async () => {
+  const s = await benchS3Store(SETTINGS.s3Store);
+  out(`bench: ingest store=s3 archive_MBps=${s.storeMBps.toFixed(1)} ratio=${s.ratio.toFixed(2)} vs raw PUT ${s.rawMBps.toFixed(1)} MB/s objects=${s.objects} bytes_each=${s.bytesEach}`);
+  (diagnostics as Record<string, unknown>).s3Store = s;
+  const scale = await benchScale({ redisUrl: redis.url, prefix: `${prefix}-scale`, uploads: SETTINGS.scale.uploads, topologies: SETTINGS.scale.topologies });
+  for (const r of scale) out(`bench: scale replicas=${r.replicas} workers=${r.workers} uploads_per_s=${r.uploadsPerSecond.toFixed(1)} uploads=${r.uploads} seconds=${r.seconds.toFixed(2)}`);
+  (diagnostics as Record<string, unknown>).scale = scale;
+}, 's3/scale');
 
 // A setup-ceremony contribution (fl-ceremony contribute / ptau contribute): no Redis, no chain.
-if (want('ceremony')) {
-  try {
-    const c = await benchCeremony(SETTINGS.ceremony);
-    for (const [name, r] of Object.entries(c.circuits)) out(`bench: ceremony circuit=${name} contribution_s=${(r.contributionMs / 1000).toFixed(2)} key_MB=${(r.bytes / 1e6).toFixed(2)} ratio=${r.ratio.toFixed(2)} vs prove ${r.proveMs.toFixed(0)} ms`);
-    out(`bench: ceremony phase1 power=${c.phase1.power} contribution_s=${(c.phase1.contributionMs / 1000).toFixed(2)} file_MB=${(c.phase1.bytes / 1e6).toFixed(2)}`);
-    (diagnostics as Record<string, unknown>).ceremony = c;
-  } catch (e) {
-    failed = true;
-    console.error(`bench ceremony failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
-  }
-}
+await runPart('ceremony', async () => {
+  const c = await benchCeremony(SETTINGS.ceremony);
+  for (const [name, r] of Object.entries(c.circuits)) out(`bench: ceremony circuit=${name} contribution_s=${(r.contributionMs / 1000).toFixed(2)} key_MB=${(r.bytes / 1e6).toFixed(2)} ratio=${r.ratio.toFixed(2)} vs prove ${r.proveMs.toFixed(0)} ms`);
+  out(`bench: ceremony phase1 power=${c.phase1.power} contribution_s=${(c.phase1.contributionMs / 1000).toFixed(2)} file_MB=${(c.phase1.bytes / 1e6).toFixed(2)}`);
+  (diagnostics as Record<string, unknown>).ceremony = c;
+});
 
 for (const f of figures) {
   const t = targetLine(f);
