@@ -30,6 +30,9 @@ export interface IngestOptions {
   baselineReps: number;
   /** SET runs measured elsewhere in the same phase (the floor's): the baseline is the best of all. */
   extraBaselineMBps?: number[];
+  /** Run just before each timed round's clock starts (untimed): the phase interleaves its floor runs
+   * with the product's rounds, so both see the same state of a noisy machine. */
+  beforeTimedRound?: (kind: 'queue' | 'http', rep: number) => Promise<void>;
 }
 
 export interface IngestDiagnostics {
@@ -125,6 +128,7 @@ export async function benchIngest(o: IngestOptions): Promise<{ figures: Figure[]
           const prep = await child.request({ type: 'prepare', domain: c.ctx.domain, task: task.id, round: r.round, baseHash: r.baseHash, privateKeys: keys, params: task.params, seed: seed + 100 * rep, firstClient: 0 }, 'prepared');
           const b = await child.request({ type: 'set', keyBase: `${o.prefix}:baseline:${kind}:${rep}` }, 'set-done');
           baselineRunsMBps.push(prep.bytes / MB / (b.ms / 1000));
+          await o.beforeTimedRound?.(kind, rep);
 
           const t0 = performance.now();
           const uploaded = child.request({ type: 'upload' }, 'uploaded');

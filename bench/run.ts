@@ -19,7 +19,7 @@ import { deletePrefix, figureLine, note, runPrefix, targetLine, type Figure } fr
 import { benchFold } from './fold.ts';
 import { benchGas, type GasDiagnostics } from './gas.ts';
 import { benchIngest } from './ingest.ts';
-import { benchIngestFloor, type FloorResult } from './ingest-floor.ts';
+import { noteFloor, openIngestFloor, type FloorResult } from './ingest-floor.ts';
 import { benchLoad, type LoadResult } from './load.ts';
 import { benchRss } from './rss.ts';
 import { benchStages, type StageCosts } from './stages.ts';
@@ -34,7 +34,7 @@ import { benchScale } from './scale.ts';
 
 /** Sizes, chosen to keep the whole run well under 3 minutes on a 2-core machine. */
 const SETTINGS = {
-  ingest: { n: Number(process.env.BENCH_INGEST_N ?? 40), concurrency: 4, workerConcurrency: 4, warmup: 4, baselineReps: 3 },
+  ingest: { n: Number(process.env.BENCH_INGEST_N ?? 40), concurrency: 4, workerConcurrency: 4, warmup: 4, baselineReps: 5 },
   fold: { deltas: 50, params: 1_000_000, runs: 7, warmup: 2 },
   rss: { updates: 100, concurrency: 4, workerConcurrency: 4, limitMB: 400 },
   gas: { small: 5, large: 500, commitLimit: 120_000, claimLimit: 80_000 },
@@ -154,24 +154,57 @@ async function runPart(part: Part, run: () => Promise<void>, label: string = par
   }
 }
 
-/** The checked floor, then both ingestion paths, in one phase: floor_ratio compares figures of the same run. */
+/**
+ * The floor and both ingestion paths in one phase, so floor_ratio compares figures of the same run:
+ * the floor's SET and transfer runs first, then one checked-floor run just before each timed round of
+ * each path. A path's floor is the best of the runs interleaved with its own rounds (as many as its
+ * rounds), so drift of a shared 2-core machine during the phase weighs on both sides alike.
+ */
 async function ingestPhase(): Promise<void> {
-  const floor = await benchIngestFloor({ redisUrl: redis.url, prefix: prefixes[0]!, n: SETTINGS.ingest.n, concurrency: SETTINGS.ingest.concurrency, reps: SETTINGS.ingest.baselineReps });
-  diagnostics.ingestFloor = floor;
-  const ingest = await benchIngest({ redisUrl: redis.url, prefix: prefixes[0]!, dataDir: join(dataDir, 'ingest'), ...SETTINGS.ingest, extraBaselineMBps: floor.setMBps });
+  const o = { redisUrl: redis.url, prefix: prefixes[0]!, n: SETTINGS.ingest.n, concurrency: SETTINGS.ingest.concurrency };
+  const floor = await openIngestFloor(o);
+  const fr: FloorResult = { megabytes: floor.megabytes, setMBps: [], transferMBps: [], checkedMBps: [] };
+  const checkedOf = { queue: [] as number[], http: [] as number[] };
+  let ingest: Awaited<ReturnType<typeof benchIngest>>;
+  try {
+    for (let rep = 0; rep < SETTINGS.ingest.baselineReps; rep++) {
+      fr.setMBps.push(await floor.set());
+      fr.transferMBps.push(await floor.transfer());
+    }
+    ingest = await benchIngest({
+      ...o,
+      dataDir: join(dataDir, 'ingest'),
+      ...SETTINGS.ingest,
+      extraBaselineMBps: fr.setMBps,
+      async beforeTimedRound(kind) {
+        const v = await floor.checked();
+        fr.checkedMBps.push(v);
+        checkedOf[kind].push(v);
+      },
+    });
+  } finally {
+    await floor.close();
+  }
+  noteFloor(o, fr);
+  diagnostics.ingestFloor = fr;
   diagnostics.ingest = ingest.diagnostics;
   for (const f of ingest.figures) emit(f);
   // The floor, against the same baseline: no target, it is what the hardware leaves for figure 1.
-  for (const [name, runs] of [['ingest_floor_transfer', floor.transferMBps], ['ingest_floor_checked', floor.checkedMBps]] as const) {
+  for (const [name, runs] of [['ingest_floor_transfer', fr.transferMBps], ['ingest_floor_checked', fr.checkedMBps]] as const) {
     const value = Math.max(...runs);
     emit({ name, value, unit: 'MB/s', ratio: value / ingest.baseline.value, baseline: ingest.baseline });
   }
   // Issue 17's figure: ingestion against what every update must go through anyway (the checked
   // floor: SET + GET + keccak256 + norm + EIP-712 signer recovery), not against a bare SET. float32
   // blobs: their decode is the bytes as they are.
-  const checkedFloor = Math.max(...floor.checkedMBps);
-  for (const f of ingest.figures) out(`bench: ingest path=${f.name.replace('ingest_', '')} MBps=${f.value.toFixed(1)} floor_ratio=${(f.value / checkedFloor).toFixed(2)} vs checked floor ${checkedFloor.toFixed(1)} MB/s set_ratio=${f.ratio.toFixed(2)}`);
-  out(`target: ingest floor_ratio>=0.9 ${ingest.figures.every((f) => f.value / checkedFloor >= 0.9) ? 'MET' : 'NOT MET'}`);
+  const ratios = ingest.figures.map((f) => {
+    const kind = f.name.replace('ingest_', '') as 'queue' | 'http';
+    const checkedFloor = Math.max(...checkedOf[kind]);
+    const ratio = f.value / checkedFloor;
+    out(`bench: ingest path=${kind} MBps=${f.value.toFixed(1)} floor_ratio=${ratio.toFixed(2)} vs checked floor ${checkedFloor.toFixed(1)} MB/s (best of ${checkedOf[kind].map((v) => v.toFixed(0)).join(', ')}, interleaved) set_ratio=${f.ratio.toFixed(2)}`);
+    return ratio;
+  });
+  out(`target: ingest floor_ratio>=0.9 ${ratios.every((r) => r >= 0.9) ? 'MET' : 'NOT MET'}`);
 }
 // The chain figures need no Redis: a private anvil, started and stopped inside benchGas.
 await runPart('gas', async () => {
@@ -247,7 +280,8 @@ const results = {
     ingestFloor:
       'Bare pipelines in the bench process over N blobs of 1M float32, 4 in flight, one client and one worker connection: ingest_floor_transfer = ' +
       'SET then GET of each blob (the queue path\'s two transfers); ingest_floor_checked = the same plus keccak256 and norm on the coordinator\'s ' +
-      'checker threads and the recovery of each update\'s EIP-712 signer (signed before the clock). No BullMQ or round state. Best of runs, against the ingestion baseline.',
+      'checker threads and the recovery of each update\'s EIP-712 signer (signed before the clock). No BullMQ or round state. SET and transfer runs first; one checked run just before each timed ingestion round (untimed for the round), ' +
+      "and each path's floor_ratio is its best round against the best checked run interleaved with its rounds.",
     browserTrain:
       'mnist-cnn, SETTINGS.browserTrain.samples MNIST digits, 1 epoch, batch 32, adam 0.01, seed 1, same initial weights. Page: bench/browser-train-page.ts bundled with the join ' +
       "page's swaps, in Debian's headless chromium (playwright-core), on the backend the page picks (client/web/browser-backend.ts; a software WebGL is skipped) and, " +
