@@ -229,7 +229,7 @@ await runPart('secure-agg', async () => {
 // Validation-gain scoring of one round against the FedAvg fold of the same updates.
 await runPart('scoring', async () => {
   const s = await benchScoring(SETTINGS.scoring);
-  out(`bench: scoring clients=${s.clients} time_ratio=${s.timeRatio.toFixed(1)} seconds=${(s.scoringMs / 1000).toFixed(1)} validation=${s.validation}`);
+  out(`bench: scoring clients=${s.clients} time_ratio=${s.timeRatio.toFixed(1)} seconds=${(s.scoringMs / 1000).toFixed(2)} validation=${s.validation} threads=${s.threads}`);
 });
 
 // The data owner's page: the same training in headless Chromium and in the Node client.

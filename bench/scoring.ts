@@ -11,6 +11,7 @@ import { subset } from '../client/data/dataset.ts';
 import { loadMnist } from '../client/data/mnist.ts';
 import { createStrategy, type ClientDelta } from '../coordinator/strategies/index.ts';
 import { emptyServerState, initialWeights, PRESET_MODELS, type ModelSpec } from '../protocol/index.ts';
+import { threadedEvaluator } from '../protocol/scoring/eval-threads.ts';
 import { scoreContributions } from '../protocol/scoring/index.ts';
 import { note, randomVector } from './common.ts';
 
@@ -21,6 +22,7 @@ export interface ScoringResult {
   scoringMs: number;
   foldMs: number;
   timeRatio: number;
+  threads: number;
 }
 
 export async function benchScoring(o: { clients: number; validation: number }): Promise<ScoringResult> {
@@ -40,8 +42,13 @@ export async function benchScoring(o: { clients: number; validation: number }): 
   await fold();
   const foldMs = Math.min(await fold(), await fold(), await fold());
   const byId = new Map(deltas.map((d) => [d.id, d.delta]));
+  // As close-round scores: on the process's evaluation threads (started here, untimed, by a first
+  // evaluation, as a running coordinator keeps them from its first scored round).
+  const evaluator = threadedEvaluator(spec, validation, process.env.SCORE_THREADS ? Number(process.env.SCORE_THREADS) : undefined);
+  for (let r = 0; r < 3; r++) await Promise.all(Array.from({ length: evaluator.parallelism }, () => evaluator.evaluate(Float32Array.from(base))));
   const t = performance.now();
   await scoreContributions({
+    evaluator,
     spec, base, baseHash: hex(0), validation, validationHash: hex(0),
     updates: deltas.map((d) => ({ client: `0x${d.id.slice(-40)}`, updateHash: d.id, numSamples: d.numSamples })),
     arrival: deltas.map((d) => `0x${d.id.slice(-40)}`), earlier: [],
@@ -49,6 +56,7 @@ export async function benchScoring(o: { clients: number; validation: number }): 
     loadEarlier: async () => new Float32Array(0),
   });
   const scoringMs = performance.now() - t;
-  note(`scoring: ${o.clients} updates of mnist-cnn (${base.length} parameters) on ${o.validation} validation digits: ${(scoringMs / 1000).toFixed(1)} s (${(scoringMs / (o.clients + 1)).toFixed(0)} ms per forward pass over the set); FedAvg fold ${foldMs.toFixed(2)} ms`);
-  return { clients: o.clients, validation: o.validation, params: base.length, scoringMs, foldMs, timeRatio: scoringMs / foldMs };
+  evaluator.close();
+  note(`scoring: ${o.clients} updates of mnist-cnn (${base.length} parameters) on ${o.validation} validation digits: ${(scoringMs / 1000).toFixed(1)} s (${(scoringMs / (o.clients + 1)).toFixed(0)} ms of wall time a forward pass over the set, on ${evaluator.parallelism} threads); FedAvg fold ${foldMs.toFixed(2)} ms`);
+  return { clients: o.clients, validation: o.validation, params: base.length, scoringMs, foldMs, timeRatio: scoringMs / foldMs, threads: evaluator.parallelism };
 }

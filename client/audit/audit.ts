@@ -1,3 +1,4 @@
+import { threadedEvaluator } from '../../protocol/scoring/eval-threads.ts';
 import {
   addWords,
   advertProofStatement,
@@ -810,7 +811,10 @@ async function rescore(a: {
       return delta;
     };
     const updates = a.m.entries.filter((e) => e.status === 'accepted').map((e) => ({ client: e.client as string, updateHash: e.updateHash as string, numSamples: e.numSamples }));
+    // On every core, as the coordinator scores (the same bits as inline).
+    const evaluator = threadedEvaluator(base.modelSpec, validation);
     const again = await scoreContributions({
+      evaluator,
       spec: base.modelSpec,
       base: base.weights,
       baseHash: a.m.baseHash,
@@ -825,7 +829,7 @@ async function rescore(a: {
         const m = a.manifests.get(item.round) as RoundManifest;
         return aggregateStep((await checkpoint(m.checkpointHash)).weights, (await checkpoint(m.baseHash)).weights);
       },
-    });
+    }).finally(() => evaluator.close());
     const bad: string[] = [];
     if (again.sketchSeed !== c.sketchSeed) bad.push(`sketch seed ${c.sketchSeed}, the round's hashes give ${again.sketchSeed}`);
     if (again.aggregateLoss !== c.aggregateLoss) bad.push(`aggregate loss ${c.aggregateLoss}, recomputed ${again.aggregateLoss}`);

@@ -1,6 +1,7 @@
 import { decodeCheckpoint, decodeManifest, decodeWire, weightManifest, type AcceptedUpdate, type RoundManifest, type Task } from '../../protocol/index.ts';
 import { COPY_WINDOW_ROUNDS, scoreContributions, type ContributionBlock } from '../../protocol/scoring/contribution.ts';
 import { aggregateStep, earlierItems } from '../../protocol/scoring/earlier.ts';
+import { threadedEvaluator } from '../../protocol/scoring/eval-threads.ts';
 import { decodeValidationSet } from '../../protocol/scoring/validation-set.ts';
 import type { CoordinatorContext } from '../context.ts';
 
@@ -39,7 +40,10 @@ export async function scoreRound(ctx: CoordinatorContext, t: Task, round: number
   // Arrival order by the coordinator's acceptance time; the client breaks ties.
   const arrival = [...accepted].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.client < b.client ? -1 : 1)).map((a) => a.client);
   const updates = [...accepted].sort((a, b) => (a.client < b.client ? -1 : 1)).map((a) => ({ client: a.client, updateHash: a.updateHash, numSamples: a.numSamples }));
+  // The leave-one-out passes on every core (the same bits as inline).
+  const evaluator = threadedEvaluator(t.modelSpec, validation);
   return scoreContributions({
+    evaluator,
     spec: t.modelSpec,
     base,
     baseHash,
@@ -54,5 +58,5 @@ export async function scoreRound(ctx: CoordinatorContext, t: Task, round: number
       const m = manifests.get(item.round) as RoundManifest;
       return aggregateStep(await weightsOf(m.checkpointHash), await weightsOf(m.baseHash));
     },
-  });
+  }).finally(() => evaluator.close());
 }

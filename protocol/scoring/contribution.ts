@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { ModelSpec } from '../model-spec.ts';
 import { Contributor, Hash32 } from '../schemas.ts';
 export { GAIN_CONFIDENCE_Z, GAIN_UNIT, gainScore, VALIDATION_GAIN_RULE } from '../rewards.ts';
-import { deterministicEvaluate } from './forward.ts';
+import { inlineEvaluator, type Evaluator } from './eval-threads.ts';
 import { detSqrt } from './det-math.ts';
 import { signedCosineSquared, sketch, sketchPlan } from './sketch.ts';
 import type { ValidationSet } from './validation-set.ts';
@@ -96,6 +96,9 @@ export interface ScoreContributionsArgs {
   loadUpdate(hash: string): Promise<Float32Array>;
   /** An earlier item's delta (an aggregate step: that checkpoint minus its parent). */
   loadEarlier(item: EarlierItem): Promise<Float32Array>;
+  /** Where the validation losses are computed (eval-threads.ts): inline by default. The bits are the
+   * same either way; with parallelism P, P leave-one-out candidates are held at once. */
+  evaluator?: Evaluator;
 }
 
 export function sketchSeed(baseHash: string, updateHashes: readonly string[]): `0x${string}` {
@@ -165,27 +168,35 @@ export async function scoreContributions(a: ScoreContributionsArgs): Promise<Con
     for (let k = 0; k < params; k++) sum[k] = (sum[k] as number) + w * (d[k] as number);
     weight += w;
   }
-  const candidate = new Float32Array(params);
+  const evaluator = a.evaluator ?? inlineEvaluator(a.spec, a.validation);
   let aggregateLoss: number | null = null;
   let aggregateLosses: Float64Array = new Float64Array(0);
   if (scored.length) {
+    const candidate = new Float32Array(params);
     for (let k = 0; k < params; k++) candidate[k] = (a.base[k] as number) + (sum[k] as number) / weight;
-    const e = deterministicEvaluate(a.spec, candidate, a.validation);
+    const e = await evaluator.evaluate(candidate);
     aggregateLoss = finiteOrNull(e.loss);
     aggregateLosses = e.losses;
   }
 
-  // 3. Leave-one-out losses.
+  // 3. Leave-one-out losses: independent evaluations, up to the evaluator's parallelism in flight
+  // (each result is stored by client, so the order they finish in changes nothing).
   const looLoss = new Map<string, { looLoss: number | null; gainStdError: number | null }>();
-  for (const u of scored) {
-    const d = await checked(a.loadUpdate(u.updateHash));
-    const w = u.numSamples;
-    // The others' part of the step, over the same total weight: leaving an update out does not
-    // rescale the rest, so an update that adds nothing (zeros) changes nothing and earns nothing.
-    for (let k = 0; k < params; k++) candidate[k] = (a.base[k] as number) + ((sum[k] as number) - w * (d[k] as number)) / weight;
-    const e = deterministicEvaluate(a.spec, candidate, a.validation);
-    looLoss.set(u.client.toLowerCase(), { looLoss: finiteOrNull(e.loss), gainStdError: aggregateLoss === null ? null : finiteOrNull(stdErrorOfDifference(e.losses, aggregateLosses)) });
-  }
+  let next = 0;
+  const lane = async () => {
+    while (next < scored.length) {
+      const u = scored[next++] as CurrentUpdate;
+      const d = await checked(a.loadUpdate(u.updateHash));
+      const w = u.numSamples;
+      // The others' part of the step, over the same total weight: leaving an update out does not
+      // rescale the rest, so an update that adds nothing (zeros) changes nothing and earns nothing.
+      const candidate = new Float32Array(params);
+      for (let k = 0; k < params; k++) candidate[k] = (a.base[k] as number) + ((sum[k] as number) - w * (d[k] as number)) / weight;
+      const e = await evaluator.evaluate(candidate);
+      looLoss.set(u.client.toLowerCase(), { looLoss: finiteOrNull(e.loss), gainStdError: aggregateLoss === null ? null : finiteOrNull(stdErrorOfDifference(e.losses, aggregateLosses)) });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(evaluator.parallelism, scored.length)) }, lane));
   return {
     validationHash: a.validationHash.toLowerCase() as `0x${string}`,
     sketchSeed: seedHex,

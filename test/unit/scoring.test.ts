@@ -20,6 +20,7 @@ import {
   sketchPlan,
   type EarlierItem,
 } from '../../protocol/scoring/index.ts';
+import { threadedEvaluator } from '../../protocol/scoring/eval-threads.ts';
 
 describe('contribution scores: deterministic numerics', () => {
   test('exp and log from basic operations: close to Math, and pinned to the bit', () => {
@@ -65,6 +66,48 @@ describe('contribution scores: deterministic numerics', () => {
       assert.equal(mine.correct / data.n, tf.accuracy);
       assert.deepEqual(deterministicEvaluate(spec, w, data), mine, 'the same bits twice');
     }
+  });
+
+  test('the unrolled conv2d kernels give the generic loop\'s bits (valid and same padding, strides, channels, zero inputs)', () => {
+    const mnist = subset(loadMnist(), Array.from({ length: 12 }, (_, i) => i * 333));
+    const cnn = PRESET_MODELS['mnist-cnn'] as unknown as ModelSpec;
+    const odd: ModelSpec = {
+      inputShape: [9, 9, 3],
+      classes: 4,
+      layers: [
+        { type: 'conv2d', filters: 5, kernelSize: 3, strides: 2, padding: 'same', activation: 'tanh' },
+        { type: 'conv2d', filters: 32, kernelSize: 2, strides: 1, padding: 'valid', activation: 'relu' },
+        { type: 'conv2d', filters: 33, kernelSize: 2, strides: 1, padding: 'same', activation: 'relu' },
+        { type: 'flatten' },
+        { type: 'dense', units: 4, activation: 'softmax' },
+      ],
+    } as unknown as ModelSpec;
+    const rng = new Prng(21);
+    // A third of the inputs exactly 0, so the skipped terms are exercised too.
+    const oddData = { n: 7, x: Float32Array.from({ length: 7 * 243 }, () => (rng.next() < 0.33 ? 0 : rng.normal())), y: Uint8Array.from({ length: 7 }, (_, i) => i % 4) };
+    for (const [spec, data] of [[cnn, mnist], [odd, oddData]] as const) {
+      const w = initialWeights(spec, 2);
+      for (let i = 0; i < w.length; i++) w[i] = (w[i] as number) + (rng.next() - 0.5) * 0.1;
+      const fast = deterministicEvaluate(spec, w, data);
+      const generic = deterministicEvaluate(spec, w, data, { generic: true });
+      assert.ok(Number.isFinite(fast.loss));
+      assert.deepEqual(fast, generic);
+    }
+    // Pinned: a change to the numeric path that moves this double would fail every earlier audit.
+    const w = initialWeights(cnn, 1);
+    for (let i = 0; i < w.length; i++) w[i] = (w[i] as number) + 0.01 * Math.sin(i);
+    const hundred = subset(loadMnist(), Array.from({ length: 100 }, (_, i) => (i * 97) % loadMnist().n));
+    assert.equal(deterministicEvaluate(cnn, w, hundred).loss, 2.3119647206350957);
+  });
+
+  test('evaluation threads report a bad input as an error and keep serving', async () => {
+    const spec = PRESET_MODELS['iris-mlp'] as unknown as ModelSpec;
+    const iris = loadIris();
+    const e = threadedEvaluator(spec, iris, 2);
+    await assert.rejects(e.evaluate(new Float32Array(3)), /evaluation failed: weights hold 3 values/);
+    const w = initialWeights(spec, 5);
+    assert.deepEqual(await e.evaluate(Float32Array.from(w)), deterministicEvaluate(spec, w, iris));
+    e.close();
   });
 
   test('validation sets: round trip, and every malformed field named', () => {
@@ -146,13 +189,20 @@ describe('contribution scores: freeloaders on real iris training', () => {
     assert.ok(honest[1]! > 0n, `the median honest owner scores: ${honest}`);
     for (const [kind] of freeloaders) assert.ok(score.get(kind)! * 20n <= honest[1]!, `${kind} scored ${score.get(kind)}, median honest ${honest[1]}`);
 
-    // The same inputs give the same block, bit for bit (what the auditor relies on).
-    const again = await scoreContributions({
-      spec, base: base1, baseHash: hash(9), validation, validationHash: hash(8), updates, arrival, earlier,
-      loadUpdate: async (h) => deltas.get(h)!.delta,
-      loadEarlier: async (e) => (e.kind === 'aggregate' ? aggregateStep(Float32Array.from(base1), base0) : earlierDeltas.get(e.hash)!),
-    });
-    assert.deepEqual(again, block);
+    // The same inputs give the same block, bit for bit (what the auditor relies on), inline and on
+    // evaluation threads (what the coordinator and fl-audit run), whatever the thread count.
+    for (const threads of [1, 2, 3]) {
+      const evaluator = threadedEvaluator(spec, validation, threads);
+      const again = await scoreContributions({
+        evaluator,
+        spec, base: base1, baseHash: hash(9), validation, validationHash: hash(8), updates, arrival, earlier,
+        loadUpdate: async (h) => deltas.get(h)!.delta,
+        loadEarlier: async (e) => (e.kind === 'aggregate' ? aggregateStep(Float32Array.from(base1), base0) : earlierDeltas.get(e.hash)!),
+      });
+      evaluator.close();
+      assert.equal(evaluator.parallelism, threads);
+      assert.deepEqual(again, block, `${threads} threads`);
+    }
   });
 
   test('the first arrival keeps its score; an arrival order that misses an update is refused', async () => {
