@@ -5,7 +5,8 @@
  *   time_ratio = scoring time / fold time. Scoring runs one forward pass of the model over the
  *   validation set per update (plus one), so it grows with validation size x model FLOPs, while the
  *   fold is one pass over the weights: the ratio is large by nature; the absolute time is the figure
- *   to compare with the round's training time.
+ *   to compare with the round's training time. The passes run on the evaluation threads close-round
+ *   uses (one a core); SCORE_THREADS=N sets their number for this bench (1: inline).
  */
 import { subset } from '../client/data/dataset.ts';
 import { loadMnist } from '../client/data/mnist.ts';

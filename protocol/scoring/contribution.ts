@@ -94,7 +94,7 @@ export interface ScoreContributionsArgs {
   /** Clients by arrival (every one of `updates`, once). */
   arrival: readonly string[];
   earlier: readonly EarlierItem[];
-  /** A delta by update hash; read three times each, so only one is held at a time. */
+  /** A delta by update hash; read three times each, so only one is held at a time (one per evaluation in flight while leaving out). */
   loadUpdate(hash: string): Promise<Float32Array>;
   /** An earlier item's delta (an aggregate step: that checkpoint minus its parent). */
   loadEarlier(item: EarlierItem): Promise<Float32Array>;
