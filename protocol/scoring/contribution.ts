@@ -4,9 +4,7 @@ import { z } from 'zod';
 import type { ModelSpec } from '../model-spec.ts';
 import { Contributor, Hash32 } from '../schemas.ts';
 export { GAIN_CONFIDENCE_Z, GAIN_UNIT, gainScore, VALIDATION_GAIN_RULE } from '../rewards.ts';
-// Only the type: eval-threads.ts is Node's (threads); this module stays importable anywhere.
-import type { Evaluator } from './eval-threads.ts';
-import { deterministicEvaluate } from './forward.ts';
+import { inlineEvaluator, type Evaluator } from './forward.ts';
 import { detSqrt } from './det-math.ts';
 import { signedCosineSquared, sketch, sketchPlan } from './sketch.ts';
 import type { ValidationSet } from './validation-set.ts';
@@ -170,7 +168,7 @@ export async function scoreContributions(a: ScoreContributionsArgs): Promise<Con
     for (let k = 0; k < params; k++) sum[k] = (sum[k] as number) + w * (d[k] as number);
     weight += w;
   }
-  const evaluator: Evaluator = a.evaluator ?? { parallelism: 1, evaluate: async (w) => deterministicEvaluate(a.spec, w, a.validation), close() {} };
+  const evaluator: Evaluator = a.evaluator ?? inlineEvaluator(a.spec, a.validation);
   let aggregateLoss: number | null = null;
   let aggregateLosses: Float64Array = new Float64Array(0);
   if (scored.length) {

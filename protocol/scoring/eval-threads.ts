@@ -1,7 +1,9 @@
 import { cpus } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { ModelSpec } from '../model-spec.ts';
-import { deterministicEvaluate, type Evaluation, type LabelledSet } from './forward.ts';
+import { inlineEvaluator, type Evaluation, type Evaluator, type LabelledSet } from './forward.ts';
+
+export type { Evaluator } from './forward.ts';
 
 /**
  * Runs validation-loss evaluations (forward.ts) on threads, so the leave-one-out passes of a round
@@ -9,19 +11,6 @@ import { deterministicEvaluate, type Evaluation, type LabelledSet } from './forw
  * it runs, so the scores' bits do not depend on the thread count. Node only: the browser bundle never
  * imports this module (protocol/scoring/index.ts does not export it).
  */
-export interface Evaluator {
-  /** Evaluations worth having in flight at once (each holds one candidate weight vector). */
-  readonly parallelism: number;
-  /** May take `weights` (a thread is handed its buffer): pass a vector made for this call. */
-  evaluate(weights: Float32Array): Promise<Evaluation>;
-  close(): void;
-}
-
-/** Evaluations on the calling thread, one at a time. */
-export function inlineEvaluator(spec: ModelSpec, data: LabelledSet): Evaluator {
-  return { parallelism: 1, evaluate: async (w) => deterministicEvaluate(spec, w, data), close() {} };
-}
-
 /** What a thread is sent (eval-worker.ts answers `EvalReply`s). */
 export type EvalRequest =
   | { type: 'load'; set: number; spec: ModelSpec; x: Float32Array; y: Uint8Array | Uint16Array; n: number }

@@ -292,3 +292,17 @@ export function deterministicEvaluate(spec: ModelSpec, weights: Float32Array, da
   }
   return { loss: lossSum / data.n, losses, correct };
 }
+
+/** Where validation losses are computed: inline here, or on threads (eval-threads.ts, Node only). */
+export interface Evaluator {
+  /** Evaluations worth having in flight at once (each holds one candidate weight vector). */
+  readonly parallelism: number;
+  /** May take `weights` (a thread is handed its buffer): pass a vector made for this call. */
+  evaluate(weights: Float32Array): Promise<Evaluation>;
+  close(): void;
+}
+
+/** Evaluations on the calling thread, one at a time. */
+export function inlineEvaluator(spec: ModelSpec, data: LabelledSet): Evaluator {
+  return { parallelism: 1, evaluate: async (w) => deterministicEvaluate(spec, w, data), close() {} };
+}
