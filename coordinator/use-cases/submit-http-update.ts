@@ -61,13 +61,19 @@ export async function submitHttpUpdate(
   // A checker that hands nothing back (a test double may) left the body where it was.
   const bytes = checked ?? body;
   if (bytes.byteLength !== size) throw new Error(`the blob checker handed back ${bytes.byteLength} of the body's ${size} bytes`);
-  const stored = await ctx.redis
-    .multi()
-    .set(ctx.keys.checked(sender, hash), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), 'EX', BLOB_TTL_SECONDS)
-    .set(ctx.keys.checkedVerdict(sender, hash), encodeVerdict(verdict), 'EX', BLOB_TTL_SECONDS)
-    .exec();
-  const failed = stored?.find(([e]) => e)?.[0];
-  if (!stored || failed) throw new Error(`could not store the delta: ${failed?.message ?? 'transaction aborted'}`);
+  // Two plain SETs, not a MULTI: ioredis copies a transaction's commands into one more buffer (4 MB
+  // of fresh memory per upload on top of the SET's own copy), and nothing needs the pair atomic. The
+  // job is enqueued only after both are stored; a blob left without its verdict (a crash between
+  // the two) is simply hashed again by the worker, and either key expires on its own.
+  const blob = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  try {
+    await Promise.all([
+      ctx.redis.set(ctx.keys.checkedVerdict(sender, hash), encodeVerdict(verdict), 'EX', BLOB_TTL_SECONDS),
+      ctx.redis.set(ctx.keys.checked(sender, hash), blob, 'EX', BLOB_TTL_SECONDS),
+    ]);
+  } catch (e) {
+    throw new Error(`could not store the delta: ${e instanceof Error ? e.message : String(e)}`);
+  }
   const jobId = await ctx.queue.add(job);
   return { jobId, updateHash: hash };
 }
