@@ -22,6 +22,7 @@ import {
   signSecAggMessage,
   unmaskSum,
   zeroWords,
+  type Confirmation,
   type KeyAdvert,
   type Reveal,
   type RingWords,
@@ -99,12 +100,21 @@ export async function benchSecureAgg(o: { clients: number; params: number; neigh
     foldInMs += performance.now() - t0;
   }
   const survivors = ps.map((p) => p.address).sort();
+  // The consistency phase: every survivor signs the list; each then checks the `required` first
+  // confirmations (what client/secure-round.ts does) before it reveals.
+  const required = secureRoundThresholds({ neighbours: o.neighbours, thresholdFraction: 2 / 3 }, o.clients).survivors;
+  const confirmations: Confirmation[] = [];
+  for (const [i, p] of ps.entries()) confirmations.push((await timed(i, () => signSecAggMessage(wallets[i]!, domain, 'consistency', p.confirm(survivors, adverts, threshold)))) as Confirmation);
+  byClient(confirmations);
   const reveals: Reveal[] = [];
-  for (const [i, p] of ps.entries()) reveals.push((await timed(i, () => signSecAggMessage(wallets[i]!, domain, 'reveal', p.reveal(survivors, adverts, threshold)))) as Reveal);
+  for (const [i, p] of ps.entries()) {
+    const body = await timed(i, async () => p.reveal(survivors, adverts, threshold, { domain, confirmations: confirmations.slice(0, required), required }));
+    reveals.push((await timed(i, () => signSecAggMessage(wallets[i]!, domain, 'reveal', body))) as Reveal);
+  }
   byClient(reveals);
 
   const t = performance.now();
-  const transcript: SecureTranscript = { format: 1, task: 1, round: 1, threshold, ...(o.neighbours !== undefined ? { neighbours: o.neighbours } : {}), adverts, bundles, survivors: survivors as `0x${string}`[], reveals };
+  const transcript: SecureTranscript = { format: 2, task: 1, round: 1, threshold, ...(o.neighbours !== undefined ? { neighbours: o.neighbours } : {}), adverts, bundles, survivors: survivors as `0x${string}`[], survivorThreshold: required, confirmations, reveals };
   const checked = checkTranscript(domain, transcript);
   const secrets = await recoverSecrets(domain, checked);
   unmaskSum(checked, secrets, 16, sum);
@@ -113,7 +123,7 @@ export async function benchSecureAgg(o: { clients: number; params: number; neigh
 
   const clientsMs = perClient.reduce((a, b) => a + b, 0);
   const slowestClientMs = Math.max(...perClient);
-  const protocolBytes = (JSON.stringify(adverts).length + JSON.stringify(bundles).length + JSON.stringify(reveals).length) / o.clients;
+  const protocolBytes = (JSON.stringify(adverts).length + JSON.stringify(bundles).length + JSON.stringify(confirmations).length + JSON.stringify(reveals).length) / o.clients;
   const bytesRatio = (o.params * 2 + protocolBytes) / (o.params * 4);
   note(`secure_agg: ${o.clients} clients x ${o.params} params, ${o.neighbours ? `ring of degree ${o.neighbours}` : 'complete graph'}: all clients ${clientsMs.toFixed(0)} ms (slowest ${slowestClientMs.toFixed(0)} ms), coordinator close ${coordinatorMs.toFixed(0)} ms; FedAvg fold of ${o.clients} float32 updates ${foldMs.toFixed(1)} ms; ${protocolBytes.toFixed(0)} protocol bytes per client`);
   return { clients: o.clients, params: o.params, neighbours: o.neighbours ?? null, clientsMs, slowestClientMs, coordinatorMs, foldMs, timeRatio: (clientsMs + coordinatorMs) / foldMs, criticalPathRatio: (slowestClientMs + coordinatorMs) / foldMs, bytesRatio };

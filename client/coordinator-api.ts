@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Address, Contributor, decodeCheckpoint, decodeManifest, contentHash, Hash32, MembersList, ProtocolError, RegistrationChallenge, Round, SecurePhase, StoredAudit, StoredEvaluation, Task, TaskId, type AuditSummary, type Checkpoint, type RoundEvaluation, type RoundManifest } from '../protocol/index.ts';
-import { KeyAdvert } from '../protocol/secagg/messages.ts';
+import { Confirmation, KeyAdvert } from '../protocol/secagg/messages.ts';
 
 /** A coordinator answered with an error: carries its HTTP status and error code. */
 export class CoordinatorError extends Error {
@@ -36,6 +36,8 @@ export const SecureRoundState = z.object({
   adverts: z.array(KeyAdvert),
   sharers: z.array(Contributor),
   survivors: z.array(Contributor).nullable(),
+  /** From the unmask phase on: every survivor's signed confirmation of the survivor list. */
+  confirmations: z.array(Confirmation).optional(),
   revealers: z.array(Contributor),
 });
 export type SecureRoundState = z.infer<typeof SecureRoundState>;
@@ -154,7 +156,7 @@ export class CoordinatorApi {
   }
 
   /** Posts one signed secure-round message (keys, shares or reveal). */
-  async postSecure(task: number, round: number, kind: 'keys' | 'shares' | 'reveal', message: object): Promise<{ accepted: boolean; refusedShares?: { dealer: string; reason: string }[] }> {
+  async postSecure(task: number, round: number, kind: 'keys' | 'shares' | 'consistency' | 'reveal', message: object): Promise<{ accepted: boolean; refusedShares?: { dealer: string; reason: string }[] }> {
     return this.call(z.object({ accepted: z.boolean(), refusedShares: z.array(z.object({ dealer: z.string(), reason: z.string() })).optional() }), `/v1/tasks/${task}/rounds/${round}/secure/${kind}`, { method: 'POST', body: JSON.stringify(message) });
   }
 

@@ -40,7 +40,7 @@ export interface SecureContribution {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const PHASES = ['keys', 'shares', 'masked', 'unmask', 'done'] as const;
+const PHASES = ['keys', 'shares', 'masked', 'consistency', 'unmask', 'done'] as const;
 
 /**
  * A data owner's side of a secure round (docs/secure-mode.md), over the coordinator's REST API:
@@ -49,7 +49,9 @@ const PHASES = ['keys', 'shares', 'masked', 'unmask', 'done'] as const;
  *            the holders the round's graph gives (every advertiser, or the ring neighbours);
  *   masked : clip, scale and quantise the delta with the client's own randomness (plus its share of
  *            the DP noise), add the self-mask and pairwise masks, upload it like any update;
- *   unmask : answer the survivor list once (SecAggParticipant.reveal refuses a second list).
+ *   consistency : sign the survivor list it is shown, once (SecAggParticipant.confirm refuses a second);
+ *   unmask : check that enough survivors signed that same list, then reveal for it (reveal refuses
+ *            any other list, and too few or forged confirmations).
  * The unmasked delta never leaves this function; the ephemeral secrets die with it.
  * `leaveAfterUpload` makes the client vanish after uploading, as a dropout would (demo and tests).
  */
@@ -85,7 +87,7 @@ export async function contributeSecurely(args: {
   const address = args.member ? args.member.nullifier : (await signer.getAddress()).toLowerCase();
   const scope: SecAggScope = { chainId: task.eip712.chainId, task: task.id, round: round.round };
   const me = new SecAggParticipant(scope, address);
-  const post = async (kind: 'keys' | 'shares' | 'reveal', body: { task: number; round: number }) => {
+  const post = async (kind: 'keys' | 'shares' | 'consistency' | 'reveal', body: { task: number; round: number }) => {
     try {
       const signed = await signSecAggMessage(signer, task.eip712, kind, body);
       if (kind === 'keys' && args.member) {
@@ -158,10 +160,16 @@ export async function contributeSecurely(args: {
   const done = { updateHash, jobId, numSamples: trained.numSamples, loss: trained.loss };
   if (args.leaveAfterUpload) return { ...done, ended: 'left' };
 
-  const afterUpload = await waitFor('unmask');
-  if (afterUpload.phase !== 'unmask' || !afterUpload.survivors) return { ...done, ended: 'round-ended' };
-  // reveal() refuses a list without this client, with strangers, or shorter than the threshold.
-  await post('reveal', me.reveal(afterUpload.survivors, u2, threshold));
+  const afterUpload = await waitFor('consistency');
+  if (afterUpload.phase !== 'consistency' || !afterUpload.survivors) return { ...done, ended: 'round-ended' };
+  // confirm() refuses a list without this client, with strangers, or shorter than the threshold.
+  await post('consistency', me.confirm(afterUpload.survivors, u2, threshold));
+  const confirmed = await waitFor('unmask');
+  if (confirmed.phase !== 'unmask' || !confirmed.survivors) return { ...done, ended: 'round-ended' };
+  // Enough valid confirmations of this very list are all the protection needs: checking the first
+  // `survivors` of them, not every one, keeps a client's signature checks to what the rule asks.
+  const confirmations = confirmed.confirmations ?? [];
+  await post('reveal', me.reveal(confirmed.survivors, u2, threshold, { domain: task.eip712, confirmations: confirmations.slice(0, expected.survivors), required: expected.survivors }));
   return { ...done, ended: 'revealed' };
 }
 

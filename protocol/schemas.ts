@@ -210,9 +210,10 @@ export type OpenRoundBody = z.input<typeof OpenRoundBody>;
 
 /**
  * The phases of a secure round while it is 'open': clients advertise keys, deal their shares,
- * upload masked updates, then reveal what unmasks the sum (protocol/secagg). 'done' once closing.
+ * upload masked updates, sign the survivor list (consistency), then reveal what unmasks the sum
+ * (protocol/secagg). 'done' once closing.
  */
-export const SecurePhase = z.enum(['keys', 'shares', 'masked', 'unmask', 'done']);
+export const SecurePhase = z.enum(['keys', 'shares', 'masked', 'consistency', 'unmask', 'done']);
 export type SecurePhase = z.infer<typeof SecurePhase>;
 
 /** open -> closing -> aggregated -> committed (on chain), or closing -> failed (quorum missed). */

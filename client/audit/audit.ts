@@ -909,6 +909,8 @@ async function reaggregateSecure(a: {
       const rule = secureRoundThresholds(cfg, transcript.adverts.length);
       if (transcript.threshold !== rule.shares) problem = `threshold ${transcript.threshold}: the task's rule gives ${rule.shares} for ${transcript.adverts.length} advertisers`;
       else if (survivors.length < rule.survivors) problem = `${survivors.length} survivors: the task's rule needs ${rule.survivors} of ${transcript.adverts.length} advertisers`;
+      // Format 2: as many confirmations of the list as survivors are needed (checkTranscript counts them).
+      else if (transcript.format === 2 && transcript.survivorThreshold !== rule.survivors) problem = `survivorThreshold ${transcript.survivorThreshold}: the task's rule gives ${rule.survivors} for ${transcript.adverts.length} advertisers`;
     }
   }
   if (secure.dim !== a.params) problem ||= `manifest dim ${secure.dim}, the model has ${a.params} parameters`;
@@ -934,7 +936,7 @@ async function reaggregateSecure(a: {
       problem = e instanceof SecAggFault ? `${e.artefact}: ${e.code}: ${e.message}` : msg(e);
     }
   }
-  add(CHECKS.reaggregateTranscript, !problem, problem || `transcript ${secure.transcriptHash}: ${transcript?.adverts.length} adverts, ${transcript?.bundles.length} share bundles, ${transcript?.reveals.length} reveals verified; ${secure.dropped.length} dropout(s); every secret rebuilt from ${secure.threshold}+ shares`);
+  add(CHECKS.reaggregateTranscript, !problem, problem || `transcript ${secure.transcriptHash}: ${transcript?.adverts.length} adverts, ${transcript?.bundles.length} share bundles, ${transcript?.format === 2 ? `${transcript.confirmations?.length} confirmations of the survivor list` : 'no consistency phase (format 1)'}, ${transcript?.reveals.length} reveals verified; ${secure.dropped.length} dropout(s); every secret rebuilt from ${secure.threshold}+ shares`);
   const sum = zeroWords(cfg.bits, a.params);
   const bad: string[] = [];
   const size = (a.params * cfg.bits) / 8;

@@ -141,12 +141,12 @@ export function createApp(ctx: CoordinatorContext, opts: AppOptions): express.Ex
     if (body) uploadBodies.give(body);
     res.status(202).json(accepted);
   }));
-  // Secure rounds (docs/secure-mode.md): the protocol's state, and its three signed messages.
+  // Secure rounds (docs/secure-mode.md): the protocol's state, and its four signed messages.
   app.get('/v1/tasks/:task/rounds/:round/secure', route(async (req, res) => {
     const { task, round } = parseOr400(RoundParams, req.params, 'path');
     res.json(await secureRoundState(ctx, task, round));
   }));
-  for (const kind of ['keys', 'shares', 'reveal'] as const) {
+  for (const kind of ['keys', 'shares', 'consistency', 'reveal'] as const) {
     app.post(`/v1/tasks/:task/rounds/:round/secure/${kind}`, json, limits.perClient, route(async (req, res) => {
       const { task, round } = parseOr400(RoundParams, req.params, 'path');
       res.status(202).json(await submitSecureMessage(ctx, task, round, kind, req.body));

@@ -17,7 +17,7 @@ import {
   StoredEvaluation,
   Task,
 } from '../../protocol/index.ts';
-import { KeyAdvert, Reveal, ShareBundle } from '../../protocol/secagg/messages.ts';
+import { Confirmation, KeyAdvert, Reveal, ShareBundle } from '../../protocol/secagg/messages.ts';
 import { AcceptedContribution, CeremonyState, ContributionBody, FinalizeCeremonyBody, StartCeremonyBody, UploadedZkey } from '../../protocol/ceremony-api.ts';
 
 /**
@@ -28,7 +28,7 @@ import { AcceptedContribution, CeremonyState, ContributionBody, FinalizeCeremony
 const components = {
   Task, Round, Error: ErrorBody, CreateTaskBody, OpenRoundBody, RegisterClientBody, RegistrationChallengeBody, RegistrationChallenge, AdmitMembersBody, MembersList,
   RoundEvaluationBody: RoundEvaluation, StoredEvaluation, AuditSummaryBody: AuditSummary, StoredAudit,
-  KeyAdvertBody: KeyAdvert, ShareBundleBody: ShareBundle, RevealBody: Reveal,
+  KeyAdvertBody: KeyAdvert, ShareBundleBody: ShareBundle, ConfirmationBody: Confirmation, RevealBody: Reveal,
   CeremonyState, StartCeremonyBody, ContributionBody, FinalizeCeremonyBody, AcceptedContribution, UploadedZkey,
 } as const;
 
@@ -179,7 +179,7 @@ export function buildOpenApi(): object {
       },
       '/v1/tasks/{task}/rounds/{round}/secure': {
         get: {
-          summary: "A secure round's protocol state: phase and its deadline, threshold, the signed key adverts, who dealt shares, the survivors (from the unmask phase on) and who revealed",
+          summary: "A secure round's protocol state: phase and its deadline, threshold, the signed key adverts, who dealt shares, the survivors (from the consistency phase on), the signed confirmations (from the unmask phase on) and who revealed",
           parameters: [taskParam, roundParam],
           responses: { 200: json({ type: 'object' }, 'the state'), 404: err('no such secure round'), 409: err('the task is not secure') },
         },
@@ -188,7 +188,8 @@ export function buildOpenApi(): object {
         ([
           ['keys', 'KeyAdvertBody', 'keys', 'Advertise the two ephemeral X25519 public keys of a client (signed SecAggMessage, kind "keys")'],
           ['shares', 'ShareBundleBody', 'shares', 'Deal sealed Shamir shares of the self-mask seed and the mask key to every advertiser, with the seed commitment (kind "shares")'],
-          ['reveal', 'RevealBody', 'unmask', 'Answer the survivor list: for each survivor the key to its self-seed share, for each dropout the key to its mask-key share (kind "reveal")'],
+          ['consistency', 'ConfirmationBody', 'consistency', 'Sign the survivor list the client was shown, by its hash (kind "consistency"); GET …/secure shows every confirmation from the unmask phase on, and a client reveals only after checking enough of them'],
+          ['reveal', 'RevealBody', 'unmask', 'Answer the survivor list: for each survivor the key to its self-seed share, for each dropout the key to its mask-key share (kind "reveal"); only from a client that confirmed the list'],
         ] as const).map(([kind, body, phase, summary]) => [
           `/v1/tasks/{task}/rounds/{round}/secure/${kind}`,
           {

@@ -42,7 +42,7 @@ export function redisKeys(prefix: string) {
     acceptedBlob: (task: number, round: number, client: string) => `${prefix}:acc:${task}:${round}:${client}`,
     closeLock: (task: number, round: number) => `${prefix}:lock:close:${task}:${round}`,
     /** Secure rounds: hash client -> signed protocol message JSON, one hash per phase (keys, shares, reveal). */
-    secureMessages: (task: number, round: number, phase: 'keys' | 'shares' | 'reveal') => `${prefix}:round:${task}:${round}:sa:${phase}`,
+    secureMessages: (task: number, round: number, phase: 'keys' | 'shares' | 'consistency' | 'reveal') => `${prefix}:round:${task}:${round}:sa:${phase}`,
     /** One replica at a time moves a secure round from phase to phase. */
     secureLock: (task: number, round: number) => `${prefix}:lock:secure:${task}:${round}`,
     /** Sorted set of "task:round" aggregated but not yet committed on chain (score = round). */

@@ -4,8 +4,8 @@ import type { ScriptRunner } from './lua-scripts.ts';
 import type { RedisKeys } from './redis-keys.ts';
 
 /** Which message hash each submitting phase writes. */
-export type SecureMessageKind = 'keys' | 'shares' | 'reveal';
-const PHASE_OF: Record<SecureMessageKind, SecurePhase> = { keys: 'keys', shares: 'shares', reveal: 'unmask' };
+export type SecureMessageKind = 'keys' | 'shares' | 'consistency' | 'reveal';
+const PHASE_OF: Record<SecureMessageKind, SecurePhase> = { keys: 'keys', shares: 'shares', consistency: 'consistency', reveal: 'unmask' };
 
 export type SubmitResult = 'ok' | 'phase' | 'duplicate' | 'full';
 
@@ -41,7 +41,7 @@ export function secureRepo(redis: RedisClient, keys: RedisKeys, scripts: ScriptR
       return (await scripts.run('secureAdvance', [keys.round(task, round)], [from, to, deadlineMs, threshold ?? ''])) === 1;
     },
     async drop(task, round) {
-      await redis.del(keys.secureMessages(task, round, 'keys'), keys.secureMessages(task, round, 'shares'), keys.secureMessages(task, round, 'reveal'));
+      await redis.del(keys.secureMessages(task, round, 'keys'), keys.secureMessages(task, round, 'shares'), keys.secureMessages(task, round, 'consistency'), keys.secureMessages(task, round, 'reveal'));
     },
   };
 }

@@ -3,11 +3,13 @@ import type { SecureManifestBlock } from '../../protocol/manifest.ts';
 import {
   addWords,
   checkTranscript,
+  Confirmation,
   decodeMeanDelta,
   KeyAdvert,
   recoverSecrets,
   Reveal,
   SecAggFault,
+  secureRoundThresholds,
   secureScale,
   ShareBundle,
   unmaskSum,
@@ -33,16 +35,19 @@ export async function aggregateSecure(ctx: CoordinatorContext, t: Task, head: Ro
   const cfg = t.secure;
   if (!cfg) throw new Error(`task ${t.id} is not secure`);
   const { task, round } = head;
-  const parse = async <T>(kind: 'keys' | 'shares' | 'reveal', schema: { parse(x: unknown): T }) => (await ctx.secure.messages(task, round, kind)).map(([, j]) => schema.parse(JSON.parse(j)));
+  const parse = async <T>(kind: 'keys' | 'shares' | 'consistency' | 'reveal', schema: { parse(x: unknown): T }) => (await ctx.secure.messages(task, round, kind)).map(([, j]) => schema.parse(JSON.parse(j)));
+  const adverts = await parse('keys', KeyAdvert);
   const transcript: SecureTranscript = {
-    format: 1,
+    format: 2,
     task,
     round,
     threshold: head.secure?.threshold ?? 0,
     ...(cfg.neighbours !== undefined ? { neighbours: cfg.neighbours } : {}),
-    adverts: await parse('keys', KeyAdvert),
+    adverts,
     bundles: await parse('shares', ShareBundle),
     survivors: accepted.map((a) => a.client as `0x${string}`).sort(),
+    survivorThreshold: secureRoundThresholds(cfg, adverts.length).survivors,
+    confirmations: await parse('consistency', Confirmation),
     reveals: await parse('reveal', Reveal),
   };
   let checked: ReturnType<typeof checkTranscript>;

@@ -4,7 +4,10 @@ import {
   advertProofStatement,
   checkAdvert,
   checkBundle,
+  checkConfirmation,
+  confirmationHashes,
   checkReveal,
+  Confirmation,
   KeyAdvert,
   maskGraph,
   Reveal,
@@ -20,8 +23,8 @@ import { parseOr400 } from './parse.ts';
 import { verifyMembership } from '../../protocol/zk/proofs.ts';
 import { metrics, timed } from '../metrics.ts';
 
-const SCHEMA: Record<SecureMessageKind, z.ZodType> = { keys: KeyAdvert, shares: ShareBundle, reveal: Reveal };
-const PHASE: Record<SecureMessageKind, string> = { keys: 'keys', shares: 'shares', reveal: 'unmask' };
+const SCHEMA: Record<SecureMessageKind, z.ZodType> = { keys: KeyAdvert, shares: ShareBundle, consistency: Confirmation, reveal: Reveal };
+const PHASE: Record<SecureMessageKind, string> = { keys: 'keys', shares: 'shares', consistency: 'consistency', reveal: 'unmask' };
 
 export interface SecureSubmitOutcome {
   accepted: true;
@@ -31,7 +34,7 @@ export interface SecureSubmitOutcome {
 }
 
 /**
- * Takes one signed protocol message of a secure round (POST …/secure/keys|shares|reveal): parsed with
+ * Takes one signed protocol message of a secure round (POST …/secure/keys|shares|consistency|reveal): parsed with
  * zod, checked against the round's phase and parties and its signature, then stored once. A fault
  * in a message whose sender is known (registered and the signature its own) is also recorded on the
  * round as a rejection with its reason, so a client that deals malformed shares is excluded in
@@ -43,7 +46,7 @@ export async function submitSecureMessage(ctx: CoordinatorContext, task: number,
   if (!t.secure) throw new AppError('NOT_SECURE', 409, `task ${task} does not use secure aggregation`);
   const head = await ctx.rounds.head(task, round);
   if (!head) throw notFound(`round ${round} of task ${task}`);
-  const msg = parseOr400(SCHEMA[kind], body, `${kind} message`) as KeyAdvert | ShareBundle | Reveal;
+  const msg = parseOr400(SCHEMA[kind], body, `${kind} message`) as KeyAdvert | ShareBundle | Confirmation | Reveal;
   if (msg.task !== task || msg.round !== round) throw new AppError('VALIDATION_FAILED', 400, `the message is for round ${msg.round} of task ${msg.task}, posted to round ${round} of task ${task}`);
   checkPhase(head, kind);
   const anonymous = t.privacy === 'private';
@@ -62,7 +65,15 @@ export async function submitSecureMessage(ctx: CoordinatorContext, task: number,
     } else if (kind === 'shares') {
       const adverts = await advertsOf(ctx, task, round);
       checkBundle(ctx.domain, scope, adverts, maskGraph(scope, [...adverts.keys()], t.secure.neighbours), msg as ShareBundle);
-    } else refusedShares = (await checkRevealNow(ctx, scope, t.secure.neighbours, msg as Reveal)).map((r) => ({ dealer: r.dealer, reason: r.reason }));
+    } else if (kind === 'consistency') {
+      const survivors = await survivorsOf(ctx, task, round);
+      const adverts = await advertsOf(ctx, task, round);
+      checkConfirmation(ctx.domain, scope, adverts, survivors, confirmationHashes(adverts, survivors), msg as Confirmation);
+    } else {
+      // Only a client that confirmed the list reveals: an honest one never reveals before it has.
+      if (!(await ctx.secure.has(task, round, 'consistency', msg.client))) throw new SecAggFault('NOT_CONFIRMED', `${msg.client} did not confirm the survivor list in the consistency phase`, `reveal/${msg.client}`);
+      refusedShares = (await checkRevealNow(ctx, scope, t.secure.neighbours, msg as Reveal)).map((r) => ({ dealer: r.dealer, reason: r.reason }));
+    }
   } catch (e) {
     if (!(e instanceof SecAggFault)) throw e;
     // A forged, unproven or misdirected message names a client that did not send it: nothing to record of it.
@@ -75,7 +86,7 @@ export async function submitSecureMessage(ctx: CoordinatorContext, task: number,
   if (r === 'duplicate') throw new AppError('DUPLICATE', 409, `${msg.client} already sent its ${kind} message for round ${round}`);
   if (r === 'full') throw new AppError('ROUND_FULL', 409, `round ${round} already has ${max} clients`);
   for (const s of refusedShares ?? []) await recordFault(ctx, t, round, `share:${s.dealer}`, msg.client, 'BAD_SHARE', s.reason);
-  if (kind === 'reveal' || kind === 'shares') await ctx.redis.publish(ctx.keys.roundEvents, `${task}:${round}`);
+  if (kind !== 'keys') await ctx.redis.publish(ctx.keys.roundEvents, `${task}:${round}`);
   return { accepted: true, kind, ...(refusedShares?.length ? { refusedShares } : {}) };
 }
 
@@ -90,9 +101,14 @@ async function advertsOf(ctx: CoordinatorContext, task: number, round: number): 
   return new Map((await ctx.secure.messages(task, round, 'keys')).map(([c, j]) => [c, KeyAdvert.parse(JSON.parse(j))]));
 }
 
+/** The survivor list, ascending: fixed once the masked phase has ended. */
+async function survivorsOf(ctx: CoordinatorContext, task: number, round: number): Promise<string[]> {
+  return (await ctx.rounds.accepted(task, round)).map((a) => a.client as string).sort();
+}
+
 async function checkRevealNow(ctx: CoordinatorContext, scope: SecAggScope, neighbours: number | undefined, r: Reveal) {
   const bundles = new Map((await ctx.secure.messages(scope.task, scope.round, 'shares')).map(([c, j]) => [c, ShareBundle.parse(JSON.parse(j))]));
-  const survivors = (await ctx.rounds.accepted(scope.task, scope.round)).map((a) => a.client as string).sort();
+  const survivors = await survivorsOf(ctx, scope.task, scope.round);
   const adverts = await advertsOf(ctx, scope.task, scope.round);
   return checkReveal(ctx.domain, scope, { adverts, bundles, survivors, graph: maskGraph(scope, [...adverts.keys()], neighbours) }, r).refused;
 }
@@ -121,7 +137,10 @@ export async function secureRoundState(ctx: CoordinatorContext, task: number, ro
   const adverts = (await ctx.secure.messages(task, round, 'keys')).map(([, j]) => KeyAdvert.parse(JSON.parse(j)));
   const sharers = await ctx.secure.clients(task, round, 'shares');
   // The survivor list is fixed once the masked phase ends; before that it is still growing.
-  const survivors = phase === 'unmask' || phase === 'done' ? (await ctx.rounds.accepted(task, round)).map((a) => a.client as string).sort() : null;
+  const fixed = phase === 'consistency' || phase === 'unmask' || phase === 'done';
+  const survivors = fixed ? await survivorsOf(ctx, task, round) : null;
+  // The confirmations are shown once their phase is over: each client checks them before it reveals.
+  const confirmations = phase === 'unmask' || phase === 'done' ? (await ctx.secure.messages(task, round, 'consistency')).map(([, j]) => Confirmation.parse(JSON.parse(j))) : undefined;
   return {
     task,
     round,
@@ -132,6 +151,7 @@ export async function secureRoundState(ctx: CoordinatorContext, task: number, ro
     adverts,
     sharers,
     survivors,
+    ...(confirmations ? { confirmations } : {}),
     revealers: await ctx.secure.clients(task, round, 'reveal'),
   };
 }

@@ -9,8 +9,8 @@ export type AdvanceOutcome = { status: 'waiting' | 'busy' } | { status: 'advance
 const LOCK_MS = 15_000;
 
 /**
- * Moves a secure round through its phases (protocol/secagg): keys -> shares -> masked -> unmask,
- * then closes it. A phase ends early when every client it waits for has answered, else at its
+ * Moves a secure round through its phases (protocol/secagg): keys -> shares -> masked ->
+ * consistency -> unmask, then closes it. A phase ends early when every client it waits for has answered, else at its
  * deadline; a phase that ends with too few clients fails the round with the reason, so a round
  * either completes with a correct sum or fails by name. Run by the scheduler on every replica;
  * a lock and the compare-and-set in the advance script keep the moves single.
@@ -33,7 +33,7 @@ export async function advanceSecureRound(ctx: CoordinatorContext, head: RoundHea
     const advertisers = h.secure.phase === 'keys' ? 0 : await ctx.secure.count(task, round, 'keys');
     const required = Math.max(h.cfg.minClients, MIN_SECURE_CLIENTS, advertisers ? secureRoundThresholds(t.secure, advertisers).survivors : 0);
     const quorum = (n: number) => required <= n;
-    const move = async (to: 'shares' | 'masked' | 'unmask' | 'done', deadlineMs: number, threshold?: number): Promise<AdvanceOutcome> => {
+    const move = async (to: 'shares' | 'masked' | 'consistency' | 'unmask' | 'done', deadlineMs: number, threshold?: number): Promise<AdvanceOutcome> => {
       const moved = await ctx.secure.advance(task, round, h.secure!.phase, to, deadlineMs, threshold);
       if (moved) ctx.log.info({ task, round, phase: to }, 'secure round advanced');
       return moved ? { status: 'advanced', phase: to } : { status: 'busy' };
@@ -55,12 +55,20 @@ export async function advanceSecureRound(ctx: CoordinatorContext, head: RoundHea
         const n2 = await ctx.secure.count(task, round, 'shares');
         if (h.accepted < n2 && !late) return { status: 'waiting' };
         // The move freezes the survivor list: accept-update.lua takes uploads in 'masked' only.
-        const moved = await move('unmask', now + phaseMs);
+        const moved = await move('consistency', now + phaseMs);
         if (moved.status !== 'advanced') return moved;
         const after = await ctx.rounds.head(task, round);
         const n3 = after?.accepted ?? 0;
         if (!quorum(n3)) return fail(ctx, task, round, `quorum not met: ${n3} of ${n2} client(s) uploaded a masked update, ${required} required`);
         return moved;
+      }
+      case 'consistency': {
+        // Every survivor signs the list it was shown; a client reveals only once it sees enough
+        // signatures of that same list, so the round needs as many as it needs survivors.
+        const [confirmed, survivors] = [await ctx.secure.count(task, round, 'consistency'), h.accepted];
+        if (confirmed < survivors && !late) return { status: 'waiting' };
+        if (!quorum(confirmed)) return fail(ctx, task, round, `quorum not met: ${confirmed} of ${survivors} survivor(s) confirmed the survivor list, ${required} required`);
+        return move('unmask', now + phaseMs);
       }
       case 'unmask': {
         const revealed = await ctx.secure.count(task, round, 'reveal');

@@ -9,12 +9,17 @@ import { toHex } from './keys.ts';
 import { SEALED_SHARE_BYTES } from './shares.ts';
 
 /**
- * The three signed messages a client sends in a secure round, besides its masked upload:
- *   1. KeyAdvert   (phase keys):   its two ephemeral X25519 public keys;
- *   2. ShareBundle (phase shares): a sealed share of each of its two secrets for every client of
- *                                  the round (itself included), and the commitment to its self-mask seed;
- *   3. Reveal      (phase unmask): for each survivor, the key that opens the self-seed share it holds;
- *                                  for each client that dropped, the key that opens its mask-key share.
+ * The four signed messages a client sends in a secure round, besides its masked upload:
+ *   1. KeyAdvert    (phase keys):        its two ephemeral X25519 public keys;
+ *   2. ShareBundle  (phase shares):      a sealed share of each of its two secrets for every client
+ *                                        of the round (itself included), and the commitment to its
+ *                                        self-mask seed;
+ *   3. Confirmation (phase consistency): its signature on the survivor list it was shown (Bonawitz
+ *                                        et al.'s ConsistencyCheck round);
+ *   4. Reveal       (phase unmask):      for each survivor, the key that opens the self-seed share it
+ *                                        holds; for each client that dropped, the key that opens its
+ *                                        mask-key share. Sent only after seeing enough confirmations
+ *                                        of that same list.
  * Each is signed by the client's wallet as an EIP-712 SecAggMessage over the keccak256 of the
  * message's canonical JSON (signature left out), so the coordinator, the store and the auditor all
  * check the same bytes, and none of them can alter a message without breaking its signature.
@@ -59,6 +64,20 @@ export const ShareBundleBody = z.strictObject({
 export const ShareBundle = ShareBundleBody.extend({ signature: Signature });
 export type ShareBundle = z.infer<typeof ShareBundle>;
 
+export const ConfirmationBody = z.strictObject({
+  ...Scoped,
+  /**
+   * keccak256 of the canonical JSON of the round's key advertisers as this client was shown them
+   * (survivorsHash of that list): they fix the round's size, graph and thresholds, so confirmers
+   * must agree on them too.
+   */
+  advertisersHash: Hash32,
+  /** keccak256 of the canonical JSON of the survivor list this client was shown (survivorsHash). */
+  survivorsHash: Hash32,
+});
+export const Confirmation = ConfirmationBody.extend({ signature: Signature });
+export type Confirmation = z.infer<typeof Confirmation>;
+
 export const RevealedKey = z.strictObject({ dealer: Contributor, kind: z.enum(['self', 'key']), key: KeyHex });
 export const RevealBody = z.strictObject({
   ...Scoped,
@@ -69,7 +88,7 @@ export const RevealBody = z.strictObject({
 export const Reveal = RevealBody.extend({ signature: Signature });
 export type Reveal = z.infer<typeof Reveal>;
 
-export type SecAggMessageKind = 'keys' | 'shares' | 'reveal';
+export type SecAggMessageKind = 'keys' | 'shares' | 'consistency' | 'reveal';
 
 export const SECAGG_TYPES = {
   SecAggMessage: [

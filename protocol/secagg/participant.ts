@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { newKeyPair, pairwiseMaskSeed, shareAad, shareChannelKey, fromHex, toHex, usablePublicKey, type KeyPair, type SecAggScope, type ShareKind } from './keys.ts';
-import type { KeyAdvert, KeyAdvertBody, RevealBody, ShareBundleBody } from './messages.ts';
+import type { Confirmation, ConfirmationBody, KeyAdvert, KeyAdvertBody, RevealBody, ShareBundleBody } from './messages.ts';
+import type { Eip712Domain } from '../eip712.ts';
 import { survivorsHash } from './messages.ts';
 import { applyMasks, type Mask } from './prg.ts';
 import type { RingBits, RingWords } from './ring.ts';
@@ -8,23 +9,28 @@ import { holdersOf, maskGraph, type MaskGraph } from './graph.ts';
 import { sealShare, selfSeedCommitment, splitSecret, SECRET_BYTES } from './shares.ts';
 import { secureRandomBytes } from './fixed-point.ts';
 import { SecAggFault } from './faults.ts';
+import { checkConfirmations } from './transcript.ts';
 
 /**
  * One client's side of a secure round, as pure steps with no I/O (client/secure-round.ts drives it
  * over HTTP). It holds the round's ephemeral secrets in memory only: a client that restarts has
  * lost them and simply counts as dropped, which the protocol tolerates.
  *
- * The rule that protects a client against a lying coordinator lives in reveal(): it answers one
- * survivor list once, and for each other client reveals either the key to its self-seed share
+ * The rules that protect a client against a lying coordinator live in confirm() and reveal(): it
+ * signs one survivor list once, reveals only for that list and only once enough survivors have
+ * signed the same list, and for each other client reveals either the key to its self-seed share
  * (a survivor) or the key to its mask-key share (a dropout), never both.
  */
 export class SecAggParticipant {
   readonly c: KeyPair = newKeyPair();
   readonly s: KeyPair = newKeyPair();
   readonly selfSeed: Uint8Array = secureRandomBytes(SECRET_BYTES);
-  private answered: string | null = null;
+  /** The hash of the one survivor list this client signed (confirm), or null before. */
+  private confirmed: string | null = null;
   /** The round's graph, fixed by shareBundle from the key advertisers. */
   private graph: MaskGraph | null = null;
+  /** The key advertisers this client dealt to, by client (fixed by shareBundle). */
+  private advertisers: Map<string, KeyAdvert> | null = null;
 
   constructor(
     readonly scope: SecAggScope,
@@ -45,6 +51,7 @@ export class SecAggParticipant {
     const advertisers = sortedUnique(u1);
     if (!advertisers.some((a) => a.client === this.address)) throw new SecAggFault('NOT_SELECTED', `${this.address} is not among the round's key advertisers`, 'keys');
     this.graph = maskGraph(this.scope, advertisers.map((a) => a.client), neighbours);
+    this.advertisers = new Map(advertisers.map((a) => [a.client as string, a]));
     const mine = new Set(holdersOf(this.graph, this.address));
     const holders = advertisers.filter((a) => mine.has(a.client));
     if (threshold > holders.length) throw new SecAggFault('BAD_STATE', `threshold ${threshold} is above the ${holders.length} holders of this client's shares`, 'keys');
@@ -89,27 +96,52 @@ export class SecAggParticipant {
   }
 
   /**
-   * The unmasking answer to one survivor list. Refuses a second, different list (the one way a
-   * coordinator could collect both secrets of a client), a list this client is not on, a list with
-   * clients that never shared, and a list shorter than the threshold.
+   * The consistency answer: this client's signature-to-be on the survivor list it is shown. Refuses
+   * a second, different list (signing two would let a coordinator show each to a different group),
+   * a list this client is not on, a list with clients that never shared, and a list shorter than
+   * the threshold. The same list may be confirmed again (a retried request).
    */
-  reveal(survivors: readonly string[], u2: readonly KeyAdvert[], threshold: number): z.infer<typeof RevealBody> {
-    const list = [...new Set(survivors.map((s) => s.toLowerCase()))].sort();
+  confirm(survivors: readonly string[], u2: readonly KeyAdvert[], threshold: number): z.infer<typeof ConfirmationBody> {
+    const list = this.checkedList(survivors, u2, threshold);
     const hash = survivorsHash(list);
-    if (this.answered !== null && this.answered !== hash) throw new SecAggFault('SECOND_SURVIVOR_LIST', 'this client already answered a different survivor list for the round; it never reveals twice', 'survivors');
-    const graph = this.dealt();
+    if (this.confirmed !== null && this.confirmed !== hash) throw new SecAggFault('SECOND_SURVIVOR_LIST', 'this client already confirmed a different survivor list for the round; it never confirms two', 'survivors');
+    this.confirmed = hash;
+    const advertisersHash = survivorsHash([...(this.advertisers as Map<string, KeyAdvert>).keys()].sort());
+    return { task: this.scope.task, round: this.scope.round, client: this.address as `0x${string}`, advertisersHash, survivorsHash: hash };
+  }
+
+  /**
+   * The unmasking answer to the survivor list this client confirmed, once at least `required`
+   * survivors' valid confirmations of that same list are shown (checkConfirmations: one bad or
+   * foreign confirmation refuses them all, as the relaying coordinator is then lying). Refuses any
+   * other list: the one way a coordinator could collect both secrets of a client.
+   */
+  reveal(survivors: readonly string[], u2: readonly KeyAdvert[], threshold: number, proof: { domain: Eip712Domain; confirmations: readonly Confirmation[]; required: number }): z.infer<typeof RevealBody> {
+    const list = this.checkedList(survivors, u2, threshold);
+    const hash = survivorsHash(list);
+    if (this.confirmed === null) throw new SecAggFault('BAD_STATE', 'a client confirms the survivor list (confirm) before it reveals', 'survivors');
+    if (this.confirmed !== hash) throw new SecAggFault('SECOND_SURVIVOR_LIST', 'this client confirmed a different survivor list for the round; it reveals only for that one', 'survivors');
     const shared = new Map(sortedUnique(u2).map((a) => [a.client as string, a]));
-    if (!list.includes(this.address)) throw new SecAggFault('NOT_A_SURVIVOR', `${this.address} is not on the survivor list it was asked to answer`, 'survivors');
-    const stranger = list.find((s) => !shared.has(s));
-    if (stranger) throw new SecAggFault('UNKNOWN_SURVIVOR', `survivor ${stranger} never shared its secrets`, 'survivors');
-    if (list.length < threshold) throw new SecAggFault('TOO_FEW_SURVIVORS', `${list.length} survivors, the threshold is ${threshold}`, 'survivors');
-    this.answered = hash;
+    checkConfirmations(proof.domain, this.scope, this.advertisers as Map<string, KeyAdvert>, list, proof.confirmations, proof.required);
+    const graph = this.dealt();
     // Only the dealers whose shares this client holds: its neighbours that shared, and itself.
     const keys = [...shared.values()].filter((d) => d.client === this.address || graph.adjacent(this.address, d.client)).map((d) => {
       const kind: ShareKind = list.includes(d.client) ? 'self' : 'key';
       return { dealer: d.client, kind, key: toHex(shareChannelKey(this.scope, this.c.secretKey, fromHex(d.cPk), d.client, this.address, kind)) };
     });
     return { task: this.scope.task, round: this.scope.round, client: this.address as `0x${string}`, survivorsHash: hash, keys };
+  }
+
+  /** A survivor list normalised (lowercase, unique, ascending) and checked against this client's view. */
+  private checkedList(survivors: readonly string[], u2: readonly KeyAdvert[], threshold: number): string[] {
+    const list = [...new Set(survivors.map((s) => s.toLowerCase()))].sort();
+    this.dealt();
+    const shared = new Set(u2.map((a) => a.client as string));
+    if (!list.includes(this.address)) throw new SecAggFault('NOT_A_SURVIVOR', `${this.address} is not on the survivor list it was asked to answer`, 'survivors');
+    const stranger = list.find((s) => !shared.has(s));
+    if (stranger) throw new SecAggFault('UNKNOWN_SURVIVOR', `survivor ${stranger} never shared its secrets`, 'survivors');
+    if (list.length < threshold) throw new SecAggFault('TOO_FEW_SURVIVORS', `${list.length} survivors, the threshold is ${threshold}`, 'survivors');
+    return list;
   }
 }
 

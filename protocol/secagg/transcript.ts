@@ -4,7 +4,7 @@ import type { Eip712Domain } from '../eip712.ts';
 import { Contributor } from '../schemas.ts';
 import { SecAggFault } from './faults.ts';
 import { fromHex, pairwiseMaskSeed, shareAad, usablePublicKey, type SecAggScope, type ShareKind } from './keys.ts';
-import { KeyAdvert, Reveal, secAggDigest, secAggSigner, ShareBundle, survivorsHash } from './messages.ts';
+import { Confirmation, KeyAdvert, Reveal, secAggDigest, secAggSigner, ShareBundle, survivorsHash } from './messages.ts';
 import { hashToField } from '../zk/field.ts';
 import { applyMasks, type Mask } from './prg.ts';
 import type { RingBits, RingWords } from './ring.ts';
@@ -20,23 +20,36 @@ import { combineShares, openShare, selfSeedCommitment } from './shares.ts';
  * The coordinator and the auditor run the same functions below on it, so "the coordinator's sum"
  * and "the auditor's sum" are one computation over the same bytes.
  */
-export const SecureTranscript = z.strictObject({
-  format: z.literal(1),
-  task: z.number().int().min(1),
-  round: z.number().int().min(1),
-  /** Shares needed per secret (config.ts secureRoundThresholds(...).shares of the key advertisers). */
-  threshold: z.number().int().min(2).max(255),
-  /** The task's SecAgg+ ring degree (graph.ts); absent: the complete graph. */
-  neighbours: z.number().int().min(2).max(254).multipleOf(2).optional(),
-  /** Phase 1: every key advert accepted, by client. */
-  adverts: z.array(KeyAdvert),
-  /** Phase 2: every share bundle accepted, by client (these clients are the ones the masks span). */
-  bundles: z.array(ShareBundle),
-  /** Phase 3: the clients whose masked upload was accepted, ascending. */
-  survivors: z.array(Contributor),
-  /** Phase 4: every reveal accepted, by client. */
-  reveals: z.array(Reveal),
-});
+export const SecureTranscript = z
+  .strictObject({
+    /** 1: rounds before the consistency phase (no confirmations); 2: with it. */
+    format: z.union([z.literal(1), z.literal(2)]),
+    task: z.number().int().min(1),
+    round: z.number().int().min(1),
+    /** Shares needed per secret (config.ts secureRoundThresholds(...).shares of the key advertisers). */
+    threshold: z.number().int().min(2).max(255),
+    /** The task's SecAgg+ ring degree (graph.ts); absent: the complete graph. */
+    neighbours: z.number().int().min(2).max(254).multipleOf(2).optional(),
+    /** Phase 1: every key advert accepted, by client. */
+    adverts: z.array(KeyAdvert),
+    /** Phase 2: every share bundle accepted, by client (these clients are the ones the masks span). */
+    bundles: z.array(ShareBundle),
+    /** Phase 3: the clients whose masked upload was accepted, ascending. */
+    survivors: z.array(Contributor),
+    /**
+     * Format 2: the fewest confirmations of the survivor list a client reveals after
+     * (secureRoundThresholds(...).survivors of the key advertisers), and every confirmation accepted,
+     * by client (phase consistency).
+     */
+    survivorThreshold: z.number().int().min(2).max(1000).optional(),
+    confirmations: z.array(Confirmation).optional(),
+    /** Phase 4: every reveal accepted, by client. */
+    reveals: z.array(Reveal),
+  })
+  .refine((t) => (t.format === 2) === (t.survivorThreshold !== undefined && t.confirmations !== undefined), {
+    message: 'a format-2 transcript has survivorThreshold and confirmations; a format-1 one has neither',
+    path: ['format'],
+  });
 export type SecureTranscript = z.infer<typeof SecureTranscript>;
 
 /** The round's parties as the transcript fixes them, after every structural and signature check. */
@@ -49,6 +62,8 @@ export interface CheckedTranscript {
   bundles: Map<string, ShareBundle>;
   survivors: string[];
   dropped: string[];
+  /** Format 2: the clients that confirmed the survivor list, ascending; null for format 1. */
+  confirmed: string[] | null;
   reveals: Reveal[];
 }
 
@@ -89,6 +104,56 @@ export function checkBundle(domain: Eip712Domain, scope: SecAggScope, adverts: R
     const whom = graph.degree === null ? `each of the ${holders.length} advertisers` : `the dealer and each of its ${holders.length - 1} ring neighbours`;
     throw new SecAggFault('BAD_SHARES', `a bundle holds one share pair for ${whom}, in ascending order; this one names ${to.length}`, at);
   }
+}
+
+/**
+ * Checks the confirmations of a survivor list (the client before it reveals, the coordinator at
+ * arrival, the auditor on replay): each signed by its client's advertised signer, for this round,
+ * from a survivor, on this very list, one per client; and at least `required` of them. Why it
+ * matters: an honest client signs one list and reveals only for a list that at least `required`
+ * survivors signed, so a coordinator showing two lists (one where a client survived, one where it
+ * dropped, to collect both of its secrets) needs 2 * required - n colluding signers over the whole
+ * round, not only among the holders of that client's shares (docs/secure-mode.md).
+ */
+export function checkConfirmations(
+  domain: Eip712Domain,
+  scope: SecAggScope,
+  /** Every key advertiser of the round (not only those that shared), by client. */
+  adverts: ReadonlyMap<string, KeyAdvert>,
+  survivors: readonly string[],
+  confirmations: readonly Confirmation[],
+  required: number,
+): void {
+  const seen = new Set<string>();
+  const hashes = confirmationHashes(adverts, survivors);
+  for (const c of confirmations) checkConfirmation(domain, scope, adverts, survivors, hashes, c, seen);
+  if (seen.size < required) throw new SecAggFault('TOO_FEW_CONFIRMATIONS', `${seen.size} survivors confirmed the survivor list, ${required} are needed before anyone reveals`, 'survivors');
+}
+
+/** What a confirmation must sign: the hashes of the advertiser list and of the survivor list. */
+export function confirmationHashes(adverts: ReadonlyMap<string, KeyAdvert>, survivors: readonly string[]): { advertisers: string; survivors: string } {
+  return { advertisers: survivorsHash([...adverts.keys()].sort()), survivors: survivorsHash(survivors) };
+}
+
+/** One confirmation; `seen` collects the confirming clients (a second one from a client is a fault). */
+export function checkConfirmation(
+  domain: Eip712Domain,
+  scope: SecAggScope,
+  adverts: ReadonlyMap<string, KeyAdvert>,
+  survivors: readonly string[],
+  hashes: { advertisers: string; survivors: string },
+  c: Confirmation,
+  seen?: Set<string>,
+): void {
+  const at = `consistency/${c.client}`;
+  if (c.task !== scope.task || c.round !== scope.round) throw new SecAggFault('WRONG_ROUND', `confirmation is for ${c.task}/${c.round}, not ${scope.task}/${scope.round}`, at);
+  if (!survivors.includes(c.client)) throw new SecAggFault('NOT_A_SURVIVOR', `${c.client} is not a survivor of the round`, at);
+  const mine = adverts.get(c.client);
+  if (!mine || secAggSigner(domain, 'consistency', c) !== advertSigner(mine)) throw new SecAggFault('BAD_SIGNATURE', `confirmation of ${c.client} is not signed by ${mine ? advertSigner(mine) : 'an advertised signer'}`, at);
+  if (c.advertisersHash !== hashes.advertisers) throw new SecAggFault('OTHER_ADVERTISERS', `confirmation signs advertiser list ${c.advertisersHash}, not ${hashes.advertisers}`, at);
+  if (c.survivorsHash !== hashes.survivors) throw new SecAggFault('OTHER_SURVIVORS', `confirmation signs survivor list ${c.survivorsHash}, not ${hashes.survivors}`, at);
+  if (seen?.has(c.client)) throw new SecAggFault('DUPLICATE_CONFIRMATION', `${c.client} confirms twice`, at);
+  seen?.add(c.client);
 }
 
 export interface RevealVerdict {
@@ -152,7 +217,17 @@ export function checkTranscript(domain: Eip712Domain, t: SecureTranscript): Chec
   const stranger = t.survivors.find((s) => !bundlers.includes(s));
   if (stranger) throw new SecAggFault('UNKNOWN_SURVIVOR', `survivor ${stranger} shared nothing`, 'survivors');
   if (t.survivors.length < t.threshold) throw new SecAggFault('TOO_FEW_SURVIVORS', `${t.survivors.length} survivors, the threshold is ${t.threshold}`, 'survivors');
+  let confirmed: string[] | null = null;
+  if (t.format === 2) {
+    const list = t.confirmations ?? [];
+    confirmed = list.map((c) => c.client);
+    if (!ascending(confirmed)) throw new SecAggFault('BAD_TRANSCRIPT', 'confirmations are not in ascending client order', 'transcript');
+    checkConfirmations(domain, scope, adverts, t.survivors, list, t.survivorThreshold ?? Infinity);
+  }
   if (!ascending(t.reveals.map((r) => r.client))) throw new SecAggFault('BAD_TRANSCRIPT', 'reveals are not in ascending client order', 'transcript');
+  // An honest client reveals only after confirming the list; a reveal without a confirmation was taken out of turn.
+  const unconfirmed = confirmed && t.reveals.find((r) => !(confirmed as string[]).includes(r.client));
+  if (unconfirmed) throw new SecAggFault('NOT_CONFIRMED', `${unconfirmed.client} revealed without confirming the survivor list`, `reveal/${unconfirmed.client}`);
   return {
     scope,
     threshold: t.threshold,
@@ -161,6 +236,7 @@ export function checkTranscript(domain: Eip712Domain, t: SecureTranscript): Chec
     bundles: new Map(t.bundles.map((b) => [b.client, b])),
     survivors: [...t.survivors],
     dropped: bundlers.filter((b) => !t.survivors.includes(b)),
+    confirmed,
     reveals: t.reveals,
   };
 }

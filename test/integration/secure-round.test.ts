@@ -181,17 +181,30 @@ describe('a secure round', () => {
       const msg = { task: task.id, round: round.round, baseHash: round.baseHash, updateHash, numSamples: 10 };
       await uploader.upload({ ...msg, client: p.address, signature: await signUpdate(owners[i]!, task.eip712, msg) }, bytes);
     }
-    const s3 = await waitFor('unmask phase', async () => {
+    const s3 = await waitFor('consistency phase', async () => {
+      const s = await api.secureState(task.id, round.round);
+      return s.phase === 'consistency' ? s : null;
+    });
+    assert.deepEqual(s3.survivors, ps.map((p) => p.address).sort());
+    // A reveal before the list is confirmed is out of phase (409).
+    const { secureRoundThresholds, survivorsHash } = await import('../../protocol/secagg/index.ts');
+    await assert.rejects(api.postSecure(task.id, round.round, 'reveal', { task: task.id, round: round.round, client: ps[0]!.address, survivorsHash: survivorsHash(s3.survivors!), keys: [], signature: `0x${'00'.repeat(65)}` }), (e: unknown) => e instanceof CoordinatorError && e.status === 409);
+    // A confirmation of another list is refused with its reason, and recorded against its signer.
+    const other = await signSecAggMessage(owners[1]!, task.eip712, 'consistency', { task: task.id, round: round.round, client: ps[1]!.address as `0x${string}`, advertisersHash: survivorsHash(s3.survivors!), survivorsHash: survivorsHash(s3.survivors!.slice(1)) });
+    await assert.rejects(api.postSecure(task.id, round.round, 'consistency', other), (e: unknown) => e instanceof CoordinatorError && e.status === 400 && e.code === 'OTHER_SURVIVORS');
+    for (const [i, p] of ps.entries()) await api.postSecure(task.id, round.round, 'consistency', await signSecAggMessage(owners[i]!, task.eip712, 'consistency', p.confirm(s3.survivors!, s1.adverts, s1.threshold!)));
+    const s4 = await waitFor('unmask phase', async () => {
       const s = await api.secureState(task.id, round.round);
       return s.phase === 'unmask' ? s : null;
     });
-    assert.deepEqual(s3.survivors, ps.map((p) => p.address).sort());
+    assert.equal(s4.confirmations?.length, 3);
+    const proof = { domain: task.eip712, confirmations: s4.confirmations!, required: secureRoundThresholds(task.secure!, 3).survivors };
     // Owner 0 reveals a wrong key for the first dealer: that share alone is refused, with the reason recorded.
-    const body = ps[0]!.reveal(s3.survivors!, s1.adverts, s1.threshold!);
+    const body = ps[0]!.reveal(s4.survivors!, s1.adverts, s1.threshold!, proof);
     body.keys[0] = { ...body.keys[0]!, key: `0x${'22'.repeat(32)}` };
     const out = await api.postSecure(task.id, round.round, 'reveal', await signSecAggMessage(owners[0]!, task.eip712, 'reveal', body));
     assert.equal(out.refusedShares?.length, 1);
-    for (const [i, p] of ps.entries()) if (i > 0) await api.postSecure(task.id, round.round, 'reveal', await signSecAggMessage(owners[i]!, task.eip712, 'reveal', p.reveal(s3.survivors!, s1.adverts, s1.threshold!)));
+    for (const [i, p] of ps.entries()) if (i > 0) await api.postSecure(task.id, round.round, 'reveal', await signSecAggMessage(owners[i]!, task.eip712, 'reveal', p.reveal(s4.survivors!, s1.adverts, s1.threshold!, proof)));
     const end = await waitFor('round aggregated', async () => {
       const s = await admin.getRound(task.id, round.round);
       return s.state === 'aggregated' || s.state === 'committed' || s.state === 'failed' ? s : null;

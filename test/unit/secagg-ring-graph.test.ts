@@ -9,20 +9,26 @@ import {
   checkBundle,
   checkReveal,
   checkTranscript,
+  combineShares,
   fromHex,
   holdersOf,
   maskGraph,
   maskWords,
+  openShare,
   pairwiseMaskSeed,
   recoverSecrets,
   SecAggFault,
   SecAggParticipant,
   SecureAggConfig,
   secureRoundThresholds,
+  shareAad,
+  shareChannelKey,
   signSecAggMessage,
   signedWord,
   simulateSecureRound,
+  survivorsHash,
   zeroWords,
+  type Confirmation,
   type KeyAdvert,
   type Reveal,
   type RingWords,
@@ -188,7 +194,8 @@ describe('SecAgg+ round on a ring', () => {
     for (const b of bundles) checkBundle(domain, scope, advertMap, ring, b);
     const survivors = ps.map((p) => p.address).sort();
     const me = ps[1]!;
-    const body = me.reveal(survivors, adverts, threshold);
+    const confirmations = byClient(await Promise.all(ps.map((p, i) => signSecAggMessage(wallets[i]!, domain, 'consistency', p.confirm(survivors, adverts, threshold))))) as Confirmation[];
+    const body = me.reveal(survivors, adverts, threshold, { domain, confirmations, required: threshold });
     assert.equal(body.keys.length, k + 1, 'a client reveals for its neighbours and itself only');
     const stranger = survivors.find((s) => s !== me.address && !ring.adjacent(s, me.address)) as string;
     const forged = (await signSecAggMessage(wallets[1]!, domain, 'reveal', { ...body, keys: [...body.keys, { dealer: stranger as `0x${string}`, kind: 'self' as const, key: `0x${'22'.repeat(32)}` }] })) as Reveal;
@@ -205,8 +212,10 @@ describe('SecAgg+ round on a ring', () => {
     const ys = ps.map((p, i) => p.maskInput(inputs[i]!, 16, adverts));
     const victim = ps[0]!.address;
     const lie = ps.map((p) => p.address).filter((a) => a !== victim).sort();
-    const reveals = byClient(await Promise.all(ps.slice(1).map((p, j) => signSecAggMessage(wallets[j + 1]!, domain, 'reveal', p.reveal(lie, adverts, threshold))))) as Reveal[];
-    const transcript: SecureTranscript = { format: 1, ...scope, threshold, neighbours: k, adverts, bundles, survivors: lie as `0x${string}`[], reveals };
+    const confirmations = byClient(await Promise.all(ps.slice(1).map((p, j) => signSecAggMessage(wallets[j + 1]!, domain, 'consistency', p.confirm(lie, adverts, threshold))))) as Confirmation[];
+    const proof = { domain, confirmations, required: lie.length };
+    const reveals = byClient(await Promise.all(ps.slice(1).map((p, j) => signSecAggMessage(wallets[j + 1]!, domain, 'reveal', p.reveal(lie, adverts, threshold, proof))))) as Reveal[];
+    const transcript: SecureTranscript = { format: 2, ...scope, threshold, neighbours: k, adverts, bundles, survivors: lie as `0x${string}`[], survivorThreshold: lie.length, confirmations, reveals };
     const checked = checkTranscript(domain, transcript);
     const secrets = await recoverSecrets(domain, checked);
     const stripped = ys[0]!.slice();
@@ -216,6 +225,67 @@ describe('SecAgg+ round on a ring', () => {
     }
     const small = Array.from(stripped).filter((w) => Math.abs(signedWord(16, w)) <= 30).length;
     assert.ok(small < 20, `${small} of ${params} words look like the victim's input`);
+  });
+
+  test('a coordinator that shows two survivor lists unmasks a client without the consistency check, and not with it', async () => {
+    // The attack the consistency phase stops (docs/secure-mode.md): one colluder among the victim's
+    // k + 1 holders, 2t - h = 1. The coordinator tells two of the victim's honest neighbours that
+    // the victim dropped (list L1) and the victim and its third honest neighbour that it survived
+    // (list L2), so one group reveals the victim's mask-key shares and the other its self-seed shares.
+    const params = 1001;
+    const inputs = smallInputs(n, params, 16);
+    const ps = wallets.map((w) => new SecAggParticipant(scope, w.address.toLowerCase()));
+    const adverts = byClient(await Promise.all(ps.map((p, i) => signSecAggMessage(wallets[i]!, domain, 'keys', p.advert())))) as KeyAdvert[];
+    const bundles = byClient(await Promise.all(ps.map(async (p, i) => signSecAggMessage(wallets[i]!, domain, 'shares', await p.shareBundle(adverts, threshold, k))))) as ShareBundle[];
+    const ys = ps.map((p, i) => p.maskInput(inputs[i]!, 16, adverts));
+    const graph = maskGraph(scope, adverts.map((a) => a.client), k);
+    const index = (a: string) => ps.findIndex((p) => p.address === a);
+    const victim = 0;
+    const V = ps[victim]!.address;
+    const [colluder, nb1, nb2, nb3] = graph.neighbours(V).map(index) as [number, number, number, number];
+    const L1 = ps.map((p) => p.address).filter((a) => a !== V).sort();
+    const L2 = ps.map((p) => p.address).sort();
+    // Every honest client is shown one list; the others split as evenly as the coordinator likes.
+    const others = ps.map((_, i) => i).filter((i) => ![victim, colluder, nb1, nb2, nb3].includes(i));
+    const groupA = [nb1, nb2, ...others.slice(0, 3)];
+    const groupB = [victim, nb3, ...others.slice(3)];
+    const confirmationsOf = async (group: number[], list: string[]) => {
+      const honest = await Promise.all(group.map((i) => signSecAggMessage(wallets[i]!, domain, 'consistency', ps[i]!.confirm(list, adverts, threshold))));
+      // The colluder signs both lists.
+      const bent = await signSecAggMessage(wallets[colluder]!, domain, 'consistency', { ...scope, client: ps[colluder]!.address as `0x${string}`, advertisersHash: survivorsHash(L2), survivorsHash: survivorsHash(list) });
+      return byClient([...honest, bent]) as Confirmation[];
+    };
+    const c1 = await confirmationsOf(groupA, L1);
+    const c2 = await confirmationsOf(groupB, L2);
+    const required = secureRoundThresholds({ thresholdFraction: 0.6, neighbours: k }, n).survivors;
+    assert.ok(c1.length < required && c2.length < required, `${c1.length} and ${c2.length} confirmations, ${required} required`);
+
+    // With the check, neither group reveals anything.
+    const tooFew = (e: unknown) => e instanceof SecAggFault && e.code === 'TOO_FEW_CONFIRMATIONS';
+    assert.throws(() => ps[nb1]!.reveal(L1, adverts, threshold, { domain, confirmations: c1, required }), tooFew);
+    assert.throws(() => ps[victim]!.reveal(L2, adverts, threshold, { domain, confirmations: c2, required }), tooFew);
+
+    // Without it (any client that would reveal on what it alone was shown, as before the phase):
+    // the two groups' shares plus the colluder's rebuild both secrets and unmask the victim.
+    const none = { domain, confirmations: [] as Confirmation[], required: 0 };
+    const parties = (list: string[]) => ({ adverts: new Map(adverts.map((a) => [a.client as string, a])), bundles: new Map(bundles.map((b) => [b.client as string, b])), survivors: list, graph });
+    const opened = async (i: number, list: string[], kind: 'self' | 'key') => {
+      const r = (await signSecAggMessage(wallets[i]!, domain, 'reveal', ps[i]!.reveal(list, adverts, threshold, none))) as Reveal;
+      return checkReveal(domain, scope, parties(list), r).opened.find((o) => o.dealer === V && o.kind === kind)!.share;
+    };
+    const colluderShare = (kind: 'self' | 'key') => {
+      const me = ps[colluder]!;
+      const sealed = bundles.find((b) => b.client === V)!.shares.find((x) => x.to === me.address)![kind];
+      return openShare(shareChannelKey(scope, me.c.secretKey, fromHex(adverts.find((a) => a.client === V)!.cPk), V, me.address, kind), fromHex(sealed), shareAad(scope, V, me.address, kind))!;
+    };
+    const maskKey = await combineShares([await opened(nb1, L1, 'key'), await opened(nb2, L1, 'key'), colluderShare('key')]);
+    const selfSeed = await combineShares([await opened(victim, L2, 'self'), await opened(nb3, L2, 'self'), colluderShare('self')]);
+    const x = ys[victim]!.slice();
+    applyMasks(x, 16, [
+      { seed: selfSeed, sign: -1 },
+      ...graph.neighbours(V).map((nb) => ({ seed: pairwiseMaskSeed(scope, maskKey, fromHex(adverts.find((a) => a.client === nb)!.sPk), V, nb), sign: (V < nb ? -1 : 1) as 1 | -1 })),
+    ]);
+    assert.deepEqual(x, inputs[victim], 'without the consistency check the victim\'s input is out');
   });
 
   test('more than 255 clients on a ring of degree 8', async () => {

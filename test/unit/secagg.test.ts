@@ -27,6 +27,7 @@ import {
   unmaskSum,
   unmaskTranscript,
   zeroWords,
+  type Confirmation,
   type Reveal,
   type RingWords,
   type SecureTranscript,
@@ -199,9 +200,15 @@ describe('secure aggregation: a whole round', () => {
 
   test('too many dropouts: the round fails with a named reason, never a wrong sum', async () => {
     const inputs = randomInputs(5, 101, 16, 4);
+    // Three confirm and then vanish: two reveals cannot rebuild anyone's secrets.
+    await assert.rejects(
+      simulateSecureRound({ domain, task: 1, round: 1, bits: 16, threshold: 3, wallets, inputs, dropBeforeReveal: [0, 1, 2] }),
+      (e: unknown) => e instanceof SecAggFault && e.code === 'NOT_ENOUGH_SHARES' && /^shares\/0x/.test(e.artefact),
+    );
+    // Three vanish before confirming: the two left refuse to reveal on two confirmations.
     await assert.rejects(
       simulateSecureRound({ domain, task: 1, round: 1, bits: 16, threshold: 3, wallets, inputs, dropAfterUpload: [0, 1, 2] }),
-      (e: unknown) => e instanceof SecAggFault && e.code === 'NOT_ENOUGH_SHARES' && /^shares\/0x/.test(e.artefact),
+      (e: unknown) => e instanceof SecAggFault && e.code === 'TOO_FEW_CONFIRMATIONS' && e.artefact === 'survivors',
     );
   });
 
@@ -215,8 +222,12 @@ describe('secure aggregation: a whole round', () => {
     // Every client uploaded; the coordinator lies that the victim dropped and asks the others.
     const victim = 0;
     const lie = ps.filter((_, i) => i !== victim).map((p) => p.address).sort();
-    const reveals = (await Promise.all(ps.map(async (p, i) => (i === victim ? null : signSecAggMessage(wallets[i] as Wallet, domain, 'reveal', p.reveal(lie, adverts, 3)))))).filter((r): r is Reveal => r !== null);
-    const transcript: SecureTranscript = { format: 1, task: 1, round: 1, threshold: 3, adverts, bundles, survivors: lie as `0x${string}`[], reveals: reveals.sort((a, b) => (a.client < b.client ? -1 : 1)) };
+    // Everyone it asks confirms the lie (only the victim was told otherwise), so the check passes.
+    const liars = ps.map((p, i) => [p, i] as const).filter(([, i]) => i !== victim);
+    const confirmations = (await Promise.all(liars.map(([p, i]) => signSecAggMessage(wallets[i] as Wallet, domain, 'consistency', p.confirm(lie, adverts, 3))))).sort((a, b) => (a.client < b.client ? -1 : 1)) as Confirmation[];
+    const proof = { domain, confirmations, required: 3 };
+    const reveals = (await Promise.all(liars.map(([p, i]) => signSecAggMessage(wallets[i] as Wallet, domain, 'reveal', p.reveal(lie, adverts, 3, proof))))) as Reveal[];
+    const transcript: SecureTranscript = { format: 2, task: 1, round: 1, threshold: 3, adverts, bundles, survivors: lie as `0x${string}`[], survivorThreshold: 3, confirmations, reveals: reveals.sort((a, b) => (a.client < b.client ? -1 : 1)) };
     const checked = checkTranscript(domain, transcript);
     const secrets = await recoverSecrets(domain, checked);
     const victimAddr = ps[victim]?.address as string;
@@ -232,9 +243,10 @@ describe('secure aggregation: a whole round', () => {
     assert.ok(small < 20, `${small} of ${params} words look like the victim's input`);
     // Its self-seed share keys were never revealed: asking again with the true list is refused.
     const honest = ps.map((p) => p.address).sort();
-    assert.throws(() => ps[1]?.reveal(honest, adverts, 3), (e: unknown) => e instanceof SecAggFault && e.code === 'SECOND_SURVIVOR_LIST');
+    assert.throws(() => ps[1]?.confirm(honest, adverts, 3), (e: unknown) => e instanceof SecAggFault && e.code === 'SECOND_SURVIVOR_LIST');
+    assert.throws(() => ps[1]?.reveal(honest, adverts, 3, proof), (e: unknown) => e instanceof SecAggFault && e.code === 'SECOND_SURVIVOR_LIST');
     // A reveal that opens the self share of a client the list calls dropped is refused as a whole.
-    const body = ps[2]!.reveal(lie, adverts, 3);
+    const body = ps[2]!.reveal(lie, adverts, 3, proof);
     const forged = (await signSecAggMessage(wallets[2] as Wallet, domain, 'reveal', { ...body, keys: body.keys.map((k) => (k.dealer === victimAddr ? { ...k, kind: 'self' as const } : k)) })) as Reveal;
     assert.throws(() => checkReveal(domain, scope, checked, forged), (e: unknown) => e instanceof SecAggFault && e.code === 'WRONG_KIND');
   });
@@ -278,14 +290,15 @@ describe('secure aggregation: a whole round', () => {
     const bundles = (await Promise.all(ps.map(async (p, i) => signSecAggMessage(wallets[i] as Wallet, domain, 'shares', await p.shareBundle(adverts, 3))))).sort((a, b) => (a.client < b.client ? -1 : 1));
     const ys = new Map(ps.map((p, i) => [p.address, p.maskInput(inputs[i] as RingWords, 16, adverts)]));
     const survivors = ps.map((p) => p.address).sort();
+    const confirmations = (await Promise.all(ps.map((p, i) => signSecAggMessage(wallets[i] as Wallet, domain, 'consistency', p.confirm(survivors, adverts, 3))))).sort((a, b) => (a.client < b.client ? -1 : 1)) as Confirmation[];
     const reveals: Reveal[] = [];
     for (const [i, p] of ps.entries()) {
-      const body = p.reveal(survivors, adverts, 3);
+      const body = p.reveal(survivors, adverts, 3, { domain, confirmations, required: 3 });
       // Client 3 reveals a garbage key for the first dealer (and signs it: a liar, not a forger).
       if (i === 3) body.keys[0] = { ...body.keys[0]!, key: `0x${'11'.repeat(32)}` };
       reveals.push((await signSecAggMessage(wallets[i] as Wallet, domain, 'reveal', body)) as Reveal);
     }
-    const transcript: SecureTranscript = { format: 1, task: 1, round: 1, threshold: 3, adverts, bundles, survivors: survivors as `0x${string}`[], reveals: reveals.sort((a, b) => (a.client < b.client ? -1 : 1)) };
+    const transcript: SecureTranscript = { format: 2, task: 1, round: 1, threshold: 3, adverts, bundles, survivors: survivors as `0x${string}`[], survivorThreshold: 3, confirmations, reveals: reveals.sort((a, b) => (a.client < b.client ? -1 : 1)) };
     const checked = checkTranscript(domain, transcript);
     const secrets = await recoverSecrets(domain, checked);
     assert.equal(secrets.refused.length, 1);

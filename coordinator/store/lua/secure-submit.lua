@@ -2,7 +2,7 @@
   Records one client's signed protocol message of a secure round, once, in the phase it belongs to.
   KEYS[1] round hash     (fields: state, securePhase)
   KEYS[2] messages hash  (client -> message JSON) of that phase
-  ARGV[1] the phase the message belongs to ('keys' | 'shares' | 'unmask')
+  ARGV[1] the phase the message belongs to ('keys' | 'shares' | 'consistency' | 'unmask')
   ARGV[2] client address (lowercase)
   ARGV[3] message JSON
   ARGV[4] most messages the phase takes (0: no limit)
