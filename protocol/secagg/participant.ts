@@ -9,7 +9,7 @@ import { holdersOf, maskGraph, type MaskGraph } from './graph.ts';
 import { sealShare, selfSeedCommitment, splitSecret, SECRET_BYTES } from './shares.ts';
 import { secureRandomBytes } from './fixed-point.ts';
 import { SecAggFault } from './faults.ts';
-import { checkConfirmations } from './transcript.ts';
+import { checkConfirmations, confirmationHashes } from './transcript.ts';
 
 /**
  * One client's side of a secure round, as pure steps with no I/O (client/secure-round.ts drives it
@@ -106,8 +106,9 @@ export class SecAggParticipant {
     const hash = survivorsHash(list);
     if (this.confirmed !== null && this.confirmed !== hash) throw new SecAggFault('SECOND_SURVIVOR_LIST', 'this client already confirmed a different survivor list for the round; it never confirms two', 'survivors');
     this.confirmed = hash;
-    const advertisersHash = survivorsHash([...(this.advertisers as Map<string, KeyAdvert>).keys()].sort());
-    return { task: this.scope.task, round: this.scope.round, client: this.address as `0x${string}`, advertisersHash, survivorsHash: hash };
+    // The same two hashes every checker of a confirmation expects (checkConfirmation).
+    const hashes = confirmationHashes(this.advertisers as Map<string, KeyAdvert>, list);
+    return { task: this.scope.task, round: this.scope.round, client: this.address as `0x${string}`, advertisersHash: hashes.advertisers as `0x${string}`, survivorsHash: hashes.survivors as `0x${string}` };
   }
 
   /**

@@ -62,8 +62,6 @@ export interface CheckedTranscript {
   bundles: Map<string, ShareBundle>;
   survivors: string[];
   dropped: string[];
-  /** Format 2: the clients that confirmed the survivor list, ascending; null for format 1. */
-  confirmed: string[] | null;
   reveals: Reveal[];
 }
 
@@ -236,7 +234,6 @@ export function checkTranscript(domain: Eip712Domain, t: SecureTranscript): Chec
     bundles: new Map(t.bundles.map((b) => [b.client, b])),
     survivors: [...t.survivors],
     dropped: bundlers.filter((b) => !t.survivors.includes(b)),
-    confirmed,
     reveals: t.reveals,
   };
 }
